@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { type ErrorCode, isErrorCode } from './codes';
+import { CortexError } from './cortex-error';
+
+/** The contract's error body, as read by clients (and by our own network client). */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    request_id: z.string().optional(),
+    timestamp: z.string().optional(),
+    details: z.unknown().optional(),
+    retry_after: z.number().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export interface ErrorBodyInput {
+  code: ErrorCode;
+  message: string;
+  requestId?: string | undefined;
+  details?: unknown;
+  retryAfterMs?: number | undefined;
+  now?: Date;
+}
+
+export function toErrorBody(input: ErrorBodyInput): ErrorBody {
+  const body: ErrorBody = {
+    error: {
+      code: input.code,
+      message: input.message,
+      timestamp: (input.now ?? new Date()).toISOString(),
+    },
+  };
+  if (input.requestId !== undefined) body.error.request_id = input.requestId;
+  if (input.details !== undefined) body.error.details = input.details;
+  if (input.retryAfterMs !== undefined) body.error.retry_after = Math.ceil(input.retryAfterMs / 1000);
+  return body;
+}
+
+/**
+ * Rebuilds a CortexError from an upstream's error body, so that a code raised two services away
+ * is still matched by `code` here. Unknown codes become `unknown` with the original kept in details.
+ */
+export function fromErrorBody(status: number, body: unknown, retryAfterMs?: number): CortexError | undefined {
+  const parsed = errorBodySchema.safeParse(body);
+  if (!parsed.success) return undefined;
+  const { code, message, details, retry_after } = parsed.data.error;
+  const retry = retryAfterMs ?? (retry_after === undefined ? undefined : retry_after * 1000);
+  if (!isErrorCode(code)) {
+    return new CortexError('unknown', message, { status, details: { upstream_code: code, details } });
+  }
+  return new CortexError(code, message, { status, details, retryAfterMs: retry });
+}
