@@ -1,0 +1,136 @@
+import { CortexError } from '@cortex/errors';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createServiceApp } from './create-app';
+import { DEADLINE_HEADER } from './deadline';
+
+const apps: ReturnType<typeof createServiceApp>[] = [];
+function build() {
+  const app = createServiceApp({ service: 'test', logLevel: 'silent' });
+  apps.push(app);
+  app.post('/echo', async (request) => z.object({ content: z.string().min(1) }).parse(request.body));
+  app.get('/fail/:code', async (request) => {
+    const { code } = request.params as { code: string };
+    if (code === 'timeout') throw new CortexError('timeout', 'memory at 10.0.0.7:9000 timed out');
+    if (code === 'circuit') throw new CortexError('circuit_open', 'open', { retryAfterMs: 2500 });
+    if (code === 'client')
+      throw new CortexError('client_error', 'bad arguments', { details: { field: 'x' } });
+    throw new Error('SELECT * FROM secrets failed');
+  });
+  return app;
+}
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+describe('service app', () => {
+  it('echoes a valid X-Request-ID and generates one otherwise', async () => {
+    const app = build();
+    const echoed = await app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });
+    expect(echoed.headers['x-request-id']).toBe('abc-123');
+    const generated = await app.inject({
+      url: '/health',
+      headers: { 'x-request-id': 'bad id\nwith newline' },
+    });
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers unknown routes with the error body', async () => {
+    const res = await build().inject({ url: '/nope', headers: { 'x-request-id': 'r-1' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toMatchObject({ code: 'not_found', request_id: 'r-1' });
+    expect(Date.parse(res.json().error.timestamp)).not.toBeNaN();
+  });
+
+  it('turns validation failures into 400 with details', async () => {
+    const res = await build().inject({ method: 'POST', url: '/echo', payload: { content: '' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('invalid_request');
+    expect(res.json().error.details[0].path).toBe('content');
+  });
+
+  it('turns malformed JSON and oversized bodies into 4xx, not 5xx', async () => {
+    const app = build();
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"content":',
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('invalid_request');
+    const big = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ content: 'x'.repeat(1024 * 1024 + 10) }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error.code).toBe('payload_too_large');
+    const media = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<a/>',
+    });
+    expect(media.statusCode).toBe(415);
+    expect(media.json().error.code).toBe('unsupported_media_type');
+  });
+
+  it('maps taxonomy codes to statuses and never leaks internals on 5xx', async () => {
+    const app = build();
+    const timeout = await app.inject({ url: '/fail/timeout' });
+    expect(timeout.statusCode).toBe(504);
+    expect(timeout.json().error.code).toBe('timeout');
+    expect(timeout.body).not.toContain('10.0.0.7');
+    const open = await app.inject({ url: '/fail/circuit' });
+    expect(open.statusCode).toBe(503);
+    expect(open.headers['retry-after']).toBe('3');
+    expect(open.json().error.retry_after).toBe(3);
+    const client = await app.inject({ url: '/fail/client' });
+    expect(client.statusCode).toBe(400);
+    expect(client.json().error).toMatchObject({ code: 'client_error', details: { field: 'x' } });
+    const bug = await app.inject({ url: '/fail/other' });
+    expect(bug.statusCode).toBe(500);
+    expect(bug.json().error).toMatchObject({ code: 'internal_error', message: 'Internal server error' });
+    expect(bug.body).not.toContain('SELECT');
+  });
+
+  it('drops work whose propagated deadline has already passed', async () => {
+    const res = await build().inject({ url: '/health', headers: { [DEADLINE_HEADER]: '0' } });
+    expect(res.statusCode).toBe(504);
+    expect(res.json().error.code).toBe('timeout');
+  });
+
+  it('aggregates health: non-critical failure is a warning, critical is unhealthy', async () => {
+    const app = build();
+    app.health.add('cache', () => ({ status: 'unhealthy' }));
+    const warn = await app.inject({ url: '/health' });
+    expect(warn.statusCode).toBe(200);
+    expect(warn.json()).toMatchObject({
+      status: 'warning',
+      dependencies: { cache: { status: 'unhealthy' } },
+    });
+    app.health.add(
+      'database',
+      async () => {
+        throw Object.assign(new Error('x'), { code: 'connection' });
+      },
+      { critical: true },
+    );
+    const down = await app.inject({ url: '/health' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json().status).toBe('unhealthy');
+    expect(down.json().dependencies.database).toEqual({ status: 'unhealthy', error: 'connection' });
+  });
+
+  it('exposes Prometheus metrics with per-route counts', async () => {
+    const app = build();
+    await app.inject({ url: '/health' });
+    const res = await app.inject({ url: '/metrics' });
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.body).toMatch(
+      /http_requests_total\{method="GET",route="\/health",status="200",service="test"\} 1/,
+    );
+  });
+});

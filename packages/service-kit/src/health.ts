@@ -1,0 +1,63 @@
+export type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
+
+export interface DependencyHealth {
+  status: HealthStatus;
+  [detail: string]: unknown;
+}
+
+export type HealthCheck = (signal: AbortSignal) => Promise<DependencyHealth> | DependencyHealth;
+
+interface Registered {
+  check: HealthCheck;
+  /** Whether this dependency being unhealthy makes the whole service unhealthy (503). */
+  critical: boolean;
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Collects named checks. A service that still does its job with a dependency away reports
+ * `warning` (200), so an orchestrator does not take it out of rotation for someone else's outage.
+ */
+export class HealthRegistry {
+  private readonly checks = new Map<string, Registered>();
+
+  add(name: string, check: HealthCheck, options: { critical?: boolean } = {}) {
+    this.checks.set(name, { check, critical: options.critical ?? false });
+  }
+
+  async run(): Promise<{ status: HealthStatus; dependencies: Record<string, DependencyHealth> }> {
+    const entries = [...this.checks.entries()];
+    const results = await Promise.all(entries.map(([, r]) => runOne(r.check)));
+    const dependencies: Record<string, DependencyHealth> = {};
+    let status: HealthStatus = 'healthy';
+    entries.forEach(([name, r], i) => {
+      const result = results[i] as DependencyHealth;
+      dependencies[name] = result;
+      if (result.status === 'healthy') return;
+      if (result.status === 'unhealthy' && r.critical) status = 'unhealthy';
+      else if (status === 'healthy') status = 'warning';
+    });
+    return { status, dependencies };
+  }
+}
+
+async function runOne(check: HealthCheck): Promise<DependencyHealth> {
+  const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+  try {
+    return await Promise.race([
+      Promise.resolve(check(signal)),
+      new Promise<DependencyHealth>((resolve) =>
+        signal.addEventListener(
+          'abort',
+          () => resolve({ status: 'unhealthy', error: 'health check timed out' }),
+          {
+            once: true,
+          },
+        ),
+      ),
+    ]);
+  } catch (err) {
+    return { status: 'unhealthy', error: (err as { code?: string })?.code ?? 'check_failed' };
+  }
+}
