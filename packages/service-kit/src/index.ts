@@ -6,3 +6,4 @@ export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { envOrExit, type RunOptions, runService } from './run-service';
+export { registerTools, type Tool, type ToolCall } from './tools';

@@ -1,0 +1,52 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Database, Queryable, QueryResult } from './database';
+
+/**
+ * Embedded, file-backed PostgreSQL for `pnpm start` with nothing but Node. It is one connection
+ * in this process: we never put its socket server in front of it, and transactions must only use
+ * their `tx` handle (awaiting the outer instance inside one would deadlock).
+ */
+export class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+
+  private constructor(private readonly db: PGlite) {}
+
+  static async open(dataDir: string | undefined): Promise<PgliteDatabase> {
+    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    await db.waitReady;
+    return new PgliteDatabase(db);
+  }
+
+  async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    const r = await this.db.query<T>(sql, params);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+
+  async exec(sql: string) {
+    await this.db.exec(sql);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction((t) =>
+      fn({
+        query: async <R>(sql: string, params?: unknown[]) => {
+          const r = await t.query<R>(sql, params);
+          return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+        },
+        exec: async (sql: string) => {
+          await t.exec(sql);
+        },
+      }),
+    );
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void) {
+    // In-process NOTIFY never drops while the process lives, so there is nothing to reconnect.
+    const unlisten = await this.db.listen(channel, onNotify);
+    return () => unlisten();
+  }
+
+  async close() {
+    if (!this.db.closed) await this.db.close();
+  }
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { CortexError } from '@cortex/errors';
+import { storableObject, storableString } from '@cortex/service-kit';
+import { z } from 'zod';
+import { deleteInput, getInput, updateInput } from '../store/input-store';
+import { inputData, itemId, userId } from './input-schemas';
+import { defineTool } from './tool';
+
+export const storeInput = defineTool({
+  name: 'store_input',
+  description: 'Store one input for a user; idempotent on input_data.id.',
+  args: z.object({ user_id: userId, input_data: inputData }),
+  async run({ user_id, input_data }, ctx) {
+    const outcome = await ctx.committer.submit({
+      id: input_data.id ?? randomUUID(),
+      user_id,
+      conversation_id: input_data.conversation_id ?? null,
+      content: input_data.content,
+      metadata: input_data.metadata ?? {},
+      timestamp: input_data.timestamp ?? new Date().toISOString(),
+    });
+    if (outcome.status === 'conflict') {
+      throw new CortexError('conflict', 'An input with this id belongs to another user');
+    }
+    return { status: outcome.status, user_id, item_id: outcome.item_id, seq: outcome.seq };
+  },
+});
+
+export const getMessage = defineTool({
+  name: 'get_message',
+  description: 'Read one stored input; scoped to user_id when given.',
+  args: z.object({ message_id: itemId, user_id: userId.optional() }),
+  async run({ message_id, user_id }, ctx) {
+    const message = await getInput(ctx.db, message_id, user_id);
+    return { status: message ? 'found' : 'not_found', message: message ?? null };
+  },
+});
+
+export const updateMessage = defineTool({
+  name: 'update_message',
+  description: "Update a user's stored input (content, conversation_id, metadata).",
+  args: z.object({
+    user_id: userId,
+    message_id: itemId,
+    updates: z
+      .object({
+        content: storableString().min(1).max(1_000_000).optional(),
+        conversation_id: storableString().max(256).optional(),
+        metadata: storableObject().optional(),
+      })
+      .refine((u) => Object.keys(u).length > 0, 'updates must change at least one field'),
+  }),
+  async run({ user_id, message_id, updates }, ctx) {
+    const updated = await updateInput(ctx.db, user_id, message_id, updates);
+    return { status: updated ? 'updated' : 'not_found', item_id: message_id };
+  },
+});
+
+export const deleteMessage = defineTool({
+  name: 'delete_message',
+  description: "Delete a user's stored input.",
+  args: z.object({ user_id: userId, message_id: itemId }),
+  async run({ user_id, message_id }, ctx) {
+    const deleted = await deleteInput(ctx.db, user_id, message_id);
+    return { status: deleted ? 'deleted' : 'not_found', item_id: message_id };
+  },
+});
+
+export const memoryTools = [storeInput, getMessage, updateMessage, deleteMessage];
