@@ -36,7 +36,9 @@ export class GroupCommitter<I, R> {
       this.items += batch.length;
       try {
         const results = await this.write(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i] as R));
+        batch.forEach((b, i) => {
+          b.resolve(results[i] as R);
+        });
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
