@@ -7,3 +7,4 @@ export {
   fromErrorBody,
   toErrorBody,
 } from './error-body';
+export { DEADLINE_HEADER } from './wire-headers';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 import { installErrorHandling } from './error-handler';
@@ -40,13 +40,12 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
       redact: ['req.headers.authorization', 'req.query.token'],
     },
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    disableRequestLogging: false,
     ...options.fastify,
   });
 

@@ -1,0 +1,5 @@
+export { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
+export { type Instance, parseInstances } from './discovery';
+export { type AttemptContext, type CallPolicy, noPolicy } from './policy';
+export { type CallOptions, ServiceClient, type ServiceClientOptions } from './service-client';
+export { readSse } from './sse-reader';

@@ -1,0 +1,15 @@
+/**
+ * The shape every resilience policy shares (see @cortex/resilience). The client only needs this,
+ * so a service can pass any composition, or none.
+ */
+export interface AttemptContext {
+  signal?: AbortSignal | undefined;
+}
+
+export interface CallPolicy {
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+export const noPolicy: CallPolicy = {
+  execute: (fn, signal) => fn({ signal }),
+};

@@ -1,0 +1,226 @@
+import { CortexError, DEADLINE_HEADER } from '@cortex/errors';
+import { Pool } from 'undici';
+import { z } from 'zod';
+import { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
+import { type Instance, parseInstances } from './discovery';
+import { type CallPolicy, noPolicy } from './policy';
+import { readSse } from './sse-reader';
+
+export interface ServiceClientOptions {
+  service: string;
+  urls: string | readonly string[];
+  /** Bound on waiting for response headers and between body chunks, enforced by undici's shared timers. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  connectionsPerInstance?: number;
+  policy?: CallPolicy;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  requestId?: string | undefined;
+  /** Absolute deadline (Date.now() based); the remaining budget is sent to the service. */
+  deadline?: number | undefined;
+}
+
+const toolResponse = z.object({ result: z.unknown() });
+
+/**
+ * A client for one logical service: pooled keep-alive connections per instance (undici), calls
+ * spread over instances in turn, every call under the service's policy, every failure a CortexError.
+ */
+export class ServiceClient {
+  readonly service: string;
+  readonly instances: readonly Instance[];
+  private readonly pools = new Map<string, Pool>();
+  private readonly policy: CallPolicy;
+  private readonly timeoutMs: number;
+  private next = 0;
+
+  constructor(options: ServiceClientOptions) {
+    this.service = options.service;
+    this.instances = parseInstances(options.service, options.urls);
+    this.policy = options.policy ?? noPolicy;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    for (const instance of this.instances) {
+      this.pools.set(
+        instance.id,
+        new Pool(instance.url.origin, {
+          connections: options.connectionsPerInstance ?? 64,
+          connectTimeout: options.connectTimeoutMs ?? 2000,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          keepAliveTimeout: 10_000,
+        }),
+      );
+    }
+  }
+
+  private pick(): { instance: Instance; pool: Pool } {
+    const instance = this.instances[this.next++ % this.instances.length] as Instance;
+    return { instance, pool: this.pools.get(instance.id) as Pool };
+  }
+
+  private headers(options: CallOptions, extra: Record<string, string>) {
+    const headers: Record<string, string> = { ...extra };
+    if (options.requestId) headers['x-request-id'] = options.requestId;
+    if (options.deadline !== undefined) {
+      const remaining = options.deadline - Date.now();
+      if (remaining <= 0) throw new CortexError('timeout', `deadline passed before calling ${this.service}`);
+      headers[DEADLINE_HEADER] = String(remaining);
+    }
+    return headers;
+  }
+
+  /** `POST /tool/{name}` → the `result`, validated with `schema` when given. */
+  callTool<T = unknown>(
+    name: string,
+    args: unknown,
+    options: CallOptions & { schema?: z.ZodType<T> } = {},
+  ): Promise<T> {
+    const payload = JSON.stringify({ arguments: args });
+    return this.policy.execute(async ({ signal }) => {
+      const { pool } = this.pick();
+      let res: Awaited<ReturnType<Pool['request']>>;
+      try {
+        res = await pool.request({
+          path: `/tool/${encodeURIComponent(name)}`,
+          method: 'POST',
+          headers: this.headers(options, { 'content-type': 'application/json' }),
+          body: payload,
+          signal,
+        });
+      } catch (err) {
+        throw errorFromTransport(this.service, err, signal);
+      }
+      let body: unknown;
+      try {
+        body = await res.body.json();
+      } catch (err) {
+        if (res.statusCode >= 400) body = undefined;
+        else throw errorFromTransport(this.service, err, signal);
+      }
+      if (res.statusCode >= 400) {
+        throw errorFromResponse(
+          this.service,
+          res.statusCode,
+          body,
+          parseRetryAfter(res.headers['retry-after']),
+        );
+      }
+      const parsed = toolResponse.safeParse(body);
+      if (!parsed.success) throw new CortexError('data_error', `${this.service} answered without a result`);
+      if (!options.schema) return parsed.data.result as T;
+      const result = options.schema.safeParse(parsed.data.result);
+      if (!result.success)
+        throw new CortexError('data_error', `${this.service} answered ${name} with an unexpected shape`);
+      return result.data;
+    }, options.signal);
+  }
+
+  /**
+   * `GET /resource/{path}` as an async iterator of items. The connection is made under the policy
+   * (retried, broken, timed out); once items flow, a failure ends the iteration with an error, since
+   * items already handed out cannot be taken back.
+   */
+  async *getResource(path: string, options: CallOptions & { query?: Record<string, string | number> } = {}) {
+    const query = options.query
+      ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)]))}`
+      : '';
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.policy.execute(async ({ signal }) => {
+        const { pool } = this.pick();
+        const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+        try {
+          const r = await pool.request({
+            path: `/resource/${path}${query}`,
+            method: 'GET',
+            headers: this.headers(options, { accept: 'text/event-stream' }),
+            signal: attemptSignal,
+          });
+          if (r.statusCode >= 400) {
+            const body = await r.body.json().catch(() => undefined);
+            throw errorFromResponse(
+              this.service,
+              r.statusCode,
+              body,
+              parseRetryAfter(r.headers['retry-after']),
+            );
+          }
+          return r;
+        } catch (err) {
+          throw errorFromTransport(this.service, err, attemptSignal);
+        }
+      }, options.signal);
+      try {
+        for await (const message of readSse(res.body)) {
+          let item: unknown;
+          try {
+            item = JSON.parse(message.data);
+          } catch (err) {
+            throw new CortexError('data_error', `${this.service} streamed malformed JSON`, { cause: err });
+          }
+          if (typeof item === 'object' && item !== null) {
+            if ((item as { end?: unknown }).end === true) return;
+            if ('error' in item) throw errorFromResponse(this.service, 503, item, undefined);
+          }
+          yield item;
+        }
+      } catch (err) {
+        throw errorFromTransport(this.service, err, controller.signal);
+      }
+      throw new CortexError('data_error', `${this.service} ended ${path} without its end marker`);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      controller.abort();
+    }
+  }
+
+  /** Collects a finite resource. */
+  async collect<T = unknown>(
+    path: string,
+    options: CallOptions & { query?: Record<string, string | number> } = {},
+  ) {
+    const items: T[] = [];
+    for await (const item of this.getResource(path, options)) items.push(item as T);
+    return items;
+  }
+
+  /**
+   * Asks every instance's `/health`. The service is as healthy as its best instance: one live
+   * instance is enough to serve calls.
+   */
+  async checkHealth(
+    signal?: AbortSignal,
+  ): Promise<{ status: 'healthy' | 'warning' | 'unhealthy'; instances: Record<string, string> }> {
+    const rank = { healthy: 0, warning: 1, unhealthy: 2 } as const;
+    const results = await Promise.all(
+      this.instances.map(async (instance) => {
+        try {
+          const res = await (this.pools.get(instance.id) as Pool).request({
+            path: '/health',
+            method: 'GET',
+            signal: signal ?? AbortSignal.timeout(2000),
+            headersTimeout: 2000,
+          });
+          const body = (await res.body.json().catch(() => ({}))) as { status?: string };
+          const status = body.status === 'healthy' || body.status === 'warning' ? body.status : 'unhealthy';
+          return [instance.id, status] as const;
+        } catch {
+          return [instance.id, 'unreachable'] as const;
+        }
+      }),
+    );
+    let best: keyof typeof rank = 'unhealthy';
+    for (const [, s] of results)
+      if (s in rank && rank[s as keyof typeof rank] < rank[best]) best = s as keyof typeof rank;
+    return { status: best, instances: Object.fromEntries(results) };
+  }
+
+  async close() {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

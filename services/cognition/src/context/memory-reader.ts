@@ -1,0 +1,52 @@
+import { hasCode } from '@cortex/errors';
+import type { ServiceClient } from '@cortex/network-client';
+import { z } from 'zod';
+
+export const memoryItem = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  conversation_id: z.string().nullable(),
+  content: z.string(),
+  timestamp: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+});
+export type MemoryItem = z.infer<typeof memoryItem>;
+
+export type MemoryProblem = 'memory_service_unavailable' | 'memory_service_error';
+
+/** Memory being away is a normal condition here: it becomes a named problem, never a throw. */
+export function memoryProblem(err: unknown): MemoryProblem {
+  if (
+    hasCode(err) &&
+    [
+      'connection',
+      'timeout',
+      'circuit_open',
+      'service_unavailable',
+      'bulkhead_full',
+      'service_not_found',
+    ].includes(err.code)
+  ) {
+    return 'memory_service_unavailable';
+  }
+  return 'memory_service_error';
+}
+
+export async function readItems(
+  memory: ServiceClient,
+  path: string,
+  options: { limit: number; requestId: string; deadline: number | undefined; userId?: string },
+): Promise<{ items: MemoryItem[]; error?: MemoryProblem }> {
+  try {
+    const query: Record<string, string | number> = { limit: options.limit };
+    if (options.userId) query.user_id = options.userId;
+    const raw = await memory.collect(path, {
+      query,
+      requestId: options.requestId,
+      deadline: options.deadline,
+    });
+    return { items: raw.map((r) => memoryItem.parse(r)) };
+  } catch (err) {
+    return { items: [], error: memoryProblem(err) };
+  }
+}

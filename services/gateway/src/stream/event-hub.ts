@@ -1,0 +1,77 @@
+import type { StreamSink } from './sse-connection';
+
+export interface HubTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+const realTimers: HubTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+/**
+ * Fans events out to each user's open streams. Only the user's own sinks are ever looked up, so
+ * an event cannot reach another user. One shared heartbeat timer serves every connection
+ * (a timer per connection would be 10,000 timers at 10,000 connections).
+ */
+export class EventHub {
+  private readonly byUser = new Map<string, Set<StreamSink>>();
+  private heartbeat: unknown;
+  private total = 0;
+
+  constructor(
+    private readonly heartbeatMs: number,
+    private readonly timers: HubTimers = realTimers,
+  ) {}
+
+  get size() {
+    return this.total;
+  }
+
+  count(userId: string) {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  subscribe(sink: StreamSink): () => void {
+    let set = this.byUser.get(sink.userId);
+    if (!set) {
+      set = new Set();
+      this.byUser.set(sink.userId, set);
+    }
+    set.add(sink);
+    this.total++;
+    if (this.heartbeat === undefined)
+      this.heartbeat = this.timers.setInterval(() => this.beat(), this.heartbeatMs);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const s = this.byUser.get(sink.userId);
+      if (s?.delete(sink)) this.total--;
+      if (s?.size === 0) this.byUser.delete(sink.userId);
+      if (this.total === 0 && this.heartbeat !== undefined) {
+        this.timers.clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    };
+  }
+
+  /** Delivers to every open stream of `userId`; returns how many received it. */
+  publish(userId: string, payload: object, eventId?: string): number {
+    const set = this.byUser.get(userId);
+    if (!set) return 0;
+    let delivered = 0;
+    for (const sink of set) if (sink.send(payload, eventId)) delivered++;
+    return delivered;
+  }
+
+  private beat() {
+    const payload = { type: 'heartbeat', timestamp: new Date().toISOString() };
+    for (const set of this.byUser.values()) for (const sink of set) sink.send(payload);
+  }
+
+  closeAll() {
+    for (const set of this.byUser.values()) for (const sink of set) sink.close();
+  }
+}
