@@ -1,0 +1,175 @@
+import type { CodedError } from '@cortex/errors';
+import { type Clock, systemClock } from './clock';
+import { Emitter } from './events';
+import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { abortError, fastError } from './policy-errors';
+import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
+
+export interface BulkheadOptions {
+  /** Calls allowed in flight at once. */
+  maxConcurrent: number;
+  /** Calls allowed to wait for a slot; beyond it, `bulkhead_full`. Default 0 (no queue). */
+  maxQueue?: number;
+  /** Longest wait in the queue before giving up with `bulkhead_full`. Default: no limit. */
+  maxQueueWaitMs?: number;
+  clock?: Clock;
+  wheel?: TimerWheel;
+}
+
+/**
+ * Limits concurrent calls to one dependency, with a bounded FIFO queue. A queued call leaves the
+ * queue as soon as its caller aborts or its deadline passes (it would only be wasted work once it
+ * got a slot), and takes its abort listener with it.
+ */
+export class Bulkhead implements Policy {
+  readonly events = new Emitter();
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  private readonly maxQueueWaitMs: number | undefined;
+  private running = 0;
+  private queued = 0;
+  private head: QueuedCall | null = null;
+  private tail: QueuedCall | null = null;
+  /** @internal */ readonly clock: Clock;
+  /** @internal */ readonly wheel: TimerWheel;
+
+  constructor(options: BulkheadOptions) {
+    if (!(options.maxConcurrent >= 1)) throw new RangeError('maxConcurrent must be >= 1');
+    this.maxConcurrent = options.maxConcurrent;
+    this.maxQueue = options.maxQueue ?? 0;
+    this.maxQueueWaitMs = options.maxQueueWaitMs;
+    this.clock = options.clock ?? systemClock;
+    this.wheel = options.wheel ?? sharedWheel(this.clock);
+  }
+
+  /** Calls in flight. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Calls waiting for a slot. */
+  get queueLength(): number {
+    return this.queued;
+  }
+
+  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.run(fn, rootContext(signal, deadline));
+  }
+
+  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+    if (this.running < this.maxConcurrent && this.queued === 0) {
+      this.running++;
+      return this.runNow(fn, ctx, chain, index);
+    }
+    if (this.queued >= this.maxQueue) return Promise.reject(this.rejected('full'));
+    if (ctx.signal?.aborted) return Promise.reject(this.rejected('aborted', abortError(ctx.signal)));
+    const now = this.clock.now();
+    let deadline = ctx.deadline ?? Number.POSITIVE_INFINITY;
+    let ownLimit = false;
+    if (this.maxQueueWaitMs !== undefined && now + this.maxQueueWaitMs < deadline) {
+      deadline = now + this.maxQueueWaitMs;
+      ownLimit = true;
+    }
+    if (deadline <= now) return Promise.reject(this.rejected('deadline', this.deadlineError(ownLimit)));
+    return new Promise<T>((resolve, reject) => {
+      const call = new QueuedCall(this, fn as Attempt<unknown>, ctx, chain, index, ownLimit, resolve, reject);
+      if (deadline !== Number.POSITIVE_INFINITY) this.wheel.add(call, deadline);
+      ctx.signal?.addEventListener('abort', call);
+      this.queued++;
+      if (this.tail === null) this.head = call;
+      else {
+        this.tail.next = call;
+        call.prev = this.tail;
+      }
+      this.tail = call;
+    });
+  }
+
+  /** @internal */
+  async runNow<T>(
+    fn: Attempt<T>,
+    ctx: AttemptContext,
+    chain?: readonly Policy[],
+    index?: number,
+  ): Promise<T> {
+    try {
+      return await callNext(fn, ctx, chain, index);
+    } finally {
+      this.running--;
+      const next = this.head;
+      if (next !== null && this.running < this.maxConcurrent) {
+        this.unlink(next);
+        this.running++;
+        next.start();
+      }
+    }
+  }
+
+  /** @internal */
+  unlink(call: QueuedCall): void {
+    if (call.prev === null) this.head = call.next;
+    else call.prev.next = call.next;
+    if (call.next === null) this.tail = call.prev;
+    else call.next.prev = call.prev;
+    call.prev = null;
+    call.next = null;
+    this.queued--;
+  }
+
+  /** @internal */
+  rejected(reason: 'full' | 'aborted' | 'deadline', err?: CodedError): CodedError {
+    if (this.events.active) this.events.emit({ type: 'bulkhead_reject', reason });
+    return err ?? fastError('bulkhead_full', 'too many calls in flight and the queue is full');
+  }
+
+  /** @internal */
+  deadlineError(ownLimit: boolean): CodedError {
+    return ownLimit
+      ? fastError('bulkhead_full', 'waited too long for a free slot')
+      : fastError('timeout', 'deadline exceeded while waiting for a free slot');
+  }
+}
+
+/** A call waiting for a slot: queue node, wheel entry and abort listener in one object. */
+class QueuedCall extends WheelEntry {
+  prev: QueuedCall | null = null;
+  next: QueuedCall | null = null;
+
+  constructor(
+    private readonly bulkhead: Bulkhead,
+    private readonly fn: Attempt<unknown>,
+    private readonly ctx: AttemptContext,
+    private readonly chain: readonly Policy[] | undefined,
+    private readonly index: number | undefined,
+    private readonly ownLimit: boolean,
+    private readonly resolve: (value: never) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    super();
+  }
+
+  /** A slot is free (already counted as taken by the bulkhead). */
+  start(): void {
+    this.detach();
+    this.bulkhead.runNow(this.fn, this.ctx, this.chain, this.index).then(this.resolve, this.reject);
+  }
+
+  expire(): void {
+    this.leave(this.bulkhead.rejected('deadline', this.bulkhead.deadlineError(this.ownLimit)));
+  }
+
+  handleEvent(): void {
+    this.leave(this.bulkhead.rejected('aborted', abortError(this.ctx.signal!)));
+  }
+
+  private leave(err: CodedError): void {
+    this.bulkhead.unlink(this);
+    this.detach();
+    this.reject(err);
+  }
+
+  private detach(): void {
+    this.bulkhead.wheel.remove(this);
+    this.ctx.signal?.removeEventListener('abort', this);
+  }
+}

@@ -1,0 +1,244 @@
+import type { CodedError } from '@cortex/errors';
+import { classify, isUpstreamFailure } from './classify';
+import { type Clock, systemClock, type TimerHandle, unrefTimer } from './clock';
+import { type BreakerState, Emitter } from './events';
+import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { fastError } from './policy-errors';
+import { SlidingCounter } from './sliding-counter';
+
+export interface CircuitBreakerOptions {
+  /** 'consecutive' failures (default) or failure 'rate' over a sliding window. */
+  mode?: 'consecutive' | 'rate';
+  /** consecutive: failures in a row that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** rate: failure share (0..1] that opens the circuit. Default 0.5. */
+  failureRateThreshold?: number;
+  /** rate: calls the window must hold before the rate counts. Default 20. */
+  minimumCalls?: number;
+  /** rate: window length. Default 10 000 ms, kept in `buckets` (default 10) buckets. */
+  windowMs?: number;
+  buckets?: number;
+  /** First open period. Default 5 000 ms. */
+  openMs?: number;
+  /** Each failed probe multiplies the open period by this, up to maxOpenMs. Default 2, 60 000 ms. */
+  openBackoffFactor?: number;
+  maxOpenMs?: number;
+  /** Calls let through at once while half-open; the rest are rejected. Default 1. */
+  halfOpenMaxProbes?: number;
+  /** Successful probes needed to close. Default 1. */
+  successThreshold?: number;
+  /** A probe unsettled after this long counts as failed and frees its slot. Default 10 000 ms. */
+  probeTimeoutMs?: number;
+  /** Successful calls slower than this count as failures. Default: off. */
+  slowCallMs?: number;
+  /** Which (classified) errors count against the dependency. Default `isUpstreamFailure`. */
+  isFailure?: (err: CodedError) => boolean;
+  clock?: Clock;
+}
+
+const CLOSED = 0;
+const HALF_OPEN = 1;
+const OPEN = 2;
+const NAMES: readonly BreakerState[] = ['closed', 'half_open', 'open'];
+
+/**
+ * CLOSED → OPEN → HALF_OPEN → CLOSED. The state is a function of the clock: an open circuit
+ * becomes half-open when its time is up whether or not a call arrives (and `state` says so), a
+ * probe that never settles cannot wedge HALF_OPEN, and late results from calls admitted under an
+ * earlier state are ignored. The CLOSED fast path reads no clock and allocates nothing.
+ */
+export class CircuitBreaker implements Policy {
+  readonly events = new Emitter();
+  private mode: 0 | 1 = 0;
+  private current: 0 | 1 | 2 = CLOSED;
+  /** Bumped on every transition; a settling call compares it with the one it started under. */
+  private generation = 0;
+  private failures = 0;
+  private readonly window: SlidingCounter | undefined;
+  private openUntilAt = 0;
+  private openings = 0;
+  private stateTimer: TimerHandle | undefined;
+  private probes = 0;
+  private probeSuccesses = 0;
+  private readonly probeStarts: Float64Array;
+  private readonly probeTimers: (TimerHandle | undefined)[];
+  private readonly o: Required<Omit<CircuitBreakerOptions, 'slowCallMs' | 'mode' | 'clock'>>;
+  private readonly slowCallMs: number | undefined;
+  private readonly clock: Clock;
+  private readonly refreshNow = () => this.refresh(this.clock.now());
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    this.o = {
+      failureThreshold: options.failureThreshold ?? 5,
+      failureRateThreshold: options.failureRateThreshold ?? 0.5,
+      minimumCalls: options.minimumCalls ?? 20,
+      windowMs: options.windowMs ?? 10_000,
+      buckets: options.buckets ?? 10,
+      openMs: options.openMs ?? 5_000,
+      openBackoffFactor: options.openBackoffFactor ?? 2,
+      maxOpenMs: options.maxOpenMs ?? 60_000,
+      halfOpenMaxProbes: options.halfOpenMaxProbes ?? 1,
+      successThreshold: options.successThreshold ?? 1,
+      probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
+      isFailure: options.isFailure ?? isUpstreamFailure,
+    };
+    if (!(this.o.halfOpenMaxProbes >= 1) || !(this.o.failureThreshold >= 1)) {
+      throw new RangeError('halfOpenMaxProbes and failureThreshold must be >= 1');
+    }
+    this.slowCallMs = options.slowCallMs;
+    this.clock = options.clock ?? systemClock;
+    if (options.mode === 'rate') {
+      this.mode = 1;
+      this.window = new SlidingCounter(this.o.windowMs, this.o.buckets);
+    }
+    this.probeStarts = new Float64Array(this.o.halfOpenMaxProbes).fill(Number.NaN);
+    this.probeTimers = new Array(this.o.halfOpenMaxProbes).fill(undefined);
+  }
+
+  /** The state as of now on the clock (no call needed to leave OPEN). */
+  get state(): BreakerState {
+    if (this.current !== CLOSED) this.refresh(this.clock.now());
+    return NAMES[this.current]!;
+  }
+
+  /** When an open circuit will let a probe through; undefined unless open. */
+  get openUntil(): number | undefined {
+    return this.state === 'open' ? this.openUntilAt : undefined;
+  }
+
+  /** Probes currently in flight (half-open only). */
+  get probesInFlight(): number {
+    return this.probes;
+  }
+
+  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.run(fn, rootContext(signal, deadline));
+  }
+
+  async run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+    const slot = this.current === CLOSED ? -1 : this.admit();
+    const generation = this.generation;
+    const start = this.slowCallMs === undefined ? 0 : this.clock.now();
+    let value: T;
+    try {
+      value = await callNext(fn, ctx, chain, index);
+    } catch (err) {
+      if (generation === this.generation) this.settle(slot, start, err, true);
+      throw err;
+    }
+    if (generation === this.generation) this.settle(slot, start, undefined, false);
+    return value;
+  }
+
+  /** Closes the circuit by hand (an operator override). */
+  reset(): void {
+    this.close();
+  }
+
+  /** Slow path of admission: -1 for a normal call, a probe slot when half-open; throws if rejected. */
+  private admit(): number {
+    const now = this.clock.now();
+    this.refresh(now);
+    if (this.current === CLOSED) return -1;
+    if (this.current === OPEN) {
+      const retryAfterMs = Math.max(1, Math.ceil(this.openUntilAt - now));
+      throw this.reject('open', retryAfterMs);
+    }
+    if (this.probes >= this.o.halfOpenMaxProbes) throw this.reject('half_open', undefined);
+    const slot = this.probeStarts.findIndex(Number.isNaN);
+    this.probeStarts[slot] = now;
+    this.probes++;
+    const timer = this.clock.setTimeout(this.refreshNow, this.o.probeTimeoutMs);
+    unrefTimer(timer);
+    this.probeTimers[slot] = timer;
+    return slot;
+  }
+
+  private reject(state: BreakerState, retryAfterMs: number | undefined): CodedError {
+    if (this.events.active) this.events.emit({ type: 'breaker_reject', state, retryAfterMs });
+    const message = state === 'open' ? 'circuit open' : 'circuit half-open, probe in progress';
+    return fastError('circuit_open', message, { retryAfterMs });
+  }
+
+  private settle(slot: number, start: number, err: unknown, failed: boolean): void {
+    // A caller's abort says nothing about the dependency: it neither trips nor heals the circuit.
+    const error = failed ? classify(err) : undefined;
+    const neutral = error?.code === 'aborted';
+    let bad = error !== undefined && !neutral && this.o.isFailure(error);
+    const now = this.slowCallMs !== undefined || this.mode === 1 || slot >= 0 ? this.clock.now() : 0;
+    if (!bad && this.slowCallMs !== undefined && now - start > this.slowCallMs) bad = true;
+    if (slot >= 0) {
+      this.freeProbe(slot);
+      if (bad) this.open(now);
+      else if (!neutral && ++this.probeSuccesses >= this.o.successThreshold) this.close();
+      return;
+    }
+    if (neutral) return;
+    if (this.mode === 0) {
+      if (!bad) this.failures = 0;
+      else if (++this.failures >= this.o.failureThreshold) this.open(now || this.clock.now());
+      return;
+    }
+    const w = this.window!;
+    w.add(now, 1, bad ? 1 : 0);
+    if (bad && w.a >= this.o.minimumCalls && w.b / w.a >= this.o.failureRateThreshold) this.open(now);
+  }
+
+  /** Moves OPEN → HALF_OPEN when its time is up, and HALF_OPEN → OPEN when a probe is overdue. */
+  private refresh(now: number): void {
+    if (this.current === OPEN && now >= this.openUntilAt) {
+      this.transition(HALF_OPEN);
+      this.probeSuccesses = 0;
+      if (this.events.active) this.events.emit({ type: 'breaker_half_open' });
+    }
+    if (this.current === HALF_OPEN && this.probes > 0) {
+      for (const started of this.probeStarts) {
+        if (started + this.o.probeTimeoutMs <= now) {
+          this.open(now);
+          return;
+        }
+      }
+    }
+  }
+
+  private open(now: number): void {
+    // Failed probes back the open period off; opening from CLOSED starts again at openMs.
+    this.openings = this.current === HALF_OPEN ? this.openings + 1 : 1;
+    const o = this.o;
+    const openMs = Math.min(o.maxOpenMs, o.openMs * o.openBackoffFactor ** (this.openings - 1));
+    this.transition(OPEN);
+    this.openUntilAt = now + openMs;
+    // Only so that `breaker_half_open` (and a state gauge) is on time without traffic.
+    this.stateTimer = this.clock.setTimeout(this.refreshNow, openMs);
+    unrefTimer(this.stateTimer);
+    if (this.events.active) this.events.emit({ type: 'breaker_open', openMs, openings: this.openings });
+  }
+
+  private close(): void {
+    const wasClosed = this.current === CLOSED;
+    this.transition(CLOSED);
+    this.openings = 0;
+    this.failures = 0;
+    this.window?.reset();
+    if (!wasClosed && this.events.active) this.events.emit({ type: 'breaker_close' });
+  }
+
+  private transition(to: 0 | 1 | 2): void {
+    this.current = to;
+    this.generation++;
+    for (let i = 0; i < this.probeStarts.length; i++) this.freeProbe(i);
+    if (this.stateTimer !== undefined) {
+      this.clock.clearTimeout(this.stateTimer);
+      this.stateTimer = undefined;
+    }
+  }
+
+  private freeProbe(slot: number): void {
+    if (Number.isNaN(this.probeStarts[slot]!)) return;
+    this.probeStarts[slot] = Number.NaN;
+    this.probes--;
+    const timer = this.probeTimers[slot];
+    if (timer !== undefined) this.clock.clearTimeout(timer);
+    this.probeTimers[slot] = undefined;
+  }
+}
