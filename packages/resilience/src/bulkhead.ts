@@ -72,7 +72,8 @@ export class Bulkhead implements Policy {
     }
     if (deadline <= now) return Promise.reject(this.rejected('deadline', this.deadlineError(ownLimit)));
     return new Promise<T>((resolve, reject) => {
-      const call = new QueuedCall(this, fn as Attempt<unknown>, ctx, chain, index, ownLimit, resolve, reject);
+      const settle = resolve as (value: unknown) => void;
+      const call = new QueuedCall(this, fn as Attempt<unknown>, ctx, chain, index, ownLimit, settle, reject);
       if (deadline !== Number.POSITIVE_INFINITY) this.wheel.add(call, deadline);
       ctx.signal?.addEventListener('abort', call);
       this.queued++;
@@ -142,7 +143,7 @@ class QueuedCall extends WheelEntry {
     private readonly chain: readonly Policy[] | undefined,
     private readonly index: number | undefined,
     private readonly ownLimit: boolean,
-    private readonly resolve: (value: never) => void,
+    private readonly resolve: (value: unknown) => void,
     private readonly reject: (err: unknown) => void,
   ) {
     super();

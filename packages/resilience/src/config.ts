@@ -145,7 +145,7 @@ function deepMerge(base: Record<string, unknown>, over: unknown): Record<string,
   if (!isRecord(over)) return base;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] = isRecord(v) && isRecord(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+    out[k] = isRecord(v) ? deepMerge(isRecord(out[k]) ? (out[k] as Record<string, unknown>) : {}, v) : v;
   }
   return out;
 }

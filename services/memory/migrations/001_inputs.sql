@@ -1,9 +1,9 @@
--- Inputs, one row per stored input. `seq` numbers rows in commit order (writers take an advisory
+-- Inputs, one row per stored input. `seq` (shared by every event table) numbers rows in commit order (writers take an advisory
 -- lock before drawing it), so a reader resuming "after seq N" can never miss a row that commits later.
-CREATE SEQUENCE IF NOT EXISTS inputs_seq;
+CREATE SEQUENCE IF NOT EXISTS event_seq;
 CREATE TABLE IF NOT EXISTS inputs (
   id text PRIMARY KEY,
-  seq bigint NOT NULL DEFAULT nextval('inputs_seq') UNIQUE,
+  seq bigint NOT NULL DEFAULT nextval('event_seq') UNIQUE,
   user_id text NOT NULL,
   conversation_id text,
   content text NOT NULL,

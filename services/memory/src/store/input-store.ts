@@ -17,16 +17,14 @@ export type StoreOutcome =
   | { status: 'stored' | 'already_exists'; item_id: string; seq: number }
   | { status: 'conflict'; item_id: string };
 
-// Serialises writers between lock and commit, so `seq` (drawn after the lock) is in commit order.
-const WRITE_LOCK = 727_002;
-export const INPUTS_CHANNEL = 'cortex_inputs';
+import { EVENTS_CHANNEL, lockEventWriters } from './event-order';
 
 const COLUMNS = `id, seq, user_id, conversation_id, content, metadata, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp"`;
 
 /** Writes a batch in one transaction with one multi-row insert; idempotent on id. */
 export async function insertBatch(db: Database, inputs: NewInput[]): Promise<StoreOutcome[]> {
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+    await lockEventWriters(tx);
     const fresh = new Map<string, NewInput>();
     for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
     const rows = [...fresh.values()];
@@ -56,7 +54,7 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
     }
     if (inserted.rows.length > 0) {
       const maxSeq = Math.max(...inserted.rows.map((r) => r.seq));
-      await tx.query('SELECT pg_notify($1, $2)', [INPUTS_CHANNEL, String(maxSeq)]);
+      await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(maxSeq)]);
     }
     const claimed = new Set<string>();
     return inputs.map((input): StoreOutcome => {

@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import { createServer, type Server, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FaultProxy } from './fault-proxy';
+
+let echo: Server;
+let proxy: FaultProxy;
+
+async function startEcho() {
+  echo = createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  return (echo.address() as { port: number }).port;
+}
+
+function roundTrip(port: number, payload = 'ping'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket();
+    s.on('error', (e) => reject(e));
+    s.connect(port, '127.0.0.1', () => s.write(payload));
+    s.once('data', (d) => {
+      resolve(d.toString());
+      s.destroy();
+    });
+  });
+}
+
+afterEach(async () => {
+  await proxy?.close();
+  await new Promise((r) => echo.close(r));
+});
+
+describe('FaultProxy', () => {
+  it('forwards, then refuses while down, then forwards again on the same port', async () => {
+    proxy = await FaultProxy.start({ port: await startEcho() });
+    expect(await roundTrip(proxy.port)).toBe('ping');
+    const port = proxy.port;
+    await proxy.down();
+    await expect(roundTrip(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await proxy.up();
+    expect(proxy.port).toBe(port);
+    expect(await roundTrip(port)).toBe('ping');
+  });
+
+  it('resets connections that carry data when reset_peer is on', async () => {
+    proxy = await FaultProxy.start({ port: await startEcho() });
+    proxy.set({ resetPeer: true });
+    await expect(roundTrip(proxy.port)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    proxy.set({});
+    expect(await roundTrip(proxy.port)).toBe('ping');
+  });
+
+  it('swallows data when blackholed', async () => {
+    proxy = await FaultProxy.start({ port: await startEcho() });
+    proxy.set({ blackhole: true });
+    const outcome = await Promise.race([
+      roundTrip(proxy.port),
+      new Promise((r) => setTimeout(() => r('no answer'), 300)),
+    ]);
+    expect(outcome).toBe('no answer');
+  });
+
+  it('adds latency', async () => {
+    proxy = await FaultProxy.start({ port: await startEcho() });
+    proxy.set({ latencyMs: 150 });
+    const started = performance.now();
+    expect(await roundTrip(proxy.port)).toBe('ping');
+    // Both directions are delayed: at least two latencies, whatever the machine's speed.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
+});

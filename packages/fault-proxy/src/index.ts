@@ -1,0 +1,1 @@
+export { FaultProxy, type Faults } from './fault-proxy';

@@ -1,0 +1,40 @@
+export { type BackoffOptions, backoffDelay, type Jitter } from './backoff';
+export { Bulkhead, type BulkheadOptions } from './bulkhead';
+export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+export {
+  classify,
+  codeForUpstreamStatus,
+  errorForStatus,
+  isCallerFault,
+  isRetriable,
+  isUpstreamFailure,
+} from './classify';
+export { type Clock, systemClock, type TimerHandle } from './clock';
+export { ComposedPolicy, wrap } from './compose';
+export {
+  envKeys,
+  envServiceName,
+  parseConfig,
+  parseServicePolicyConfig,
+  type ServicePolicyConfig,
+  type ServicePolicyConfigInput,
+  servicePolicyConfigSchema,
+} from './config';
+export { type BreakerState, Emitter, type GiveUpReason, type Listener, type ResilienceEvent } from './events';
+export { FakeClock, flush } from './fake-clock';
+export { type Alternative, type FallbackOptions, FallbackPolicy, withFallback } from './fallback';
+export {
+  BREAKER_STATE_VALUE,
+  createMetricsCollector,
+  type MetricsSink,
+  type MetricsSnapshot,
+  metricsListener,
+} from './metrics';
+export { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+export { abortError } from './policy-errors';
+export { createServicePolicy, ServicePolicy, type ServicePolicyDeps } from './policy-for-service';
+export { type RetryOptions, RetryPolicy } from './retry';
+export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
+export { sleep, sleepUntil } from './sleep';
+export { type TimeoutOptions, TimeoutPolicy } from './timeout';
+export { sharedWheel, TimerWheel, WheelEntry } from './timer-wheel';
