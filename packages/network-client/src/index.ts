@@ -1,5 +1,11 @@
 export { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
 export { type Instance, parseInstances } from './discovery';
 export { type AttemptContext, type CallPolicy, noPolicy } from './policy';
-export { type CallOptions, ServiceClient, type ServiceClientOptions } from './service-client';
+export { ResumableStream, type ResumableStreamOptions } from './resumable-stream';
+export {
+  type CallOptions,
+  type ResourceOptions,
+  ServiceClient,
+  type ServiceClientOptions,
+} from './service-client';
 export { readSse } from './sse-reader';

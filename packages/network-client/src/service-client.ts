@@ -16,6 +16,18 @@ export interface ServiceClientOptions {
   policy?: CallPolicy;
 }
 
+export interface ResourceOptions extends CallOptions {
+  query?: Record<string, string | number>;
+  /** Sent as `Last-Event-ID`, to resume a stream. */
+  lastEventId?: string;
+  /** Called once the stream is established (headers received). */
+  onOpen?: () => void;
+  /** Called with each message's SSE id, before its item is yielded. */
+  onId?: (id: string) => void;
+  /** Longest silence between chunks before the stream counts as dead (live streams ping). */
+  idleTimeoutMs?: number;
+}
+
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   requestId?: string | undefined;
@@ -123,7 +135,7 @@ export class ServiceClient {
    * (retried, broken, timed out); once items flow, a failure ends the iteration with an error, since
    * items already handed out cannot be taken back.
    */
-  async *getResource(path: string, options: CallOptions & { query?: Record<string, string | number> } = {}) {
+  async *getResource(path: string, options: ResourceOptions = {}) {
     const query = options.query
       ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)]))}`
       : '';
@@ -138,7 +150,11 @@ export class ServiceClient {
           const r = await pool.request({
             path: `/resource/${path}${query}`,
             method: 'GET',
-            headers: this.headers(options, { accept: 'text/event-stream' }),
+            bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
+            headers: this.headers(options, {
+              accept: 'text/event-stream',
+              ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+            }),
             signal: attemptSignal,
           });
           if (r.statusCode >= 400) {
@@ -155,6 +171,7 @@ export class ServiceClient {
           throw errorFromTransport(this.service, err, attemptSignal);
         }
       }, options.signal);
+      options.onOpen?.();
       try {
         for await (const message of readSse(res.body)) {
           let item: unknown;
@@ -163,6 +180,7 @@ export class ServiceClient {
           } catch (err) {
             throw new CortexError('data_error', `${this.service} streamed malformed JSON`, { cause: err });
           }
+          if (message.id !== undefined) options.onId?.(message.id);
           if (typeof item === 'object' && item !== null) {
             if ((item as { end?: unknown }).end === true) return;
             if ('error' in item) throw errorFromResponse(this.service, 503, item, undefined);

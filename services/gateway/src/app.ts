@@ -6,11 +6,14 @@ import { authenticator } from './auth/authenticate';
 import { TokenService } from './auth/tokens';
 import { parseUsers } from './auth/users';
 import type { GatewayEnv } from './env';
+import { PendingJournal } from './pending/journal';
+import { PendingReplayer } from './pending/replayer';
 import { authRoutes } from './routes/auth';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
 import { EventHub } from './stream/event-hub';
+import { followFeed } from './stream/upstream-feed';
 
 export interface GatewayAppOptions {
   env: GatewayEnv;
@@ -39,12 +42,30 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const authenticate = authenticator(tokens);
   const hub = new EventHub(env.SSE_HEARTBEAT_MS);
 
+  const journal = await PendingJournal.open(env.PENDING_STORE_DIR, {
+    maxItems: env.PENDING_MAX_ITEMS,
+    maxBytes: env.PENDING_MAX_BYTES,
+  });
+  if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
+  const replayer = new PendingReplayer(journal, {
+    log: app.log,
+    store: async (item, signal) => {
+      await memory.callTool(
+        'store_input',
+        { user_id: item.user_id, input_data: { id: item.item_id, ...item.data } },
+        { signal },
+      );
+    },
+  }).start();
+  const feed = followFeed(memory, hub, app.log);
+
   await app.register(formbody);
   await app.register(sse);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
-  inputRoutes(app, { memory, hub, authenticate: authenticate() });
+  inputRoutes(app, { memory, hub, journal, replayer, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
+    memory,
     authenticate: authenticate({ allowQueryToken: true }),
     maxPerUser: env.SSE_MAX_CONNECTIONS_PER_USER,
     maxBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
@@ -55,10 +76,24 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   // The gateway keeps accepting input with memory away, so neither dependency is critical.
   app.health.add('memory', (signal) => memory.checkHealth(signal));
   app.health.add('cognition', (signal) => cognition.checkHealth(signal));
-  app.health.add('streams', () => ({ status: 'healthy', connections: hub.size }));
+  app.health.add('streams', () => ({
+    status: 'healthy',
+    connections: hub.size,
+    feed: feed.connected ? 'following' : 'reconnecting',
+  }));
+  app.health.add('pending_store', () => ({
+    status: journal.size >= env.PENDING_MAX_ITEMS * 0.9 ? 'warning' : 'healthy',
+    items: journal.size,
+    bytes: journal.sizeBytes,
+    capacity: env.PENDING_MAX_ITEMS,
+  }));
 
-  app.addHook('preClose', async () => hub.closeAll());
+  app.addHook('preClose', async () => {
+    hub.closeAll();
+    await Promise.all([feed.close(), replayer.stop()]);
+  });
   app.addHook('onClose', async () => {
+    await journal.close();
     await Promise.all([memory.close(), cognition.close()]);
   });
   return app;

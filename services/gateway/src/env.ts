@@ -14,6 +14,12 @@ export const gatewayEnvSchema = baseEnvSchema
     AUTH_USERS: z.string().optional(),
     TOKEN_TTL_S: z.coerce.number().int().positive().default(86_400),
     PENDING_STORE_DIR: z.string().optional(),
+    PENDING_MAX_ITEMS: z.coerce.number().int().positive().default(100_000),
+    PENDING_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
     SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(30_000),
     SSE_RETRY_MS: z.coerce.number().int().positive().default(2000),
     SSE_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().positive().default(10),

@@ -1,14 +1,19 @@
 import { createServiceApp, registerTools } from '@cortex/service-kit';
 import sse from '@fastify/sse';
+import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
 import { mapDbError } from './db/db-errors';
 import { migrate } from './db/migrate';
 import { openDatabase } from './db/open-database';
 import type { MemoryEnv } from './env';
+import { FeedNotifier } from './feed/feed-notifier';
+import { databaseHealth } from './health/database-health';
+import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
 import { GroupCommitter } from './store/group-commit';
 import { insertBatch, type NewInput, type StoreOutcome } from './store/input-store';
 import { memoryTools } from './tools/message-tools';
+import { taskTools } from './tools/task-tools';
 import type { MemoryContext } from './tools/tool';
 
 export interface MemoryAppOptions {
@@ -18,14 +23,14 @@ export interface MemoryAppOptions {
   defaultMetrics?: boolean;
 }
 
-/** Builds the memory service (database opened and migrated); never listens. */
+/** Builds the memory service (database opened; migrated now, or in the background once reachable); never listens. */
 export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryAppOptions) {
   const app = createServiceApp({
     service: 'memory',
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
   });
-  const db =
+  const opened =
     given ??
     (await openDatabase({
       databaseUrl: env.DATABASE_URL,
@@ -35,8 +40,20 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
       maxConnections: env.DB_POOL_MAX,
       onError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
     }));
-  const applied = await migrate(db);
-  if (applied.length > 0) app.log.info({ applied }, 'migrations applied');
+  // Migrations run through the gate: a database unreachable at start is retried in the background
+  // while tools answer 503 and /health says why, instead of the process crash-looping.
+  const db = new DatabaseGate(opened, {
+    maxBackoffMs: env.DB_RETRY_MAX_MS,
+    prepare: async (d) => {
+      const applied = await migrate(d);
+      if (applied.length > 0) app.log.info({ applied }, 'migrations applied');
+    },
+    onChange: (state, reason, err) => {
+      if (state === 'up') app.log.info('database available');
+      else app.log.warn({ state, reason, err: { message: (err as Error)?.message } }, 'database unavailable');
+    },
+  });
+  await db.start();
 
   const write = (items: NewInput[]) => insertBatch(db, items);
   const committer = new GroupCommitter<NewInput, StoreOutcome>(
@@ -48,23 +65,22 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
   const ctx: MemoryContext = { db, committer };
 
   await app.register(sse);
-  registerTools(app, memoryTools, ctx, mapDbError);
+  registerTools(app, [...memoryTools, ...taskTools], ctx, mapDbError);
   resourceRoutes(app, ctx);
-  app.health.add(
-    'database',
-    async () => {
-      try {
-        await db.query('SELECT 1');
-        return { status: 'healthy', kind: db.kind };
-      } catch (err) {
-        return { status: 'unhealthy', kind: db.kind, error: mapDbError(err).code };
-      }
-    },
-    { critical: true },
-  );
+  const notifier = new FeedNotifier();
+  await notifier.start(db);
+  const shutdown = new AbortController();
+  eventRoutes(app, ctx, { notifier, pollMs: env.FEED_POLL_MS, shutdown: shutdown.signal });
+  app.health.add('database', databaseHealth(db, { quotaBytes: env.STORAGE_QUOTA_BYTES }), { critical: true });
+  // Followers of the feed end first, or closing would wait on their open streams.
+  app.addHook('preClose', async () => {
+    shutdown.abort();
+    await notifier.close();
+  });
   app.addHook('onClose', async () => {
     await committer.idle();
-    if (!given) await db.close();
+    if (given) db.stop();
+    else await db.close();
   });
   return app;
 }

@@ -1,10 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CortexError, hasCode } from '@cortex/errors';
+import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import { storableObject, storableString } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
+import type { PendingJournal } from '../pending/journal';
+import type { PendingReplayer } from '../pending/replayer';
 import type { EventHub } from '../stream/event-hub';
+import { inputEvent } from '../stream/user-events';
 
 export const inputBody = z.object({
   content: storableString().trim().min(1, 'content must not be empty').max(100_000),
@@ -30,9 +33,19 @@ export function itemIdFor(userId: string, key: string | undefined): string {
 export interface InputDeps {
   memory: ServiceClient;
   hub: EventHub;
+  journal: PendingJournal;
+  replayer: PendingReplayer;
   authenticate: preHandlerHookHandler;
 }
 
+// What memory says when the request itself is wrong: journalling it would only replay a failure.
+const CALLER_FAULTS = new Set(['invalid_request', 'conflict', 'client_error']);
+
+/**
+ * `POST /input`. Stored in memory → `received`. Memory away (refused, timed out, circuit open,
+ * database down) → journalled durably → `received_storage_pending`, shown on the user's streams at
+ * once, stored later by the replayer. Journal full or failing → `received_not_stored`.
+ */
 export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
   app.post('/input', { preHandler: deps.authenticate }, async (request) => {
     const body = inputBody.parse(request.body);
@@ -46,31 +59,30 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
       metadata: body.metadata ?? {},
     };
     const itemId = itemIdFor(user.id, key);
+    // A retry of an input still waiting in the journal must not be stored around it.
+    if (deps.journal.has(itemId)) return { status: 'received_storage_pending', item_id: itemId, data };
     try {
-      const stored = await deps.memory.callTool(
+      await deps.memory.callTool(
         'store_input',
         { user_id: user.id, input_data: { id: itemId, ...data } },
         { requestId: request.id, schema: storeResult },
       );
-      if (stored.status === 'stored') {
-        deps.hub.publish(
-          user.id,
-          { type: 'input', id: itemId, data, user_id: user.id, timestamp: data.timestamp },
-          stored.seq === undefined ? undefined : String(stored.seq),
-        );
-      }
       return { status: 'received', item_id: itemId, data };
     } catch (err) {
-      // A caller mistake (or an id clash) is the caller's to see; anything else means memory
-      // could not take it now.
-      if (
-        hasCode(err) &&
-        (err.code === 'invalid_request' || err.code === 'conflict' || err.code === 'client_error')
-      )
-        throw err;
-      request.log.warn({ code: hasCode(err) ? err.code : 'unknown' }, 'memory could not store input');
-      if (!hasCode(err)) throw new CortexError('internal_error', 'store failed', { cause: err });
+      if (hasCode(err) && CALLER_FAULTS.has(err.code)) throw err;
+      request.log.warn(
+        { code: hasCode(err) ? err.code : 'unknown' },
+        'memory could not store input; journalling',
+      );
+    }
+    try {
+      await deps.journal.append({ item_id: itemId, user_id: user.id, data });
+    } catch (err) {
+      request.log.error({ code: hasCode(err) ? err.code : 'unknown' }, 'input could not be journalled');
       return { status: 'received_not_stored', item_id: itemId, data };
     }
+    deps.hub.publishPending(user.id, inputEvent(user.id, itemId, data));
+    deps.replayer.kick();
+    return { status: 'received_storage_pending', item_id: itemId, data };
   });
 }

@@ -1,23 +1,39 @@
-import { CortexError } from '@cortex/errors';
+import { CortexError, hasCode } from '@cortex/errors';
+import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { EventHub } from '../stream/event-hub';
 import { SseConnection } from '../stream/sse-connection';
+import { feedItem, userEventOf } from '../stream/user-events';
 
 export interface StreamDeps {
   hub: EventHub;
+  memory: ServiceClient;
   authenticate: preHandlerHookHandler;
   maxPerUser: number;
   maxBufferedBytes: number;
   retryMs: number;
 }
 
-/** `GET /output/stream`: the user's own events as Server-Sent Events. */
+/** `Last-Event-ID` header (browser reconnects) or `last_event_id` query (fresh page loads). */
+function resumePosition(request: { headers: Record<string, unknown>; query: unknown }): number | undefined {
+  const header = request.headers['last-event-id'];
+  const query = (request.query as { last_event_id?: unknown } | undefined)?.last_event_id;
+  const raw = typeof header === 'string' && header !== '' ? header : query;
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
+    throw new CortexError('invalid_request', 'Last-Event-ID must be an event id from this stream');
+  }
+  return Number(raw);
+}
+
+/** `GET /output/stream`: the user's own events as Server-Sent Events, resumable by event id. */
 export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
   app.get(
     '/output/stream',
     { sse: { kind: 'only', heartbeat: false }, preHandler: deps.authenticate },
     async (request, reply) => {
       const user = request.user;
+      const resumeFrom = resumePosition(request);
       if (deps.hub.count(user.id) >= deps.maxPerUser) {
         throw new CortexError('too_many_connections', `At most ${deps.maxPerUser} open streams per user`, {
           retryAfterMs: 5000,
@@ -27,8 +43,9 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       reply.header('x-accel-buffering', 'no');
       reply.sse.keepAlive();
       reply.sse.sendHeaders();
-      const conn = new SseConnection(reply.raw, user.id, deps.maxBufferedBytes);
+      const conn = new SseConnection(reply.raw, user.id, deps.maxBufferedBytes, resumeFrom);
       conn.writeRaw(`retry: ${deps.retryMs}\n\n`);
+      // Subscribed before anything is read, so nothing falls between the replay and live events.
       // Listen on the response, not the request: the request's close fires early and leaks.
       const unsubscribe = deps.hub.subscribe(conn);
       reply.raw.once('close', unsubscribe);
@@ -38,6 +55,24 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
         user_id: user.id,
         timestamp: new Date().toISOString(),
       });
+      if (resumeFrom === undefined) return;
+      try {
+        const missed = await deps.memory.collect('events', {
+          query: { after: resumeFrom, user_id: user.id, follow: 'false' },
+          requestId: request.id,
+        });
+        for (const raw of missed) {
+          const parsed = feedItem.safeParse(raw);
+          if (parsed.success && parsed.data.user_id === user.id)
+            conn.sendStored(userEventOf(parsed.data), parsed.data.seq);
+        }
+        conn.endReplay();
+      } catch (err) {
+        // Going live now would move the client's Last-Event-ID past what it missed. Closing keeps
+        // its position; the browser reconnects after `retry` and the replay is tried again.
+        request.log.warn({ code: hasCode(err) ? err.code : 'unknown' }, 'could not replay missed events');
+        conn.fail('Could not replay missed events yet; reconnecting');
+      }
     },
   );
 }

@@ -57,17 +57,23 @@ export class EventHub {
     };
   }
 
-  /** Delivers to every open stream of `userId`; returns how many received it. */
-  publish(userId: string, payload: object, eventId?: string): number {
+  publishStored(userId: string, payload: { id: string }, seq: number) {
     const set = this.byUser.get(userId);
-    if (!set) return 0;
-    let delivered = 0;
-    for (const sink of set) if (sink.send(payload, eventId)) delivered++;
-    return delivered;
+    if (set) for (const sink of set) sink.sendStored(payload, seq);
+  }
+
+  publishPending(userId: string, payload: { id: string }) {
+    const set = this.byUser.get(userId);
+    if (set) for (const sink of set) sink.sendPending(payload);
   }
 
   private beat() {
     const payload = { type: 'heartbeat', timestamp: new Date().toISOString() };
+    for (const set of this.byUser.values()) for (const sink of set) sink.send(payload);
+  }
+
+  /** Sends `payload` to every open stream (for example the stream's own problems). */
+  broadcast(payload: object) {
     for (const set of this.byUser.values()) for (const sink of set) sink.send(payload);
   }
 

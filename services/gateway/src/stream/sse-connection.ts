@@ -4,10 +4,16 @@ import type { ServerResponse } from 'node:http';
 export interface StreamSink {
   readonly id: string;
   readonly userId: string;
-  /** Writes one event; returns false when the connection was cut off instead. */
-  send(payload: object, eventId?: string): boolean;
+  /** A stored event with its feed position; skipped when this stream already has it. */
+  sendStored(payload: { id: string }, seq: number): void;
+  /** An input not yet stored (memory away); its later stored copy only advances the id. */
+  sendPending(payload: { id: string }): void;
+  /** Anything without a position (heartbeats, errors). */
+  send(payload: object): void;
   close(): void;
 }
+
+const MAX_BUFFERED_EVENTS = 10_000;
 
 /**
  * One browser's stream. Frames are written straight to the socket rather than through the SSE
@@ -18,12 +24,21 @@ export interface StreamSink {
 export class SseConnection implements StreamSink {
   readonly id = randomUUID();
   private closed = false;
+  /** Highest feed seq this stream has delivered: the resume position the client holds. */
+  lastSeq: number;
+  /** Pending inputs shown before they were stored, by item id. */
+  private readonly pendingShown = new Set<string>();
+  /** While replaying missed events, live ones wait here so order is kept. */
+  private buffer: { payload: { id: string }; seq: number }[] | undefined;
 
   constructor(
     private readonly raw: ServerResponse,
     readonly userId: string,
     private readonly maxBufferedBytes: number,
+    resumeFrom?: number,
   ) {
+    this.lastSeq = resumeFrom ?? 0;
+    if (resumeFrom !== undefined) this.buffer = [];
     raw.once('close', () => {
       this.closed = true;
     });
@@ -37,17 +52,57 @@ export class SseConnection implements StreamSink {
     if (this.isOpen) this.raw.write(frame);
   }
 
-  send(payload: object, eventId?: string): boolean {
-    if (!this.isOpen) return false;
-    if (this.raw.writableLength > this.maxBufferedBytes) {
-      this.raw.write(
-        `data: ${JSON.stringify({ type: 'error', message: 'Stream fell too far behind; reconnect to resume', timestamp: new Date().toISOString() })}\n\n`,
-      );
-      this.close();
-      return false;
+  send(payload: object) {
+    this.write(`data: ${JSON.stringify(payload)}\n\n`);
+  }
+
+  sendPending(payload: { id: string }) {
+    this.pendingShown.add(payload.id);
+    this.send(payload);
+  }
+
+  sendStored(payload: { id: string }, seq: number) {
+    if (this.buffer) {
+      if (this.buffer.length >= MAX_BUFFERED_EVENTS) return this.overflow();
+      this.buffer.push({ payload, seq });
+      return;
     }
-    this.raw.write(`${eventId === undefined ? '' : `id: ${eventId}\n`}data: ${JSON.stringify(payload)}\n\n`);
-    return true;
+    if (seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    if (this.pendingShown.delete(payload.id)) {
+      // Seen already while pending: an id-only frame moves the client's Last-Event-ID without
+      // dispatching an event (SSE ignores frames without data), so a resume will not repeat it.
+      this.write(`id: ${seq}\n\n`);
+      return;
+    }
+    this.write(`id: ${seq}\ndata: ${JSON.stringify(payload)}\n\n`);
+  }
+
+  /** Replay is done: deliver what arrived meanwhile, in order, then go live. */
+  endReplay() {
+    const buffered = this.buffer ?? [];
+    this.buffer = undefined;
+    for (const b of buffered.sort((a, b) => a.seq - b.seq)) this.sendStored(b.payload, b.seq);
+  }
+
+  private write(frame: string) {
+    if (!this.isOpen) return;
+    if (this.raw.writableLength > this.maxBufferedBytes) return this.overflow();
+    this.raw.write(frame);
+  }
+
+  private overflow() {
+    if (!this.isOpen) return;
+    this.raw.write(
+      `data: ${JSON.stringify({ type: 'error', message: 'Stream fell too far behind; reconnect to resume', timestamp: new Date().toISOString() })}\n\n`,
+    );
+    this.close();
+  }
+
+  /** Ends the stream with an `error` event the client can show; it will reconnect by itself. */
+  fail(message: string) {
+    this.send({ type: 'error', message, timestamp: new Date().toISOString() });
+    this.close();
   }
 
   close() {

@@ -1,0 +1,93 @@
+import { backoffDelay, type Clock, sleep, systemClock } from '@cortex/resilience';
+import type { ServiceClient } from './service-client';
+
+export interface ResumableStreamOptions {
+  /** The resource path, for example `events`. */
+  path: string;
+  query?: Record<string, string | number>;
+  /** Where to resume from; updated from each message's SSE id. */
+  lastEventId?: string | undefined;
+  onItem(item: unknown, id: string | undefined): void;
+  /** Called on every break, before the backoff wait. */
+  onBreak?(err: unknown, attempt: number): void;
+  onConnected?(): void;
+  idleTimeoutMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/**
+ * Follows a live resource for as long as it is wanted: every break (refused, reset, in-band
+ * error, server restart) is followed by a reconnect after a jittered backoff, resuming with
+ * `Last-Event-ID` from the last id seen, so no item is skipped and none is repeated.
+ */
+export class ResumableStream {
+  private readonly controller = new AbortController();
+  private running: Promise<void> | undefined;
+  lastEventId: string | undefined;
+  connected = false;
+  breaks = 0;
+
+  constructor(
+    private readonly client: ServiceClient,
+    private readonly options: ResumableStreamOptions,
+  ) {
+    this.lastEventId = options.lastEventId;
+  }
+
+  start() {
+    this.running ??= this.loop();
+    return this;
+  }
+
+  private async loop() {
+    const clock = this.options.clock ?? systemClock;
+    const random = this.options.random ?? Math.random;
+    const backoff = {
+      baseDelayMs: this.options.baseDelayMs ?? 100,
+      maxDelayMs: this.options.maxDelayMs ?? 5000,
+      jitter: 'full' as const,
+    };
+    let failures = 0;
+    let previous = 0;
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      try {
+        const items = this.client.getResource(this.options.path, {
+          signal,
+          query: this.options.query ?? {},
+          ...(this.options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.options.idleTimeoutMs }),
+          ...(this.lastEventId === undefined ? {} : { lastEventId: this.lastEventId }),
+          onOpen: () => {
+            this.connected = true;
+            this.options.onConnected?.();
+          },
+          onId: (id) => {
+            this.lastEventId = id;
+          },
+        });
+        for await (const item of items) {
+          failures = 0;
+          this.options.onItem(item, this.lastEventId);
+        }
+        // A live resource that ends (server shutting down) is a break like any other.
+        throw new Error('stream ended');
+      } catch (err) {
+        this.connected = false;
+        if (signal.aborted) return;
+        this.breaks++;
+        failures++;
+        this.options.onBreak?.(err, failures);
+        previous = backoffDelay(backoff, failures, previous, random);
+        await sleep(clock, previous, signal).catch(() => {});
+      }
+    }
+  }
+
+  async close() {
+    this.controller.abort();
+    await this.running;
+  }
+}

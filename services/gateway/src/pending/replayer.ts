@@ -1,0 +1,115 @@
+import { hasCode } from '@cortex/errors';
+import { backoffDelay, type Clock, sleep, systemClock } from '@cortex/resilience';
+import type { FastifyBaseLogger } from 'fastify';
+import type { PendingItem, PendingJournal } from './journal';
+
+export interface ReplayerOptions {
+  /** Stores one item in memory; resolves when memory has it (stored or already there). */
+  store(item: PendingItem, signal: AbortSignal): Promise<void>;
+  log: FastifyBaseLogger;
+  concurrency?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/**
+ * Drains the pending journal into memory in the background, oldest first, after a restart too.
+ * While memory refuses, it backs off with jitter (the breaker in front of memory turns those
+ * attempts into instant refusals); an item memory rejects as invalid can never succeed and is
+ * dropped with an error log rather than blocking everything behind it.
+ */
+export class PendingReplayer {
+  private readonly controller = new AbortController();
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  stored = 0;
+  dropped = 0;
+  failures = 0;
+
+  constructor(
+    private readonly journal: PendingJournal,
+    private readonly options: ReplayerOptions,
+  ) {}
+
+  start() {
+    this.running ??= this.loop();
+    return this;
+  }
+
+  /** A new item was journalled: replay now unless we are backing off. */
+  kick() {
+    this.wake?.();
+  }
+
+  private async loop() {
+    const clock = this.options.clock ?? systemClock;
+    const random = this.options.random ?? Math.random;
+    const backoff = {
+      baseDelayMs: this.options.baseDelayMs ?? 200,
+      maxDelayMs: this.options.maxDelayMs ?? 2000,
+      jitter: 'full' as const,
+    };
+    const signal = this.controller.signal;
+    let previous = 0;
+    while (!signal.aborted) {
+      const items = this.journal.live();
+      if (items.length === 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            signal.removeEventListener('abort', done);
+            this.wake = undefined;
+            resolve();
+          };
+          this.wake = done;
+          signal.addEventListener('abort', done, { once: true });
+        });
+        continue;
+      }
+      const ok = await this.replay(items, signal);
+      if (ok) {
+        this.failures = 0;
+        continue;
+      }
+      this.failures++;
+      previous = backoffDelay(backoff, this.failures, previous, random);
+      await sleep(clock, previous, signal).catch(() => {});
+    }
+  }
+
+  /** Replays a batch; false when memory refused, so the caller backs off. */
+  private async replay(items: PendingItem[], signal: AbortSignal): Promise<boolean> {
+    const concurrency = this.options.concurrency ?? 16;
+    let next = 0;
+    let refused = false;
+    const worker = async () => {
+      while (!refused && !signal.aborted && next < items.length) {
+        const item = items[next++] as PendingItem;
+        try {
+          await this.options.store(item, signal);
+          this.stored++;
+          await this.journal.markStored([item.item_id]);
+        } catch (err) {
+          if (hasCode(err) && ['invalid_request', 'client_error', 'conflict'].includes(err.code)) {
+            this.dropped++;
+            this.options.log.error(
+              { item_id: item.item_id, code: err.code },
+              'pending input rejected by memory; dropped',
+            );
+            await this.journal.markStored([item.item_id]);
+          } else {
+            refused = true;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+    return !refused;
+  }
+
+  async stop() {
+    this.controller.abort();
+    await this.running;
+  }
+}

@@ -1,0 +1,32 @@
+import { type ResumableStream, type ServiceClient, ResumableStream as Stream } from '@cortex/network-client';
+import type { FastifyBaseLogger } from 'fastify';
+import type { EventHub } from './event-hub';
+import { feedItem, userEventOf } from './user-events';
+
+/**
+ * The gateway's one subscription to memory's event feed. Every replica keeps its own, so an input
+ * received by any replica reaches the user's streams on every replica. After a break it resumes
+ * from the last seq it saw: nothing is skipped, nothing repeated.
+ */
+export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBaseLogger): ResumableStream {
+  let invalid = 0;
+  return new Stream(memory, {
+    path: 'events',
+    idleTimeoutMs: 30_000,
+    onItem(item) {
+      if ((item as { type?: unknown })?.type === 'position') return;
+      const parsed = feedItem.safeParse(item);
+      if (!parsed.success) {
+        if (invalid++ % 100 === 0) log.warn({ invalid }, 'ignoring malformed feed item');
+        return;
+      }
+      hub.publishStored(parsed.data.user_id, userEventOf(parsed.data), parsed.data.seq);
+    },
+    onConnected: () => log.info('following memory event feed'),
+    onBreak(err, attempt) {
+      const code = (err as { code?: string })?.code ?? 'ended';
+      if (attempt === 1 || attempt % 20 === 0)
+        log.warn({ code, attempt }, 'memory event feed interrupted; resuming');
+    },
+  }).start();
+}

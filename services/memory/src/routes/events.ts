@@ -1,0 +1,83 @@
+import { once } from 'node:events';
+import { toErrorBody } from '@cortex/errors';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { mapDbError } from '../db/db-errors';
+import type { FeedNotifier } from '../feed/feed-notifier';
+import { eventsAfter, type FeedEvent, headSeq } from '../store/feed-store';
+import { userId } from '../tools/input-schemas';
+import type { MemoryContext } from '../tools/tool';
+
+const query = z.object({
+  /** Resume after this seq; absent means "from now". Last-Event-ID is honoured too. */
+  after: z.coerce.number().int().min(0).optional(),
+  user_id: userId.optional(),
+  /** false: send what exists after `after`, then `{end: true}` (a client's catch-up). */
+  follow: z.enum(['true', 'false']).default('true'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
+});
+
+const PAGE = 500;
+
+function frame(e: FeedEvent) {
+  return `id: ${e.seq}\ndata: ${JSON.stringify({ type: e.type, seq: e.seq, user_id: e.user_id, ...e.payload })}\n\n`;
+}
+
+/**
+ * `GET /resource/events`: stored events of every user (or one) in commit order, each with its seq
+ * as SSE id. Gateways keep one following subscription each and resume by seq after any break.
+ */
+export function eventRoutes(
+  app: FastifyInstance,
+  ctx: MemoryContext,
+  feed: { notifier: FeedNotifier; pollMs: number; shutdown: AbortSignal },
+) {
+  app.get('/resource/events', { sse: { kind: 'only', heartbeat: false } }, async (request, reply) => {
+    const q = query.parse(request.query);
+    const lastEventId = request.headers['last-event-id'];
+    const fromHeader =
+      typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    const closed = { signal: AbortSignal.any([gone.signal, feed.shutdown]) };
+    const raw = reply.raw;
+    // Writes wait for drain, but never past the client going away (a closed socket may never drain).
+    const write = async (chunk: string) => {
+      if (closed.signal.aborted) return;
+      if (!raw.write(chunk)) await Promise.race([once(raw, 'drain'), once(closed.signal, 'abort')]);
+    };
+    try {
+      let last = q.after ?? fromHeader ?? (await headSeq(ctx.db));
+      reply.sse.keepAlive();
+      reply.sse.sendHeaders();
+      // The starting position first, so that a follower that sees no event before a break still
+      // resumes from here rather than from a later head.
+      await write(`id: ${last}\ndata: ${JSON.stringify({ type: 'position', seq: last })}\n\n`);
+      let sent = 0;
+      while (!closed.signal.aborted) {
+        const rows = await eventsAfter(ctx.db, last, q.user_id, Math.min(PAGE, q.limit - sent));
+        for (const e of rows) await write(frame(e));
+        sent += rows.length;
+        if (rows.length > 0) last = (rows.at(-1) as FeedEvent).seq;
+        if (q.follow === 'false') {
+          if (rows.length === PAGE && sent < q.limit) continue;
+          await write(`data: ${JSON.stringify({ end: true, last_seq: last })}\n\n`);
+          break;
+        }
+        if (rows.length === PAGE) continue;
+        await feed.notifier.wait(feed.pollMs, closed.signal);
+        // A comment line keeps proxies from timing out an idle feed and reveals dead peers.
+        await write(': ping\n\n');
+      }
+    } catch (err) {
+      const mapped = mapDbError(err);
+      request.log.warn({ code: mapped.code }, 'event feed failed');
+      if (!raw.headersSent) throw mapped;
+      await write(
+        `data: ${JSON.stringify(toErrorBody({ code: mapped.code, message: mapped.message, requestId: request.id }))}\n\n`,
+      );
+    } finally {
+      if (!raw.writableEnded) raw.end();
+    }
+  });
+}
