@@ -1,0 +1,73 @@
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { SseConnection } from './sse-connection';
+
+/** Just enough of a ServerResponse to record frames. */
+class FakeResponse extends EventEmitter {
+  frames: string[] = [];
+  writableLength = 0;
+  destroyed = false;
+  ended = false;
+  write(frame: string) {
+    this.frames.push(frame);
+    return true;
+  }
+  end() {
+    this.ended = true;
+  }
+}
+
+function conn(resumeFrom?: number, maxBuffered = 1024) {
+  const raw = new FakeResponse();
+  const c = new SseConnection(raw as unknown as ServerResponse, 'u', maxBuffered, resumeFrom);
+  return { raw, c };
+}
+
+describe('SseConnection', () => {
+  it('delivers stored events once, in feed order, with their seq as id', () => {
+    const { raw, c } = conn();
+    c.sendStored({ id: 'a' }, 5);
+    c.sendStored({ id: 'a' }, 5);
+    c.sendStored({ id: 'old' }, 3);
+    c.sendStored({ id: 'b' }, 6);
+    expect(raw.frames).toEqual(['id: 5\ndata: {"id":"a"}\n\n', 'id: 6\ndata: {"id":"b"}\n\n']);
+  });
+
+  it('turns the stored copy of a pending input into an id-only frame', () => {
+    const { raw, c } = conn();
+    c.sendPending({ id: 'p' });
+    c.sendStored({ id: 'p' }, 9);
+    c.sendStored({ id: 'q' }, 10);
+    expect(raw.frames).toEqual(['data: {"id":"p"}\n\n', 'id: 9\n\n', 'id: 10\ndata: {"id":"q"}\n\n']);
+  });
+
+  it('holds live events during a replay and merges them without repeats', () => {
+    const { raw, c } = conn(4);
+    c.sendStored({ id: 'live-7' }, 7);
+    c.sendStored({ id: 'live-6' }, 6);
+    expect(raw.frames).toEqual([]);
+    c.sendStored({ id: 'replay-5' }, 5);
+    expect(raw.frames).toEqual([]);
+    c.endReplay();
+    expect(raw.frames.map((f) => f.split('\n')[0])).toEqual(['id: 5', 'id: 6', 'id: 7']);
+  });
+
+  it('cuts off a client that stops reading, with an error event', () => {
+    const { raw, c } = conn(undefined, 100);
+    raw.writableLength = 101;
+    c.sendStored({ id: 'x' }, 1);
+    expect(raw.frames).toHaveLength(1);
+    expect(JSON.parse((raw.frames[0] as string).slice(6))).toMatchObject({ type: 'error' });
+    expect(raw.ended).toBe(true);
+    c.sendStored({ id: 'y' }, 2);
+    expect(raw.frames).toHaveLength(1);
+  });
+
+  it('writes nothing after the client went away', () => {
+    const { raw, c } = conn();
+    raw.emit('close');
+    c.send({ type: 'heartbeat' });
+    expect(raw.frames).toEqual([]);
+  });
+});
