@@ -8,7 +8,9 @@ import { parseUsers } from './auth/users';
 import type { GatewayEnv } from './env';
 import { PendingJournal } from './pending/journal';
 import { PendingReplayer } from './pending/replayer';
+import { registerProtection } from './plugins/protection';
 import { authRoutes } from './routes/auth';
+import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
@@ -60,6 +62,10 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const feed = followFeed(memory, hub, app.log);
 
   await app.register(formbody);
+  await registerProtection(app, {
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
+  });
   await app.register(sse);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
   inputRoutes(app, { memory, hub, journal, replayer, authenticate: authenticate() });
@@ -72,6 +78,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     retryMs: env.SSE_RETRY_MS,
   });
   readingRoutes(app, { memory, cognition, authenticate: authenticate() });
+  dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
 
   // The gateway keeps accepting input with memory away, so neither dependency is critical.
   app.health.add('memory', (signal) => memory.checkHealth(signal));

@@ -29,6 +29,8 @@ export const gatewayEnvSchema = baseEnvSchema
       .int()
       .positive()
       .default(256 * 1024),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+    MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
     UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   })
   .transform((env, ctx) => {
