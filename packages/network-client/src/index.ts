@@ -1,5 +1,6 @@
 export { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
 export { type Instance, parseInstances } from './discovery';
+export { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 export { type AttemptContext, type CallPolicy, noPolicy } from './policy';
 export { ResumableStream, type ResumableStreamOptions } from './resumable-stream';
 export {

@@ -1,8 +1,9 @@
-import { CortexError, DEADLINE_HEADER } from '@cortex/errors';
+import { CortexError, DEADLINE_HEADER, hasCode } from '@cortex/errors';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
 import { type Instance, parseInstances } from './discovery';
+import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 import { type CallPolicy, noPolicy } from './policy';
 import { readSse } from './sse-reader';
 
@@ -14,6 +15,10 @@ export interface ServiceClientOptions {
   connectTimeoutMs?: number;
   connectionsPerInstance?: number;
   policy?: CallPolicy;
+  /** Outlier ejection of instances that keep failing. */
+  ejection?: InstanceSetOptions;
+  /** Background `/health` checks of every instance (and DNS re-resolution); 0 turns them off. */
+  healthCheckIntervalMs?: number;
 }
 
 export interface ResourceOptions extends CallOptions {
@@ -43,34 +48,61 @@ const toolResponse = z.object({ result: z.unknown() });
  */
 export class ServiceClient {
   readonly service: string;
-  readonly instances: readonly Instance[];
+  readonly configured: readonly Instance[];
+  readonly instances: InstanceSet;
   private readonly pools = new Map<string, Pool>();
-  private readonly policy: CallPolicy;
+  readonly policy: CallPolicy;
   private readonly timeoutMs: number;
-  private next = 0;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
-  constructor(options: ServiceClientOptions) {
+  constructor(private readonly options: ServiceClientOptions) {
     this.service = options.service;
-    this.instances = parseInstances(options.service, options.urls);
+    this.configured = parseInstances(options.service, options.urls);
+    this.instances = new InstanceSet(this.configured, options.ejection);
     this.policy = options.policy ?? noPolicy;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    for (const instance of this.instances) {
-      this.pools.set(
-        instance.id,
-        new Pool(instance.url.origin, {
-          connections: options.connectionsPerInstance ?? 64,
-          connectTimeout: options.connectTimeoutMs ?? 2000,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: this.timeoutMs,
-          keepAliveTimeout: 10_000,
-        }),
-      );
+    const interval = options.healthCheckIntervalMs ?? 0;
+    if (interval > 0) {
+      const tick = () => {
+        void this.refresh().finally(() => {
+          if (!this.closed) this.healthTimer = setTimeout(tick, interval).unref();
+        });
+      };
+      tick();
     }
   }
 
+  private pool(instance: Instance): Pool {
+    let pool = this.pools.get(instance.id);
+    if (!pool) {
+      pool = new Pool(instance.url.origin, {
+        connections: this.options.connectionsPerInstance ?? 64,
+        connectTimeout: this.options.connectTimeoutMs ?? 2000,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        keepAliveTimeout: 10_000,
+      });
+      this.pools.set(instance.id, pool);
+    }
+    return pool;
+  }
+
   private pick(): { instance: Instance; pool: Pool } {
-    const instance = this.instances[this.next++ % this.instances.length] as Instance;
-    return { instance, pool: this.pools.get(instance.id) as Pool };
+    const instance = this.instances.pick();
+    return { instance, pool: this.pool(instance) };
+  }
+
+  /** Re-resolves names and re-checks every instance's health. */
+  async refresh() {
+    try {
+      this.instances.replace(await expandDns(this.configured));
+    } catch {}
+    const health = await this.checkHealth();
+    for (const instance of this.instances.all) {
+      const state = health.instances[instance.id];
+      this.instances.setHealthy(instance, state === 'healthy' || state === 'warning');
+    }
   }
 
   private headers(options: CallOptions, extra: Record<string, string>) {
@@ -92,7 +124,7 @@ export class ServiceClient {
   ): Promise<T> {
     const payload = JSON.stringify({ arguments: args });
     return this.policy.execute(async ({ signal }) => {
-      const { pool } = this.pick();
+      const { pool, instance } = this.pick();
       let res: Awaited<ReturnType<Pool['request']>>;
       try {
         res = await pool.request({
@@ -103,8 +135,11 @@ export class ServiceClient {
           signal,
         });
       } catch (err) {
-        throw errorFromTransport(this.service, err, signal);
+        const e = errorFromTransport(this.service, err, signal);
+        if (e.code !== 'aborted') this.instances.report(instance, false);
+        throw e;
       }
+      this.instances.report(instance, res.statusCode < 500);
       let body: unknown;
       try {
         body = await res.body.json();
@@ -144,7 +179,7 @@ export class ServiceClient {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const res = await this.policy.execute(async ({ signal }) => {
-        const { pool } = this.pick();
+        const { pool, instance } = this.pick();
         const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
         try {
           const r = await pool.request({
@@ -157,6 +192,7 @@ export class ServiceClient {
             }),
             signal: attemptSignal,
           });
+          this.instances.report(instance, r.statusCode < 500);
           if (r.statusCode >= 400) {
             const body = await r.body.json().catch(() => undefined);
             throw errorFromResponse(
@@ -168,6 +204,7 @@ export class ServiceClient {
           }
           return r;
         } catch (err) {
+          if (!hasCode(err)) this.instances.report(instance, false);
           throw errorFromTransport(this.service, err, attemptSignal);
         }
       }, options.signal);
@@ -216,9 +253,9 @@ export class ServiceClient {
   ): Promise<{ status: 'healthy' | 'warning' | 'unhealthy'; instances: Record<string, string> }> {
     const rank = { healthy: 0, warning: 1, unhealthy: 2 } as const;
     const results = await Promise.all(
-      this.instances.map(async (instance) => {
+      this.instances.all.map(async (instance) => {
         try {
-          const res = await (this.pools.get(instance.id) as Pool).request({
+          const res = await this.pool(instance).request({
             path: '/health',
             method: 'GET',
             signal: signal ?? AbortSignal.timeout(2000),
@@ -239,6 +276,8 @@ export class ServiceClient {
   }
 
   async close() {
+    this.closed = true;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 }

@@ -1,0 +1,193 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { DEADLINE_HEADER } from '@cortex/errors';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ResumableStream } from './resumable-stream';
+import { ServiceClient } from './service-client';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+const servers: Server[] = [];
+const clients: ServiceClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+async function serve(handler: Handler) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => handler(req, res, body));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+function client(urls: string, extra: Partial<ConstructorParameters<typeof ServiceClient>[0]> = {}) {
+  const c = new ServiceClient({ service: 'memory', urls, timeoutMs: 300, ...extra });
+  clients.push(c);
+  return c;
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+};
+
+describe('ServiceClient.callTool', () => {
+  it('posts {arguments} with request id and remaining deadline, and returns the validated result', async () => {
+    let seen: { url?: string; body?: string; headers?: IncomingMessage['headers'] } = {};
+    const url = await serve((req, res, body) => {
+      seen = { url: req.url, body, headers: req.headers };
+      json(res, 200, { result: { status: 'stored', item_id: 'x' } });
+    });
+    const result = await client(url).callTool(
+      'store_input',
+      { a: 1 },
+      {
+        requestId: 'rid-1',
+        deadline: Date.now() + 10_000,
+        schema: z.object({ status: z.string(), item_id: z.string() }),
+      },
+    );
+    expect(result).toEqual({ status: 'stored', item_id: 'x' });
+    expect(seen.url).toBe('/tool/store_input');
+    expect(JSON.parse(seen.body ?? '')).toEqual({ arguments: { a: 1 } });
+    expect(seen.headers?.['x-request-id']).toBe('rid-1');
+    expect(Number(seen.headers?.[DEADLINE_HEADER])).toBeGreaterThan(5000);
+  });
+
+  it('turns error bodies, statuses and Retry-After into coded errors', async () => {
+    const url = await serve((req, res) => {
+      if (req.url?.includes('busy'))
+        json(
+          res,
+          503,
+          { error: { code: 'service_unavailable', message: 'db down' } },
+          { 'retry-after': '2' },
+        );
+      else if (req.url?.includes('bad'))
+        json(res, 400, { error: { code: 'invalid_request', message: 'nope', details: [1] } });
+      else if (req.url?.includes('html')) {
+        res.writeHead(502);
+        res.end('<html>bad gateway</html>');
+      } else json(res, 200, { result: 'not an object' });
+    });
+    const c = client(url);
+    await expect(c.callTool('busy', {})).rejects.toMatchObject({
+      code: 'service_unavailable',
+      status: 503,
+      retryAfterMs: 2000,
+    });
+    await expect(c.callTool('bad', {})).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
+    await expect(c.callTool('html', {})).rejects.toMatchObject({ code: 'server_error', status: 502 });
+    await expect(c.callTool('shape', {}, { schema: z.object({ a: z.number() }) })).rejects.toMatchObject({
+      code: 'data_error',
+    });
+  });
+
+  it('classifies a refused connection, a hang and malformed JSON', async () => {
+    const dead = await serve(() => {});
+    const [s] = servers.splice(0);
+    s?.close();
+    await expect(client(dead).callTool('x', {})).rejects.toMatchObject({ code: 'connection' });
+    const hang = await serve(() => {});
+    await expect(client(hang).callTool('x', {})).rejects.toMatchObject({ code: 'timeout' });
+    const garbage = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"result": ');
+    });
+    await expect(client(garbage).callTool('x', {})).rejects.toMatchObject({ code: 'data_error' });
+  });
+
+  it('refuses to call when the deadline has already passed', async () => {
+    const url = await serve((_req, res) => json(res, 200, { result: 1 }));
+    await expect(client(url).callTool('x', {}, { deadline: Date.now() - 1 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
+  });
+
+  it('moves traffic off an instance that keeps failing', async () => {
+    let goodHits = 0;
+    const good = await serve((_req, res) => {
+      goodHits++;
+      json(res, 200, { result: 'ok' });
+    });
+    const bad = await serve((_req, res) =>
+      json(res, 500, { error: { code: 'internal_error', message: 'x' } }),
+    );
+    const c = client(`${bad},${good}`, { ejection: { ejectAfterFailures: 2, ejectMs: 60_000 } });
+    const outcomes = [];
+    for (let i = 0; i < 10; i++)
+      outcomes.push(
+        await c.callTool('x', {}).then(
+          () => 'ok',
+          (e) => e.code,
+        ),
+      );
+    // Two failures eject the bad instance; every later call lands on the good one.
+    expect(outcomes.filter((o) => o !== 'ok')).toHaveLength(2);
+    expect(goodHits).toBe(8);
+  });
+});
+
+function sse(res: ServerResponse, frames: string[], end = true) {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const f of frames) res.write(f);
+  if (end) res.end();
+}
+
+describe('ServiceClient.getResource', () => {
+  it('yields items until the end marker', async () => {
+    const url = await serve((req, res) => {
+      expect(req.headers.accept).toBe('text/event-stream');
+      sse(res, ['data: {"n":1}\n\n', 'data: {"n":2}\n\n', 'data: {"end":true}\n\n']);
+    });
+    expect(await client(url).collect('history/u', { query: { limit: 2 } })).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('raises in-band errors and a stream cut before its end marker', async () => {
+    const url = await serve((req, res) => {
+      if (req.url?.includes('err'))
+        sse(res, ['data: {"n":1}\n\n', 'data: {"error":{"code":"service_unavailable","message":"x"}}\n\n']);
+      else sse(res, ['data: {"n":1}\n\n']);
+    });
+    await expect(client(url).collect('err')).rejects.toMatchObject({ code: 'service_unavailable' });
+    await expect(client(url).collect('cut')).rejects.toMatchObject({ code: 'data_error' });
+  });
+});
+
+describe('ResumableStream', () => {
+  it('reconnects after a break and resumes after the last id it saw', async () => {
+    const requests: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      const last = req.headers['last-event-id'] as string | undefined;
+      requests.push(last);
+      const from = Number(last ?? 0);
+      // Each connection sends two events and then drops, like a restarting server.
+      sse(res, [
+        `id: ${from + 1}\ndata: {"n":${from + 1}}\n\n`,
+        `id: ${from + 2}\ndata: {"n":${from + 2}}\n\n`,
+      ]);
+    });
+    const got: number[] = [];
+    const stream = new ResumableStream(client(url), {
+      path: 'events',
+      baseDelayMs: 1,
+      maxDelayMs: 5,
+      onItem: (item) => got.push((item as { n: number }).n),
+    }).start();
+    while (got.length < 6) await new Promise((r) => setTimeout(r, 10));
+    await stream.close();
+    expect(got.slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(requests.slice(0, 3)).toEqual([undefined, '2', '4']);
+  });
+});
