@@ -36,7 +36,7 @@ export class ServiceProcess {
     this.env = { ...this.env, ...env };
   }
 
-  async start(timeoutMs = 30_000): Promise<this> {
+  async start(timeoutMs = 90_000): Promise<this> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: `${ROOT}/services/${this.name}`,
       env: {

@@ -33,7 +33,15 @@ export class System {
   ) {
     this.workDir = mkdtempSync(join(tmpdir(), 'cortex-e2e-'));
     this.cleanups.push(() => rmSync(this.workDir, { recursive: true, force: true }));
-    const common = { LOG_LEVEL: 'info', JWT_SECRET: TEST_SECRET };
+    // Short breaker waits keep recovery scenarios to seconds; the behaviour is the same.
+    const common = {
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_SECRET,
+      RESILIENCE_MEMORY_BREAKER_OPEN_MS: '500',
+      RESILIENCE_MEMORY_BREAKER_MAX_OPEN_MS: '2000',
+      RESILIENCE_COGNITION_BREAKER_OPEN_MS: '500',
+      RESILIENCE_COGNITION_BREAKER_MAX_OPEN_MS: '2000',
+    };
     this.memory = new ServiceProcess('memory', { ...common, ...memoryEnv, ...options.env?.memory });
     this.cognition = new ServiceProcess('cognition', { ...common, ...options.env?.cognition });
     this.gateway = new ServiceProcess('gateway', {

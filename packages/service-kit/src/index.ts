@@ -5,5 +5,7 @@ export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
 export { isStorableText, storableObject, storableString } from './pg-safe';
+export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
 export { registerTools, type Tool, type ToolCall } from './tools';
+export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';

@@ -1,5 +1,4 @@
-import { ServiceClient } from '@cortex/network-client';
-import { createServiceApp } from '@cortex/service-kit';
+import { createServiceApp, createUpstream } from '@cortex/service-kit';
 import formbody from '@fastify/formbody';
 import sse from '@fastify/sse';
 import { authenticator } from './auth/authenticate';
@@ -30,16 +29,20 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     defaultMetrics: defaultMetrics ?? false,
   });
   if (env.usingDevSecret) app.log.warn('JWT_SECRET is not set: using the development secret');
-  const memory = new ServiceClient({
-    service: 'memory',
+  const memoryUpstream = createUpstream(app, {
+    name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    // Journalled inputs wait for the breaker to let a probe through: keep that wait short.
+    defaults: { BREAKER_OPEN_MS: '2000', BREAKER_MAX_OPEN_MS: '10000' },
   });
-  const cognition = new ServiceClient({
-    service: 'cognition',
+  const cognitionUpstream = createUpstream(app, {
+    name: 'cognition',
     urls: env.COGNITION_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
   });
+  const memory = memoryUpstream.client;
+  const cognition = cognitionUpstream.client;
   const tokens = new TokenService(env.JWT_SECRET, env.TOKEN_TTL_S);
   const authenticate = authenticator(tokens);
   const hub = new EventHub(env.SSE_HEARTBEAT_MS);
@@ -81,8 +84,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
 
   // The gateway keeps accepting input with memory away, so neither dependency is critical.
-  app.health.add('memory', (signal) => memory.checkHealth(signal));
-  app.health.add('cognition', (signal) => cognition.checkHealth(signal));
+  app.health.add('memory', (signal) => memoryUpstream.health(signal));
+  app.health.add('cognition', (signal) => cognitionUpstream.health(signal));
   app.health.add('streams', () => ({
     status: 'healthy',
     connections: hub.size,
@@ -99,9 +102,6 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     hub.closeAll();
     await Promise.all([feed.close(), replayer.stop()]);
   });
-  app.addHook('onClose', async () => {
-    await journal.close();
-    await Promise.all([memory.close(), cognition.close()]);
-  });
+  app.addHook('onClose', async () => journal.close());
   return app;
 }

@@ -1,0 +1,44 @@
+import type { ServiceClient } from '@cortex/network-client';
+import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import { z } from 'zod';
+
+const analysisParams = z.object({ conversation_id: z.string().min(1).max(256) });
+const analysisQuery = z.object({ type: z.enum(['summary', 'topics', 'sentiment']).default('summary') });
+const searchQuery = z.object({
+  query: z.string().trim().min(1).max(1000),
+  limit: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+export interface CognitionRouteDeps {
+  cognition: ServiceClient;
+  authenticate: preHandlerHookHandler;
+}
+
+/**
+ * The user's own analyses, by way of cognition's tools. Cognition answers 200 with an `error`
+ * field when memory is away, so those answers pass through as they are.
+ */
+export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) {
+  app.get<{ Params: { conversation_id: string } }>(
+    '/analysis/:conversation_id',
+    { preHandler: deps.authenticate },
+    async (request) => {
+      const { conversation_id } = analysisParams.parse(request.params);
+      const { type } = analysisQuery.parse(request.query);
+      return deps.cognition.callTool(
+        'analyze_conversation',
+        { user_id: request.user.id, conversation_id, analysis_type: type },
+        { requestId: request.id },
+      );
+    },
+  );
+
+  app.get('/search', { preHandler: deps.authenticate }, async (request) => {
+    const { query, limit } = searchQuery.parse(request.query);
+    return deps.cognition.callTool(
+      'search_history',
+      { user_id: request.user.id, query, limit },
+      { requestId: request.id },
+    );
+  });
+}
