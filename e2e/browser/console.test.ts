@@ -58,6 +58,8 @@ describe('browser console', () => {
           RESILIENCE_MEMORY_BREAKER_OPEN_MS: '500',
           RESILIENCE_MEMORY_BREAKER_MAX_OPEN_MS: '1500',
           RESILIENCE_MEMORY_TIMEOUT_MS: '2000',
+          // No heartbeats during the test: they would move the resume position the reload step checks.
+          SSE_HEARTBEAT_MS: '600000',
         },
       },
     });
@@ -178,6 +180,10 @@ describe('browser console', () => {
     await page.waitForTimeout(1500);
     const after = await renderedIds();
     expect(after.sort()).toEqual(before);
+    // The page had seen the held input only while pending, so the replay re-sent its stored copy:
+    // the resume position moved on, yet the event was not rendered twice (de-duplicated by item id).
+    const position = await page.evaluate("sessionStorage.getItem('cortex.lastEventId')");
+    expect(Number(position)).toBeGreaterThan(Number(resumed.searchParams.get('last_event_id')));
     expect(await eventFor(pendingId).getAttribute('data-state')).toBe('stored');
 
     const sent = await send('after the reload');
@@ -187,6 +193,19 @@ describe('browser console', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(3);
     await shot('06-reloaded');
+  });
+
+  it('shows the stream reconnecting while the gateway restarts, then live again without repeats', async () => {
+    const before = (await renderedIds()).sort();
+    expect(await system.gateway.stop()).toBe(0);
+    await attribute(byTest('stream-state'), 'data-state').toBe('reconnecting');
+    await attribute(byTest('health-overall'), 'data-status').toBe('unreachable');
+    await shot('07-gateway-down');
+    await system.gateway.start(MEMORY_START_MS);
+    await attribute(byTest('stream-state'), 'data-state', 30_000).toBe('live');
+    await attribute(byTest('health-overall'), 'data-status', 30_000).toBe('healthy');
+    await page.waitForTimeout(1000);
+    expect((await renderedIds()).sort()).toEqual(before);
   });
 
   it('raised no script errors and no Content-Security-Policy refusals', () => {

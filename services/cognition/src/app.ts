@@ -1,33 +1,45 @@
-import { ServiceClient } from '@cortex/network-client';
-import { createServiceApp, registerTools } from '@cortex/service-kit';
+import type { Clock } from '@cortex/resilience';
+import { createServiceApp, createUpstream, registerTools, resilienceMetrics } from '@cortex/service-kit';
 import type { CognitionEnv } from './env';
+import { buildModelChain } from './models/build-chain';
+import { analyzeConversation } from './tools/analyze-conversation';
 import { getContext } from './tools/get-context';
+import { searchHistory } from './tools/search-history';
 import type { CognitionContext } from './tools/tool';
 
 export interface CognitionAppOptions {
   env: CognitionEnv;
   defaultMetrics?: boolean;
+  /** Drives the model backends' breakers and timeouts (tests use a fake one). */
+  clock?: Clock;
 }
 
+export const cognitionTools = [getContext, analyzeConversation, searchHistory];
+
 /** Builds the cognition service; never listens. */
-export async function buildCognitionApp({ env, defaultMetrics }: CognitionAppOptions) {
+export async function buildCognitionApp({ env, defaultMetrics, clock }: CognitionAppOptions) {
   const app = createServiceApp({
     service: 'cognition',
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
   });
-  const memory = new ServiceClient({
-    service: 'memory',
+  // Closed with the app by createUpstream.
+  const memoryUpstream = createUpstream(app, {
+    name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
   });
-  const ctx: CognitionContext = { memory, env };
-  registerTools(app, [getContext], ctx);
+  const metricsFor = resilienceMetrics(app.metrics);
+  const models = buildModelChain(env, { clock, eventsFor: (name) => metricsFor(`model:${name}`) });
+  const ctx: CognitionContext = { memory: memoryUpstream.client, models, env };
+  registerTools(app, cognitionTools, ctx);
   // Without memory cognition still answers (with less), so memory is never critical here.
   app.health.add('memory', async (signal) => {
-    const h = await memory.checkHealth(signal);
+    const h = await memoryUpstream.health(signal);
     return h.status === 'unhealthy' ? { ...h, status: 'warning' as const, reachable: false } : h;
   });
-  app.addHook('onClose', async () => memory.close());
+  // Critical: with no backend able to answer, analysis cannot be done at all.
+  app.health.add('models', () => models.health(), { critical: true });
+  app.addHook('onClose', async () => models.close());
   return app;
 }

@@ -1,5 +1,6 @@
-import { baseEnvSchema, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
+import { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
 import { z } from 'zod';
+import { parseBackendSpecs, resolveApiKeys } from './models/backend-config';
 
 export const cognitionEnvSchema = baseEnvSchema.extend({
   PORT: portSchema(9100),
@@ -7,9 +8,50 @@ export const cognitionEnvSchema = baseEnvSchema.extend({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   /** How many recent inputs context building looks at. */
   CONTEXT_WINDOW: z.coerce.number().int().min(1).max(1000).default(200),
+  /** How many recent inputs search_history looks through. */
+  SEARCH_WINDOW: z.coerce.number().int().min(1).max(1000).default(1000),
+  /** How many messages of a conversation analyze_conversation reads. */
+  CONVERSATION_WINDOW: z.coerce.number().int().min(1).max(1000).default(500),
+  /** Remote model backends, tried in order before the local analyser (see README). */
+  MODEL_BACKENDS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseBackendSpecs(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Per-call timeout of a remote backend. */
+  MODEL_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Consecutive failures that open a backend's circuit. */
+  MODEL_BREAKER_FAILURES: z.coerce.number().int().min(1).default(3),
+  /** How long an open circuit rejects calls before letting a probe through (doubles per failed probe). */
+  MODEL_BREAKER_OPEN_MS: z.coerce.number().int().positive().default(30_000),
+  /** Most characters of conversation text sent to a remote backend (the newest are kept). */
+  MODEL_MAX_INPUT_CHARS: z.coerce.number().int().min(100).default(12_000),
+  /** The built-in analyser, always last in the chain; `off` only makes sense with MODEL_BACKENDS. */
+  LOCAL_ANALYSER: z.enum(['on', 'off']).default('on'),
 });
 
 export type CognitionEnv = z.infer<typeof cognitionEnvSchema>;
 
-export const loadCognitionEnv = (source: NodeJS.ProcessEnv = process.env) =>
-  loadEnv(cognitionEnvSchema, source);
+/**
+ * Parses the environment. API keys are read here, by the variable names MODEL_BACKENDS gives, so a
+ * missing key stops the start-up (naming MODEL_BACKENDS) instead of failing every call later.
+ */
+export function loadCognitionEnv(source: NodeJS.ProcessEnv = process.env): CognitionEnv {
+  const env = loadEnv(cognitionEnvSchema, source);
+  if (env.LOCAL_ANALYSER === 'off' && env.MODEL_BACKENDS.length === 0) {
+    throw new EnvError(
+      'invalid environment variable LOCAL_ANALYSER ("off"): needs at least one MODEL_BACKENDS entry',
+    );
+  }
+  try {
+    return { ...env, MODEL_BACKENDS: resolveApiKeys(env.MODEL_BACKENDS, source) };
+  } catch (err) {
+    throw new EnvError(`invalid environment variable MODEL_BACKENDS: ${(err as Error).message}`);
+  }
+}

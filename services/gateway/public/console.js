@@ -407,11 +407,17 @@ async function pollHealth() {
   try {
     // 503 still carries the body: an unhealthy service says which dependency failed.
     const res = await fetch('/health', { signal: AbortSignal.timeout(3000) });
-    renderHealth(await res.json());
+    const body = await res.json();
+    // A gateway shutting down answers with an error body instead: as good as unreachable.
+    if (!body?.dependencies) throw new Error(body?.error?.message ?? `health answered ${res.status}`);
+    renderHealth(body);
   } catch {
     const overall = $('health-overall');
     setData(overall, 'status', 'unreachable');
-    setText(overall, 'gateway unreachable');
+    setText(overall, 'unreachable');
+    for (const id of ['health-memory', 'health-cognition', 'health-streams', 'health-pending'])
+      renderDep(id, undefined, '');
+    setText($('health-checked'), `The gateway did not answer at ${new Date().toLocaleTimeString()}`);
   }
   if (state.token) state.healthTimer = setTimeout(pollHealth, HEALTH_EVERY_MS);
 }

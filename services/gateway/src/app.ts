@@ -9,6 +9,8 @@ import { PendingJournal } from './pending/journal';
 import { PendingReplayer } from './pending/replayer';
 import { registerProtection } from './plugins/protection';
 import { authRoutes } from './routes/auth';
+import { cognitionRoutes } from './routes/cognition';
+import { consoleRoutes } from './routes/console';
 import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
@@ -70,6 +72,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
   });
   await app.register(sse);
+  await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
   inputRoutes(app, { memory, hub, journal, replayer, authenticate: authenticate() });
   streamRoutes(app, {
@@ -82,6 +85,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   });
   readingRoutes(app, { memory, cognition, authenticate: authenticate() });
   dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
+  cognitionRoutes(app, { cognition, authenticate: authenticate() });
 
   // The gateway keeps accepting input with memory away, so neither dependency is critical.
   app.health.add('memory', (signal) => memoryUpstream.health(signal));

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { readItems } from '../context/memory-reader';
 import { rankByQuery } from '../context/rank';
-import { defineTool } from './tool';
+import { defineTool, idArg } from './tool';
 
 export const getContext = defineTool({
   name: 'get_context',
   description: 'Relevant recent inputs of a user, ranked by query match and recency.',
   args: z.object({
-    user_id: z.string().min(1).max(256),
+    user_id: idArg(),
     query: z.string().max(1000).nullish(),
     limit: z.coerce.number().int().min(1).max(100).default(10),
   }),

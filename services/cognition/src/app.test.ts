@@ -1,0 +1,204 @@
+import { testDatabases } from '@cortex/memory/testing';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCognitionApp } from './app';
+import { loadCognitionEnv } from './env';
+import { closedPortUrl, type MemoryApp, startMemory } from './testing/memory-server';
+
+const tool = (app: FastifyInstance, name: string, args: unknown) =>
+  app.inject({ method: 'POST', url: `/tool/${name}`, payload: { arguments: args } });
+
+const HOUR = 3_600_000;
+const at = (hoursAgo: number) => new Date(Date.now() - hoursAgo * HOUR).toISOString();
+
+describe.each(testDatabases())('cognition with a real memory service on $name', (target) => {
+  let memory: MemoryApp;
+  let app: FastifyInstance;
+  let db: Awaited<ReturnType<typeof target.open>>;
+
+  beforeAll(async () => {
+    db = await target.open();
+    const started = await startMemory(db);
+    memory = started.app;
+    const seed: [string, string, string | null, number][] = [
+      ['alice', 'The deploy to staging failed with a database lock timeout.', 'c1', 5],
+      ['alice', 'I retried the deploy and the database lock is still there. Terrible.', 'c1', 4],
+      ['alice', 'Ops says the database migration holds the lock.', 'c1', 3],
+      ['alice', 'Lunch plans: pizza on friday?', null, 2],
+      ['bob', 'Bob writes in the same conversation id, but is not alice.', 'c1', 1],
+    ];
+    for (const [user_id, content, conversation_id, hoursAgo] of seed) {
+      const res = await tool(memory, 'store_input', {
+        user_id,
+        input_data: { content, conversation_id, timestamp: at(hoursAgo) },
+      });
+      expect(res.statusCode).toBe(200);
+    }
+    app = await buildCognitionApp({
+      env: loadCognitionEnv({ LOG_LEVEL: 'silent', MEMORY_SERVICE_URL: started.url }),
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await memory?.close();
+    await db?.close();
+    await target.cleanup();
+  });
+
+  it('get_context ranks the user’s inputs by the query, and by recency without one', async () => {
+    const res = await tool(app, 'get_context', { user_id: 'alice', query: 'database lock', limit: 2 });
+    expect(res.statusCode).toBe(200);
+    const { result } = res.json();
+    expect(result).toMatchObject({ user_id: 'alice', query: 'database lock', count: 2 });
+    expect(result.error).toBeUndefined();
+    expect(result.context.map((c: { content: string }) => c.content)).toEqual([
+      'I retried the deploy and the database lock is still there. Terrible.',
+      'The deploy to staging failed with a database lock timeout.',
+    ]);
+    const recent = (await tool(app, 'get_context', { user_id: 'alice' })).json().result;
+    expect(recent.count).toBe(4);
+    expect(recent.context[0].content).toMatch(/^Lunch/);
+    expect(recent.query).toBeNull();
+  });
+
+  it('search_history answers only matches, best first, with scores', async () => {
+    const res = await tool(app, 'search_history', { user_id: 'alice', query: 'migration', limit: 10 });
+    expect(res.statusCode).toBe(200);
+    const { result } = res.json();
+    expect(result).toMatchObject({ query: 'migration', count: 1 });
+    expect(result.results[0]).toMatchObject({ content: 'Ops says the database migration holds the lock.' });
+    expect(result.results[0].score).toBeGreaterThan(0);
+    const none = (
+      await tool(app, 'search_history', { user_id: 'alice', query: 'kubernetes', limit: 5 })
+    ).json();
+    expect(none.result).toEqual({ results: [], count: 0, query: 'kubernetes' });
+  });
+
+  it('analyze_conversation reads only the user’s messages and answers with the local analyser', async () => {
+    const analyse = async (analysis_type: string) => {
+      const res = await tool(app, 'analyze_conversation', {
+        user_id: 'alice',
+        conversation_id: 'c1',
+        analysis_type,
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json().result;
+    };
+    const summary = await analyse('summary');
+    expect(summary).toMatchObject({
+      type: 'summary',
+      conversation_id: 'c1',
+      backend: 'local',
+      message_count: 3,
+    });
+    expect(summary.results.summary).toMatch(/database lock/);
+    expect(summary.results.summary).not.toMatch(/Bob/);
+    const topics = await analyse('topics');
+    expect(topics.results.topics.slice(0, 2).map((t: { topic: string }) => t.topic)).toEqual([
+      'database',
+      'lock',
+    ]);
+    const sentiment = await analyse('sentiment');
+    expect(sentiment.results).toMatchObject({ label: 'negative' });
+    expect(sentiment.error).toBeUndefined();
+
+    const empty = (
+      await tool(app, 'analyze_conversation', {
+        user_id: 'alice',
+        conversation_id: 'nothing-here',
+        analysis_type: 'summary',
+      })
+    ).json().result;
+    expect(empty).toEqual({
+      type: 'summary',
+      conversation_id: 'nothing-here',
+      results: { summary: '', key_points: [] },
+      backend: 'local',
+      message_count: 0,
+    });
+  });
+
+  it('rejects invalid arguments with 400 invalid_request', async () => {
+    for (const [name, args] of [
+      ['analyze_conversation', { user_id: 'alice', conversation_id: 'c1', analysis_type: 'poetry' }],
+      ['analyze_conversation', { user_id: 'alice', analysis_type: 'summary' }],
+      ['analyze_conversation', { user_id: 'alice', conversation_id: 'c\u0000', analysis_type: 'summary' }],
+      ['search_history', { user_id: 'alice', query: '   ' }],
+      ['search_history', { user_id: 'alice', query: 'x', limit: 0 }],
+      ['get_context', { limit: 5 }],
+    ] as const) {
+      const res = await tool(app, name, args);
+      expect(res.statusCode, `${name} ${JSON.stringify(args)}`).toBe(400);
+      expect(res.json().error.code).toBe('invalid_request');
+    }
+    expect((await tool(app, 'no_such_tool', {})).statusCode).toBe(404);
+  });
+
+  it('lists its tools and reports healthy dependencies', async () => {
+    const tools = (await app.inject({ url: '/tools' })).json().tools.map((t: { name: string }) => t.name);
+    expect(tools).toEqual(['get_context', 'analyze_conversation', 'search_history']);
+    const health = await app.inject({ url: '/health' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({
+      status: 'healthy',
+      dependencies: {
+        memory: { status: 'healthy' },
+        models: { status: 'healthy', backends: { local: { kind: 'local', state: 'available' } } },
+      },
+    });
+  });
+});
+
+describe('cognition with memory away', () => {
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    app = await buildCognitionApp({
+      env: loadCognitionEnv({ LOG_LEVEL: 'silent', MEMORY_SERVICE_URL: await closedPortUrl() }),
+    });
+  });
+  afterAll(async () => app?.close());
+
+  it('answers every tool with 200 and memory_service_unavailable', async () => {
+    const context = await tool(app, 'get_context', { user_id: 'alice', query: 'x' });
+    expect(context.statusCode).toBe(200);
+    expect(context.json().result).toEqual({
+      context: [],
+      user_id: 'alice',
+      query: 'x',
+      count: 0,
+      error: 'memory_service_unavailable',
+    });
+    const search = await tool(app, 'search_history', { user_id: 'alice', query: 'x', limit: 3 });
+    expect(search.statusCode).toBe(200);
+    expect(search.json().result).toEqual({
+      results: [],
+      count: 0,
+      query: 'x',
+      error: 'memory_service_unavailable',
+    });
+    const analysis = await tool(app, 'analyze_conversation', {
+      user_id: 'alice',
+      conversation_id: 'c1',
+      analysis_type: 'topics',
+    });
+    expect(analysis.statusCode).toBe(200);
+    expect(analysis.json().result).toEqual({
+      type: 'topics',
+      conversation_id: 'c1',
+      results: null,
+      backend: null,
+      message_count: 0,
+      error: 'memory_service_unavailable',
+    });
+  });
+
+  it('stays in rotation: health is warning with 200', async () => {
+    const health = await app.inject({ url: '/health' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({
+      status: 'warning',
+      dependencies: { memory: { status: 'warning', reachable: false }, models: { status: 'healthy' } },
+    });
+  });
+});

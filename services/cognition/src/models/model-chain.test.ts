@@ -1,0 +1,116 @@
+import { CortexError } from '@cortex/errors';
+import { FakeClock } from '@cortex/resilience';
+import { describe, expect, it } from 'vitest';
+import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
+import { createBackendPolicy } from './backend-policy';
+import { LocalAnalyser } from './local-analyser';
+import { type ChainEntry, ModelChain } from './model-chain';
+
+const task: AnalysisTask = { type: 'sentiment', messages: [{ content: 'great', timestamp: 'x' }] };
+
+/** A single-module fake: counts calls and fails or answers as told. */
+class FakeBackend implements ModelBackend {
+  readonly kind = 'openai' as const;
+  calls = 0;
+  constructor(
+    readonly name: string,
+    public fail: CortexError | undefined,
+  ) {}
+  async analyse(): Promise<AnalysisResult> {
+    this.calls++;
+    if (this.fail) throw this.fail;
+    return { label: 'neutral', score: 0 };
+  }
+}
+
+function remote(backend: ModelBackend, clock: FakeClock): ChainEntry {
+  const { policy, breaker } = createBackendPolicy({
+    timeoutMs: 1000,
+    failureThreshold: 2,
+    openMs: 10_000,
+    clock,
+  });
+  return { backend, policy, breaker };
+}
+
+describe('ModelChain', () => {
+  it('skips a failing backend to the next and says which one answered', async () => {
+    const clock = new FakeClock(Date.now());
+    const bad = new FakeBackend('bad', new CortexError('server_error', 'boom'));
+    const good = new FakeBackend('good', undefined);
+    const chain = new ModelChain([remote(bad, clock), remote(good, clock), { backend: new LocalAnalyser() }]);
+    const outcome = await chain.run(task);
+    expect(outcome).toMatchObject({
+      ok: true,
+      backend: 'good',
+      failed: [{ backend: 'bad', error: 'server_error' }],
+    });
+  });
+
+  it('opens a backend’s circuit after N failures, then stops calling it until a probe is due', async () => {
+    const clock = new FakeClock(Date.now());
+    const flaky = new FakeBackend('flaky', new CortexError('data_error', 'bad shape'));
+    const chain = new ModelChain([remote(flaky, clock), { backend: new LocalAnalyser() }], () => clock.now());
+    for (let i = 0; i < 2; i++) expect(await chain.run(task)).toMatchObject({ ok: true, backend: 'local' });
+    expect(flaky.calls).toBe(2);
+    expect(chain.health()).toMatchObject({ status: 'warning', backends: { flaky: { state: 'open' } } });
+
+    const third = await chain.run(task);
+    expect(third).toMatchObject({ backend: 'local', failed: [{ backend: 'flaky', error: 'circuit_open' }] });
+    expect(flaky.calls).toBe(2);
+
+    clock.advance(10_000);
+    expect(chain.health()).toMatchObject({ status: 'healthy', backends: { flaky: { state: 'half_open' } } });
+    flaky.fail = undefined;
+    expect(await chain.run(task)).toMatchObject({ backend: 'flaky', failed: [] });
+    expect(flaky.calls).toBe(3);
+    expect(chain.health()).toMatchObject({ status: 'healthy', backends: { flaky: { state: 'closed' } } });
+  });
+
+  it('reports failure when every backend fails, local included', async () => {
+    const clock = new FakeClock(Date.now());
+    const broken: ModelBackend = {
+      name: 'local',
+      kind: 'local',
+      analyse: async () => {
+        throw new Error('cannot happen, but might');
+      },
+    };
+    const a = new FakeBackend('a', new CortexError('timeout', 'slow'));
+    const chain = new ModelChain([remote(a, clock), { backend: broken }], () => clock.now());
+    expect(await chain.run(task)).toEqual({
+      ok: false,
+      durationMs: 0,
+      failed: [
+        { backend: 'a', error: 'timeout' },
+        { backend: 'local', error: 'unknown' },
+      ],
+    });
+  });
+
+  it('does not start a remote backend past the caller’s deadline, nor count it against the backend', async () => {
+    const clock = new FakeClock(Date.now());
+    const a = new FakeBackend('a', undefined);
+    const entry = remote(a, clock);
+    const chain = new ModelChain([entry, { backend: new LocalAnalyser() }], () => clock.now());
+    for (let i = 0; i < 3; i++) {
+      expect(await chain.run(task, { deadline: clock.now() })).toMatchObject({ backend: 'local' });
+    }
+    expect(a.calls).toBe(0);
+    expect(entry.breaker?.state).toBe('closed');
+  });
+
+  it('is unhealthy only when nothing can answer', async () => {
+    const clock = new FakeClock(Date.now());
+    const a = new FakeBackend('a', new CortexError('client_error', 'bad key', { status: 401 }));
+    const chain = new ModelChain([remote(a, clock)], () => clock.now());
+    expect(chain.health().status).toBe('healthy');
+    await chain.run(task);
+    await chain.run(task);
+    expect(chain.health()).toEqual({
+      status: 'unhealthy',
+      backends: { a: { kind: 'openai', state: 'open' } },
+    });
+    expect(() => new ModelChain([])).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { ServiceClient } from '@cortex/network-client';
+import type { FastifyBaseLogger } from 'fastify';
+import type { FailedAttempt } from '../models/model-chain';
+
+export interface FailedTask {
+  user_id: string;
+  task: string;
+  error: string;
+  failed: FailedAttempt[];
+  duration_ms: number;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Tells memory (`record_failed_task`) that a task failed on every backend, so the user's event
+ * stream shows it. Best effort: the user already has a degraded answer, and memory being away
+ * must not turn it into an error, so a failure here is only logged.
+ */
+export async function recordFailedTask(
+  memory: ServiceClient,
+  task: FailedTask,
+  call: { log: FastifyBaseLogger; requestId: string },
+): Promise<boolean> {
+  try {
+    await memory.callTool(
+      'record_failed_task',
+      {
+        // The client's policy may retry; the id makes a retried record land once.
+        id: randomUUID(),
+        user_id: task.user_id,
+        task: task.task,
+        error: task.error,
+        backends_tried: task.failed.map((f) => f.backend),
+        duration_ms: Math.max(0, Math.round(task.duration_ms)),
+        details: { ...task.details, failures: task.failed },
+      },
+      { requestId: call.requestId },
+    );
+    return true;
+  } catch (err) {
+    call.log.warn(
+      { err: { code: (err as { code?: string }).code, message: (err as Error).message }, task: task.task },
+      'could not record failed task',
+    );
+    return false;
+  }
+}
