@@ -2,7 +2,7 @@ import type { CodedError } from '@cortex/errors';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
 import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
-import { abortError, fastError } from './policy-errors';
+import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
 export interface BulkheadOptions {
@@ -61,8 +61,8 @@ export class Bulkhead implements Policy {
       this.running++;
       return this.runNow(fn, ctx, chain, index);
     }
-    if (this.queued >= this.maxQueue) return Promise.reject(this.rejected('full'));
-    if (ctx.signal?.aborted) return Promise.reject(this.rejected('aborted', abortError(ctx.signal)));
+    if (this.queued >= this.maxQueue) return rejectSoon(this.rejected('full'));
+    if (ctx.signal?.aborted) return rejectSoon(this.rejected('aborted', abortError(ctx.signal)));
     const now = this.clock.now();
     let deadline = ctx.deadline ?? Number.POSITIVE_INFINITY;
     let ownLimit = false;
@@ -70,7 +70,7 @@ export class Bulkhead implements Policy {
       deadline = now + this.maxQueueWaitMs;
       ownLimit = true;
     }
-    if (deadline <= now) return Promise.reject(this.rejected('deadline', this.deadlineError(ownLimit)));
+    if (deadline <= now) return rejectSoon(this.rejected('deadline', this.deadlineError(ownLimit)));
     return new Promise<T>((resolve, reject) => {
       const settle = resolve as (value: unknown) => void;
       const call = new QueuedCall(this, fn as Attempt<unknown>, ctx, chain, index, ownLimit, settle, reject);

@@ -1,45 +1,18 @@
 import type { CodedError } from '@cortex/errors';
+import type { CircuitBreakerOptions } from './circuit-breaker-options';
 import { classify, isUpstreamFailure } from './classify';
 import { type Clock, systemClock, type TimerHandle, unrefTimer } from './clock';
 import { type BreakerState, Emitter } from './events';
 import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
-import { fastError } from './policy-errors';
+import { fastError, rejectSoon } from './policy-errors';
 import { SlidingCounter } from './sliding-counter';
-
-export interface CircuitBreakerOptions {
-  /** 'consecutive' failures (default) or failure 'rate' over a sliding window. */
-  mode?: 'consecutive' | 'rate';
-  /** consecutive: failures in a row that open the circuit. Default 5. */
-  failureThreshold?: number;
-  /** rate: failure share (0..1] that opens the circuit. Default 0.5. */
-  failureRateThreshold?: number;
-  /** rate: calls the window must hold before the rate counts. Default 20. */
-  minimumCalls?: number;
-  /** rate: window length. Default 10 000 ms, kept in `buckets` (default 10) buckets. */
-  windowMs?: number;
-  buckets?: number;
-  /** First open period. Default 5 000 ms. */
-  openMs?: number;
-  /** Each failed probe multiplies the open period by this, up to maxOpenMs. Default 2, 60 000 ms. */
-  openBackoffFactor?: number;
-  maxOpenMs?: number;
-  /** Calls let through at once while half-open; the rest are rejected. Default 1. */
-  halfOpenMaxProbes?: number;
-  /** Successful probes needed to close. Default 1. */
-  successThreshold?: number;
-  /** A probe unsettled after this long counts as failed and frees its slot. Default 10 000 ms. */
-  probeTimeoutMs?: number;
-  /** Successful calls slower than this count as failures. Default: off. */
-  slowCallMs?: number;
-  /** Which (classified) errors count against the dependency. Default `isUpstreamFailure`. */
-  isFailure?: (err: CodedError) => boolean;
-  clock?: Clock;
-}
 
 const CLOSED = 0;
 const HALF_OPEN = 1;
 const OPEN = 2;
 const NAMES: readonly BreakerState[] = ['closed', 'half_open', 'open'];
+/** @internal `enter()`'s answer for a rejected call. */
+export const REJECTED = -2;
 
 /**
  * CLOSED → OPEN → HALF_OPEN → CLOSED. The state is a function of the clock: an open circuit
@@ -58,6 +31,7 @@ export class CircuitBreaker implements Policy {
   private openUntilAt = 0;
   private openings = 0;
   private stateTimer: TimerHandle | undefined;
+  private rejection: CodedError | undefined;
   private probes = 0;
   private probeSuccesses = 0;
   private readonly probeStarts: Float64Array;
@@ -115,19 +89,66 @@ export class CircuitBreaker implements Policy {
     return this.run(fn, rootContext(signal, deadline));
   }
 
-  async run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
-    const slot = this.current === CLOSED ? -1 : this.admit();
+  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+    const slot = this.enter();
+    if (slot === REJECTED) return rejectSoon(this.takeRejection());
+    return this.runAdmitted(fn, ctx, chain, index, slot);
+  }
+
+  private async runAdmitted<T>(
+    fn: Attempt<T>,
+    ctx: AttemptContext,
+    chain: readonly Policy[] | undefined,
+    index: number | undefined,
+    slot: number,
+  ): Promise<T> {
     const generation = this.generation;
-    const start = this.slowCallMs === undefined ? 0 : this.clock.now();
+    const start = this.startTime();
     let value: T;
     try {
       value = await callNext(fn, ctx, chain, index);
     } catch (err) {
-      if (generation === this.generation) this.settle(slot, start, err, true);
+      this.leave(slot, generation, start, err, true);
       throw err;
     }
-    if (generation === this.generation) this.settle(slot, start, undefined, false);
+    this.leave(slot, generation, start, undefined, false);
     return value;
+  }
+
+  /**
+   * @internal Admits a call: -1 for a normal one, a probe slot when half-open, or `REJECTED`
+   * (then `takeRejection()` has the error). A sentinel, not a throw: throwing costs more than
+   * the whole rest of a fast rejection.
+   */
+  enter(): number {
+    return this.current === CLOSED ? -1 : this.admit();
+  }
+
+  /** @internal The error for the `enter()` that just returned `REJECTED`. */
+  takeRejection(): CodedError {
+    const err = this.rejection!;
+    this.rejection = undefined;
+    return err;
+  }
+
+  /** @internal Transition counter; `leave` ignores outcomes from calls admitted under another. */
+  get epoch(): number {
+    return this.generation;
+  }
+
+  /** @internal When an admitted call started, if slow calls are measured (else 0, no clock read). */
+  startTime(): number {
+    return this.slowCallMs === undefined ? 0 : this.clock.now();
+  }
+
+  /** @internal Records the outcome of a call admitted by `enter` under `generation`. */
+  leave(slot: number, generation: number, start: number, err: unknown, failed: boolean): void {
+    if (generation === this.generation) this.settle(slot, start, err, failed);
+  }
+
+  /** @internal Gives a probe slot back without a verdict (the call never reached the dependency). */
+  cancel(slot: number, generation: number): void {
+    if (slot >= 0 && generation === this.generation) this.freeProbe(slot);
   }
 
   /** Closes the circuit by hand (an operator override). */
@@ -135,16 +156,19 @@ export class CircuitBreaker implements Policy {
     this.close();
   }
 
-  /** Slow path of admission: -1 for a normal call, a probe slot when half-open; throws if rejected. */
+  /** Slow path of admission, see `enter`. */
   private admit(): number {
     const now = this.clock.now();
     this.refresh(now);
     if (this.current === CLOSED) return -1;
     if (this.current === OPEN) {
-      const retryAfterMs = Math.max(1, Math.ceil(this.openUntilAt - now));
-      throw this.reject('open', retryAfterMs);
+      this.rejection = this.reject('open', Math.max(1, Math.ceil(this.openUntilAt - now)));
+      return REJECTED;
     }
-    if (this.probes >= this.o.halfOpenMaxProbes) throw this.reject('half_open', undefined);
+    if (this.probes >= this.o.halfOpenMaxProbes) {
+      this.rejection = this.reject('half_open', undefined);
+      return REJECTED;
+    }
     const slot = this.probeStarts.findIndex(Number.isNaN);
     this.probeStarts[slot] = now;
     this.probes++;

@@ -44,7 +44,7 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const target = this.time + ms;
     for (let t = this.takeDue(target); t !== undefined; t = this.takeDue(target)) {
-      this.time = t.at;
+      this.time = Math.max(this.time, t.at);
       t.fn();
     }
     this.time = target;
@@ -58,7 +58,7 @@ export class FakeClock implements Clock {
     const target = this.time + ms;
     await flush();
     for (let t = this.takeDue(target); t !== undefined; t = this.takeDue(target)) {
-      this.time = t.at;
+      this.time = Math.max(this.time, t.at);
       t.fn();
       await flush();
     }

@@ -53,7 +53,7 @@ export class FallbackPolicy<R> {
     const ctx = rootContext(signal, deadline);
     let value: R;
     try {
-      value = await (this.inner === undefined ? fn(ctx) : this.inner.run(fn, ctx));
+      value = await (this.inner === undefined ? fn(ctx) : this.inner.execute(fn, signal, deadline));
     } catch (raw) {
       const err = classify(raw);
       if (!this.when(err)) throw err;

@@ -1,6 +1,7 @@
 export { type BackoffOptions, backoffDelay, type Jitter } from './backoff';
 export { Bulkhead, type BulkheadOptions } from './bulkhead';
-export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+export { CircuitBreaker } from './circuit-breaker';
+export type { CircuitBreakerOptions } from './circuit-breaker-options';
 export {
   classify,
   codeForUpstreamStatus,
@@ -10,7 +11,7 @@ export {
   isUpstreamFailure,
 } from './classify';
 export { type Clock, systemClock, type TimerHandle } from './clock';
-export { ComposedPolicy, wrap } from './compose';
+export { ComposedPolicy, fuse, wrap } from './compose';
 export {
   envKeys,
   envServiceName,
@@ -23,6 +24,7 @@ export {
 export { type BreakerState, Emitter, type GiveUpReason, type Listener, type ResilienceEvent } from './events';
 export { FakeClock, flush } from './fake-clock';
 export { type Alternative, type FallbackOptions, FallbackPolicy, withFallback } from './fallback';
+export { GuardedTimeout } from './guarded-timeout';
 export {
   BREAKER_STATE_VALUE,
   createMetricsCollector,

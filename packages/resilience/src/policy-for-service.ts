@@ -2,6 +2,7 @@ import { hasCode } from '@cortex/errors';
 import { Bulkhead } from './bulkhead';
 import { CircuitBreaker } from './circuit-breaker';
 import { type Clock, systemClock } from './clock';
+import { fuse } from './compose';
 import { parseConfig, type ServicePolicyConfig, type ServicePolicyConfigInput } from './config';
 import { Emitter, type Listener, type ResilienceEvent } from './events';
 import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
@@ -57,7 +58,7 @@ export class ServicePolicy implements Policy {
     // a half-open one sees one probe per attempt); the timeout is per attempt, inside the breaker,
     // so a hung attempt counts as the dependency's failure. The total deadline caps all layers.
     const layers = [this.bulkhead, this.retry, this.breaker, this.timeout].filter((p) => p !== undefined);
-    this.chain = layers;
+    this.chain = fuse(layers);
     this.emitters = [this.events, ...layers.map((p) => p.events)];
     if (deps.onEvent !== undefined) this.onEvent(deps.onEvent);
   }

@@ -80,19 +80,14 @@ export class RetryPolicy implements Policy {
         return await callNext(fn, attemptCtx, chain, index);
       } catch (raw) {
         const err = classify(raw);
-        const backoff = backoffDelay(this.backoff, attempt, previousDelay, this.random);
-        const decision = this.decide(err, attempt, backoff, ctx);
+        const decision = this.decide(err, attempt, previousDelay, ctx);
         if (typeof decision === 'string') throw this.giveUp(err, decision, attempt, signal);
+        const { at, backoff } = decision;
         if (this.events.active) {
-          this.events.emit({
-            type: 'retry',
-            attempt,
-            delayMs: decision - this.clock.now(),
-            reason: err.code,
-          });
+          this.events.emit({ type: 'retry', attempt, delayMs: at - this.clock.now(), reason: err.code });
         }
         try {
-          await sleepUntil(this.clock, decision, signal);
+          await sleepUntil(this.clock, at, signal);
         } catch {
           throw this.giveUp(err, 'aborted', attempt, signal);
         }
@@ -103,24 +98,26 @@ export class RetryPolicy implements Policy {
     }
   }
 
-  /** When to start the next attempt (absolute time), or why not to. */
+  /** When to start the next attempt (absolute time) and the backoff part of the wait, or why not to. */
   private decide(
     err: CodedError,
     attempt: number,
-    backoff: number,
+    previousDelay: number,
     ctx: AttemptContext,
-  ): number | GiveUpReason {
+  ): { at: number; backoff: number } | GiveUpReason {
     if (ctx.signal?.aborted) return 'aborted';
     if (err.noRetry === true) return 'no_retry';
     if (!this.shouldRetry(err, attempt)) return 'not_retriable';
     if (attempt >= this.maxAttempts) return 'max_attempts';
     const retryAfter = err.retryAfterMs;
     if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return 'retry_after_too_long';
+    const backoff = backoffDelay(this.backoff, attempt, previousDelay, this.random);
+    // The server's Retry-After is a floor, never shortened by a smaller backoff.
     const at = this.clock.now() + Math.max(backoff, retryAfter ?? 0);
     if (ctx.deadline !== undefined && at >= ctx.deadline) return 'deadline';
     // Last, so that a retry we would not make anyway does not spend budget.
     if (this.budget !== undefined && !this.budget.tryAcquire()) return 'budget';
-    return at;
+    return { at, backoff };
   }
 
   private giveUp(err: CodedError, reason: GiveUpReason, attempts: number, signal?: AbortSignal): unknown {

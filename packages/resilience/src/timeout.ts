@@ -2,7 +2,7 @@ import type { CodedError } from '@cortex/errors';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
 import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
-import { abortError, fastError } from './policy-errors';
+import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
 export interface TimeoutOptions {
@@ -11,6 +11,12 @@ export interface TimeoutOptions {
   clock?: Clock;
   /** Defaults to the wheel shared by every policy on the same clock. */
   wheel?: TimerWheel;
+}
+
+/** @internal What a circuit breaker fused with a timeout needs to hear about each attempt. */
+export interface AttemptGuard {
+  leave(slot: number, generation: number, start: number, err: unknown, failed: boolean): void;
+  cancel(slot: number, generation: number): void;
 }
 
 /**
@@ -38,6 +44,23 @@ export class TimeoutPolicy implements Policy {
   }
 
   run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+    return this.start(fn, ctx, chain, index, undefined, -1, 0, 0);
+  }
+
+  /**
+   * @internal `run`, optionally reporting the outcome to a breaker admitted just outside: one
+   * promise per attempt serves both, where `wrap(breaker, timeout)` unfused would need two.
+   */
+  start<T>(
+    fn: Attempt<T>,
+    ctx: AttemptContext,
+    chain: readonly Policy[] | undefined,
+    index: number | undefined,
+    guard: AttemptGuard | undefined,
+    slot: number,
+    generation: number,
+    startedAt: number,
+  ): Promise<T> {
     const now = this.clock.now();
     let deadline = now + this.timeoutMs;
     let kind: 'attempt' | 'deadline' = 'attempt';
@@ -45,13 +68,20 @@ export class TimeoutPolicy implements Policy {
       deadline = ctx.deadline;
       kind = 'deadline';
     }
-    if (deadline === Number.POSITIVE_INFINITY) return callNext(fn, ctx, chain, index);
-    if (deadline <= now) return Promise.reject(this.timeoutError(kind));
+    if (deadline === Number.POSITIVE_INFINITY && guard === undefined) return callNext(fn, ctx, chain, index);
     const parent = ctx.signal;
-    if (parent?.aborted) return Promise.reject(abortError(parent));
+    if (deadline <= now || parent?.aborted) {
+      // Refused before the dependency saw anything: no verdict on its health.
+      guard?.cancel(slot, generation);
+      return rejectSoon(parent?.aborted ? abortError(parent) : this.timeoutError(kind));
+    }
     return new Promise<T>((resolve, reject) => {
       const call = new TimedAttempt<T>(this, parent, ctx.attempt, kind, resolve, reject);
-      this.wheel.add(call, deadline);
+      if (guard !== undefined) call.guard(guard, slot, generation, startedAt);
+      if (deadline !== Number.POSITIVE_INFINITY) {
+        call.deadline = deadline;
+        this.wheel.add(call, deadline);
+      }
       parent?.addEventListener('abort', call);
       let result: Promise<T>;
       try {
@@ -82,9 +112,15 @@ export class TimeoutPolicy implements Policy {
  * (`handleEvent`, so no closure), and the context handed to the function, in one object.
  */
 class TimedAttempt<T> extends WheelEntry implements AttemptContext {
+  /** The effective deadline handed to the function: min(attempt timeout, total deadline). */
+  deadline: number | undefined;
   private controller: AbortController | undefined;
   private done = false;
   private reason: unknown;
+  private guardedBy: AttemptGuard | undefined;
+  private slot = -1;
+  private generation = 0;
+  private startedAt = 0;
 
   constructor(
     private readonly policy: TimeoutPolicy,
@@ -106,15 +142,24 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
     return this.controller.signal;
   }
 
+  guard(guard: AttemptGuard, slot: number, generation: number, startedAt: number): void {
+    this.guardedBy = guard;
+    this.slot = slot;
+    this.generation = generation;
+    this.startedAt = startedAt;
+  }
+
   succeed(value: T): void {
     if (this.done) return;
     this.cleanup();
+    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, undefined, false);
     this.resolve(value);
   }
 
   fail(err: unknown): void {
     if (this.done) return;
     this.cleanup();
+    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, err, true);
     this.reject(err);
   }
 
@@ -131,10 +176,9 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
   }
 
   private abortWith(err: CodedError): void {
-    this.cleanup();
     this.reason = err;
     this.controller?.abort(err);
-    this.reject(err);
+    this.fail(err);
   }
 
   private cleanup(): void {

@@ -6,7 +6,7 @@ import { type Clock, type TimerHandle, unrefTimer } from './clock';
  * is its own list node.
  */
 export abstract class WheelEntry {
-  deadline = 0;
+  wheelDeadline = 0;
   /** Slot index while registered, -1 otherwise. */
   wheelSlot = -1;
   wheelPrev: WheelEntry | null = null;
@@ -64,7 +64,7 @@ export class TimerWheel {
     if (tick <= this.lastTick) tick = this.lastTick + 1;
     const slot = tick & this.mask;
     const head = this.slots[slot] ?? null;
-    entry.deadline = deadline;
+    entry.wheelDeadline = deadline;
     entry.wheelSlot = slot;
     entry.wheelPrev = null;
     entry.wheelNext = head;
@@ -112,7 +112,7 @@ export class TimerWheel {
     while (entry !== null) {
       const next = entry.wheelNext;
       // Entries for a later lap of the wheel share the slot; they stay.
-      if (entry.deadline <= now) {
+      if (entry.wheelDeadline <= now) {
         this.remove(entry);
         entry.expire();
         // expire() aborts signals, whose listeners may remove other entries: if they took the

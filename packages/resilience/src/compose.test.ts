@@ -1,0 +1,177 @@
+import { CortexError, hasCode } from '@cortex/errors';
+import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from './circuit-breaker';
+import { wrap } from './compose';
+import type { ResilienceEvent } from './events';
+import { FakeClock } from './fake-clock';
+import { GuardedTimeout } from './guarded-timeout';
+import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { createServicePolicy } from './policy-for-service';
+import { capture } from './test-support';
+import { TimeoutPolicy } from './timeout';
+import { TimerWheel } from './timer-wheel';
+
+class Trace implements Policy {
+  constructor(
+    private readonly name: string,
+    private readonly log: string[],
+  ) {}
+  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.run(fn, rootContext(signal, deadline));
+  }
+  async run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+    this.log.push(`>${this.name}`);
+    try {
+      return await callNext(fn, ctx, chain, index);
+    } finally {
+      this.log.push(`<${this.name}`);
+    }
+  }
+}
+
+describe('wrap', () => {
+  it('runs policies outer → inner, flattening nested compositions', async () => {
+    const log: string[] = [];
+    const policy = wrap(new Trace('a', log), wrap(new Trace('b', log), new Trace('c', log)));
+    expect(policy.policies).toHaveLength(3);
+    await policy.execute(async () => {
+      log.push('fn');
+    });
+    expect(log).toEqual(['>a', '>b', '>c', 'fn', '<c', '<b', '<a']);
+  });
+
+  it('passes signal and deadline through to the function', async () => {
+    const log: string[] = [];
+    const controller = new AbortController();
+    const seen = await wrap(new Trace('a', log)).execute(async (ctx) => ctx, controller.signal, 123);
+    expect(seen).toEqual({ signal: controller.signal, attempt: 1, deadline: 123 });
+  });
+});
+
+describe('wrap(breaker, timeout) fused into one layer', () => {
+  it('fuses, counts timeouts as failures, and reports through both emitters', async () => {
+    const clock = new FakeClock();
+    const wheel = new TimerWheel(clock, 5);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 2, openMs: 1_000 });
+    const timeout = new TimeoutPolicy({ timeoutMs: 100, clock, wheel });
+    const events: string[] = [];
+    breaker.events.on((e) => events.push(e.type));
+    timeout.events.on((e) => events.push(e.type));
+    const policy = wrap(breaker, timeout);
+    expect(policy.policies).toHaveLength(1);
+    expect(policy.policies[0]).toBeInstanceOf(GuardedTimeout);
+    await expect(policy.execute(async (ctx) => ctx.deadline)).resolves.toBe(100);
+    for (let i = 0; i < 2; i++) {
+      const c = capture(policy.execute(() => new Promise(() => {})));
+      await clock.advanceAsync(105);
+      expect(hasCode(await c.outcome.then((o) => !o.ok && o.error), 'timeout')).toBe(true);
+    }
+    expect(breaker.state).toBe('open');
+    expect(events).toEqual(['timeout', 'timeout', 'breaker_open']);
+    expect(wheel.size).toBe(0);
+  });
+
+  it('without a timeout the function sees no deadline, and the breaker still hears the outcome', async () => {
+    const clock = new FakeClock();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1 });
+    const policy = wrap(breaker, new TimeoutPolicy({ timeoutMs: 0, clock }));
+    await expect(policy.execute(async (ctx) => ctx.deadline)).resolves.toBeUndefined();
+    await policy.execute(() => Promise.reject(new CortexError('server_error', 'x'))).catch(() => {});
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a call refused before it starts gives its probe slot back without a verdict', async () => {
+    const clock = new FakeClock();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, openMs: 100 });
+    const policy = wrap(breaker, new TimeoutPolicy({ timeoutMs: 1_000, clock }));
+    await policy.execute(() => Promise.reject(new CortexError('server_error', 'x'))).catch(() => {});
+    clock.advance(100);
+    const past = await policy.execute(async () => 1, undefined, clock.now()).catch((e: unknown) => e);
+    expect(hasCode(past, 'timeout')).toBe(true);
+    expect(breaker.state).toBe('half_open');
+    expect(breaker.probesInFlight).toBe(0);
+    await expect(policy.execute(async () => 2)).resolves.toBe(2);
+    expect(breaker.state).toBe('closed');
+  });
+});
+
+describe('createServicePolicy: bulkhead → retry → breaker → timeout → fn', () => {
+  const base = { retry: { baseDelayMs: 100, jitter: 'none' as const, budget: { enabled: false } } };
+
+  it('every retry attempt passes the breaker: an opening circuit stops the retries', async () => {
+    const clock = new FakeClock();
+    const events: ResilienceEvent[] = [];
+    const policy = createServicePolicy(
+      { ...base, retry: { ...base.retry, maxAttempts: 5 }, breaker: { failureThreshold: 2 } },
+      { clock, onEvent: (e) => events.push(e) },
+    );
+    let calls = 0;
+    const call = capture(
+      policy.execute(async () => {
+        calls++;
+        throw new CortexError('server_error', 'boom');
+      }),
+    );
+    await clock.advanceAsync(10_000);
+    const out = await call.outcome;
+    expect(calls).toBe(2);
+    expect(hasCode(!out.ok && out.error, 'circuit_open')).toBe(true);
+    expect(events.map((e) => e.type).slice(0, 6)).toEqual([
+      'retry',
+      'breaker_open',
+      'retry',
+      'breaker_reject',
+      'give_up',
+      'call',
+    ]);
+  });
+
+  it('the timeout is per attempt, and the total deadline caps them all', async () => {
+    const clock = new FakeClock();
+    const policy = createServicePolicy(
+      { ...base, timeoutMs: 1_000, totalTimeoutMs: 2_500, retry: { ...base.retry, maxAttempts: 10 } },
+      { clock },
+    );
+    const starts: number[] = [];
+    let endedAt = 0;
+    const call = capture(
+      policy
+        .execute((ctx) => {
+          starts.push(clock.now());
+          return new Promise((_, reject) =>
+            ctx.signal?.addEventListener('abort', () => reject(ctx.signal?.reason)),
+          );
+        })
+        .finally(() => {
+          endedAt = clock.now();
+        }),
+    );
+    await clock.advanceAsync(20_000);
+    const out = await call.outcome;
+    // Attempts time out after 1000 each, with 100 and 200 between them; the third attempt is cut
+    // short by the total deadline (2500), and no fourth starts.
+    expect(starts).toEqual([0, 1_100, 2_300]);
+    expect(!out.ok && (out.error as CortexError).message).toBe('deadline exceeded');
+    expect(endedAt).toBe(2_500);
+  });
+
+  it('the bulkhead holds one slot for the whole call, retries included', async () => {
+    const clock = new FakeClock();
+    const policy = createServicePolicy(
+      { ...base, bulkhead: { enabled: true, maxConcurrent: 1, maxQueue: 0 } },
+      { clock },
+    );
+    let n = 0;
+    const first = capture(
+      policy.execute(async () => {
+        if (++n === 1) throw new CortexError('connection', 'blip');
+        return 'first';
+      }),
+    );
+    await clock.advanceAsync(10); // first is waiting to retry
+    const second = await capture(policy.execute(async () => 'second')).outcome;
+    expect(hasCode(!second.ok && second.error, 'bulkhead_full')).toBe(true);
+    await clock.advanceAsync(1_000);
+    expect(await first.outcome).toEqual({ ok: true, value: 'first' });
+  });
+});

@@ -1,0 +1,74 @@
+import { CortexError, hasCode } from '@cortex/errors';
+import { describe, expect, it } from 'vitest';
+import type { ResilienceEvent } from './events';
+import { FakeClock } from './fake-clock';
+import { withFallback } from './fallback';
+import { createServicePolicy } from './policy-for-service';
+import { rejection } from './test-support';
+
+const down = () => Promise.reject(new CortexError('connection', 'down'));
+
+describe('FallbackPolicy', () => {
+  it('answers with a static value', async () => {
+    const policy = withFallback(undefined, { value: [] as string[] });
+    await expect(policy.execute(down)).resolves.toEqual([]);
+    await expect(policy.execute(async () => ['x'])).resolves.toEqual(['x']);
+  });
+
+  it('computes an answer from the classified error', async () => {
+    const policy = withFallback(undefined, { compute: (err) => `degraded: ${err.code}` });
+    const raw = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    await expect(policy.execute(() => Promise.reject(raw))).resolves.toBe('degraded: connection');
+  });
+
+  it('serves the last good answer while it is fresh enough', async () => {
+    const clock = new FakeClock();
+    const policy = withFallback(undefined, { lastGood: { maxAgeMs: 1_000 }, clock });
+    expect(hasCode(await rejection(policy.execute(down)), 'connection')).toBe(true);
+    await policy.execute(async () => 'v1');
+    clock.advance(1_000);
+    await expect(policy.execute(down)).resolves.toBe('v1');
+    clock.advance(1);
+    expect(hasCode(await rejection(policy.execute(down)), 'connection')).toBe(true);
+  });
+
+  it('tries alternatives in order before anything else', async () => {
+    const events: ResilienceEvent[] = [];
+    const tried: string[] = [];
+    const policy = withFallback(undefined, {
+      alternatives: [
+        async () => {
+          tried.push('replica');
+          throw new Error('also down');
+        },
+        async (_ctx, err) => {
+          tried.push(`cache after ${err.code}`);
+          return 'cached';
+        },
+      ],
+      value: 'static',
+    });
+    policy.events.on((e) => events.push(e));
+    await expect(policy.execute(down)).resolves.toBe('cached');
+    expect(tried).toEqual(['replica', 'cache after connection']);
+    expect(events).toEqual([{ type: 'fallback', code: 'connection', source: 'chain' }]);
+  });
+
+  it('runs the inner policy through its execute, so its own deadline and events apply', async () => {
+    const clock = new FakeClock();
+    const inner = createServicePolicy({ totalTimeoutMs: 500, timeoutMs: 0 }, { clock });
+    const policy = withFallback(inner, { value: -1 });
+    await expect(policy.execute(async (ctx) => ctx.deadline ?? 0)).resolves.toBe(500);
+  });
+
+  it("does not hide the caller's own errors", async () => {
+    const policy = withFallback(undefined, { value: 'x' });
+    const bad = () => Promise.reject(new CortexError('invalid_request', 'bad'));
+    expect(hasCode(await rejection(policy.execute(bad)), 'invalid_request')).toBe(true);
+    const aborted = () => Promise.reject(new CortexError('aborted', 'gone'));
+    expect(hasCode(await rejection(policy.execute(aborted)), 'aborted')).toBe(true);
+    await expect(policy.execute(() => Promise.reject(new CortexError('circuit_open', 'open')))).resolves.toBe(
+      'x',
+    );
+  });
+});

@@ -1,0 +1,57 @@
+import { CortexError } from '@cortex/errors';
+import { describe, expect, it } from 'vitest';
+import { Emitter } from './events';
+import { FakeClock } from './fake-clock';
+import { createMetricsCollector } from './metrics';
+import { createServicePolicy } from './policy-for-service';
+import { capture } from './test-support';
+
+describe('metrics from the event stream', () => {
+  it('counts requests, errors by code, retries by reason, breaker state and latency', async () => {
+    const clock = new FakeClock();
+    const metrics = createMetricsCollector();
+    const policy = createServicePolicy(
+      {
+        retry: { maxAttempts: 2, budget: { enabled: false } },
+        breaker: { failureThreshold: 2, openMs: 1_000 },
+      },
+      { clock, onEvent: metrics.listener, random: () => 0 },
+    );
+    await policy.execute(async () => {
+      clock.advance(30);
+      return 1;
+    });
+    const fail = capture(
+      policy.execute(async () => {
+        throw new CortexError('server_error', 'x');
+      }),
+    );
+    await clock.advanceAsync(10);
+    await fail.outcome;
+    const s = metrics.snapshot();
+    expect(s.requests).toEqual({ success: 1, failure: 1 });
+    expect(s.errors).toEqual({ server_error: 1 });
+    expect(s.retries).toEqual({ server_error: 1 });
+    expect(s.breakerState).toBe(2);
+    expect(s.latency).toEqual({ count: 2, sumMs: 30, maxMs: 30 });
+    clock.advance(1_000);
+    expect(metrics.snapshot().breakerState).toBe(1);
+  });
+});
+
+describe('Emitter', () => {
+  it('is inactive without listeners, isolates broken ones, and unsubscribes', () => {
+    const e = new Emitter<number>();
+    expect(e.active).toBe(false);
+    const seen: number[] = [];
+    const off = e.on((n) => seen.push(n));
+    e.on(() => {
+      throw new Error('broken listener');
+    });
+    e.emit(1);
+    off();
+    e.emit(2);
+    expect(seen).toEqual([1]);
+    expect(e.active).toBe(true);
+  });
+});
