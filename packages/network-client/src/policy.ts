@@ -4,12 +4,14 @@
  */
 export interface AttemptContext {
   signal?: AbortSignal | undefined;
+  /** Absolute deadline for this attempt, if the policy (or the caller) set one. */
+  deadline?: number | undefined;
 }
 
 export interface CallPolicy {
-  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T>;
 }
 
 export const noPolicy: CallPolicy = {
-  execute: (fn, signal) => fn({ signal }),
+  execute: (fn, signal, deadline) => fn({ signal, deadline }),
 };

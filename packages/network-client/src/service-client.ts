@@ -105,11 +105,12 @@ export class ServiceClient {
     }
   }
 
-  private headers(options: CallOptions, extra: Record<string, string>) {
+  /** `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner). */
+  private headers(options: CallOptions, extra: Record<string, string>, deadline = options.deadline) {
     const headers: Record<string, string> = { ...extra };
     if (options.requestId) headers['x-request-id'] = options.requestId;
-    if (options.deadline !== undefined) {
-      const remaining = options.deadline - Date.now();
+    if (deadline !== undefined) {
+      const remaining = deadline - Date.now();
       if (remaining <= 0) throw new CortexError('timeout', `deadline passed before calling ${this.service}`);
       headers[DEADLINE_HEADER] = String(remaining);
     }
@@ -123,46 +124,50 @@ export class ServiceClient {
     options: CallOptions & { schema?: z.ZodType<T> } = {},
   ): Promise<T> {
     const payload = JSON.stringify({ arguments: args });
-    return this.policy.execute(async ({ signal }) => {
-      const { pool, instance } = this.pick();
-      let res: Awaited<ReturnType<Pool['request']>>;
-      try {
-        res = await pool.request({
-          path: `/tool/${encodeURIComponent(name)}`,
-          method: 'POST',
-          headers: this.headers(options, { 'content-type': 'application/json' }),
-          body: payload,
-          signal,
-        });
-      } catch (err) {
-        const e = errorFromTransport(this.service, err, signal);
-        if (e.code !== 'aborted') this.instances.report(instance, false);
-        throw e;
-      }
-      this.instances.report(instance, res.statusCode < 500);
-      let body: unknown;
-      try {
-        body = await res.body.json();
-      } catch (err) {
-        if (res.statusCode >= 400) body = undefined;
-        else throw errorFromTransport(this.service, err, signal);
-      }
-      if (res.statusCode >= 400) {
-        throw errorFromResponse(
-          this.service,
-          res.statusCode,
-          body,
-          parseRetryAfter(res.headers['retry-after']),
-        );
-      }
-      const parsed = toolResponse.safeParse(body);
-      if (!parsed.success) throw new CortexError('data_error', `${this.service} answered without a result`);
-      if (!options.schema) return parsed.data.result as T;
-      const result = options.schema.safeParse(parsed.data.result);
-      if (!result.success)
-        throw new CortexError('data_error', `${this.service} answered ${name} with an unexpected shape`);
-      return result.data;
-    }, options.signal);
+    return this.policy.execute(
+      async ({ signal, deadline }) => {
+        const { pool, instance } = this.pick();
+        let res: Awaited<ReturnType<Pool['request']>>;
+        try {
+          res = await pool.request({
+            path: `/tool/${encodeURIComponent(name)}`,
+            method: 'POST',
+            headers: this.headers(options, { 'content-type': 'application/json' }, deadline),
+            body: payload,
+            signal,
+          });
+        } catch (err) {
+          const e = errorFromTransport(this.service, err, signal);
+          if (e.code !== 'aborted') this.instances.report(instance, false);
+          throw e;
+        }
+        this.instances.report(instance, res.statusCode < 500);
+        let body: unknown;
+        try {
+          body = await res.body.json();
+        } catch (err) {
+          if (res.statusCode >= 400) body = undefined;
+          else throw errorFromTransport(this.service, err, signal);
+        }
+        if (res.statusCode >= 400) {
+          throw errorFromResponse(
+            this.service,
+            res.statusCode,
+            body,
+            parseRetryAfter(res.headers['retry-after']),
+          );
+        }
+        const parsed = toolResponse.safeParse(body);
+        if (!parsed.success) throw new CortexError('data_error', `${this.service} answered without a result`);
+        if (!options.schema) return parsed.data.result as T;
+        const result = options.schema.safeParse(parsed.data.result);
+        if (!result.success)
+          throw new CortexError('data_error', `${this.service} answered ${name} with an unexpected shape`);
+        return result.data;
+      },
+      options.signal,
+      options.deadline,
+    );
   }
 
   /**
