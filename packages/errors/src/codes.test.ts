@@ -6,7 +6,7 @@ import { fromErrorBody, toErrorBody } from './error-body';
 
 const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map<string, { status: number; retriable: boolean }>();
-for (const m of doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \|/gm)) {
+for (const m of doc.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|\s*(yes|no)\s*\|/gm)) {
   documented.set(m[1] as string, { status: Number(m[2]), retriable: m[3] === 'yes' });
 }
 

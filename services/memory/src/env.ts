@@ -9,9 +9,15 @@ export const memoryEnvSchema = baseEnvSchema.extend({
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   DB_POOL_MAX: z.coerce.number().int().positive().default(20),
+  /** Longest wait between two checks of an unavailable database (they back off up to this). */
+  DB_RETRY_MAX_MS: z.coerce.number().int().positive().default(2000),
+  /** Database size that /health measures against: `warning` from 90%. Unset: no quota check. */
+  STORAGE_QUOTA_BYTES: z.coerce.number().int().positive().optional(),
   GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().positive().default(500),
-  /** 0 turns group commit off (one transaction per input), for benchmarks. */
+  /** `off`: one transaction per input, for benchmarks. */
   GROUP_COMMIT: z.enum(['on', 'off']).default('on'),
+  /** Feed followers re-read at least this often even without a notification. */
+  FEED_POLL_MS: z.coerce.number().int().positive().default(5000),
 });
 
 export type MemoryEnv = z.infer<typeof memoryEnvSchema>;

@@ -17,7 +17,10 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction; the callback must use only `tx` (PGlite has one connection). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Subscribes to NOTIFY on `channel`; `onReconnect` fires after a lost listener came back. */
+  /**
+   * Subscribes to NOTIFY on `channel`; `onReconnect` fires after a lost listener came back, and
+   * after a subscription made while the server was unreachable finally connected.
+   */
   listen(
     channel: string,
     onNotify: (payload: string) => void,

@@ -7,7 +7,45 @@ const CONNECTION_CODES = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
+
+// pg reports lost or never-made connections with plain messages and no code.
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Query read timeout|Client was closed and is not queryable|Connection refused/i;
+
+/**
+ * What kind of failure a database error is:
+ * - `connection`: the server cannot be reached or the connection broke; the database as a whole
+ *   is in doubt, so the availability gate takes it out of use until a probe answers.
+ * - `busy`: the server answered but could not serve this call now (statement timeout, too many
+ *   connections); retriable, but no reason to stop every other call.
+ * - `data`: PostgreSQL cannot hold the value; the caller's fault.
+ * - `other`: a bug or a schema problem.
+ */
+export type DbFailureKind = 'connection' | 'busy' | 'data' | 'other';
+
+export function classifyDbError(err: unknown): DbFailureKind {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (
+    CONNECTION_CODES.has(code) ||
+    code.startsWith('08') || // connection exception
+    code === '57P01' || // admin shutdown
+    code === '57P02' || // crash shutdown
+    code === '57P03' || // cannot connect now (starting up)
+    CONNECTION_MESSAGES.test(message)
+  ) {
+    return 'connection';
+  }
+  if (code === '57014' || code === '53300') return 'busy'; // statement timeout, too many connections
+  if (code === '22P05' || code === '22021' || code === '22P02' || code === '54000') return 'data';
+  return 'other';
+}
+
+export const isConnectionFailure = (err: unknown) => !hasCode(err) && classifyDbError(err) === 'connection';
 
 /**
  * Maps a database failure to the taxonomy: an unreachable or restarting server is
@@ -16,30 +54,20 @@ const CONNECTION_CODES = new Set([
  */
 export function mapDbError(err: unknown): CortexError {
   if (hasCode(err)) return err as CortexError;
-  const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' ? e.message : '';
-  if (
-    CONNECTION_CODES.has(code) ||
-    code.startsWith('08') || // connection exception
-    code === '57P01' || // admin shutdown
-    code === '57P02' ||
-    code === '57P03' || // cannot connect now (starting up)
-    code === '53300' || // too many connections
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
-      message,
-    )
-  ) {
-    return new CortexError('service_unavailable', 'The database is unavailable', {
-      cause: err,
-      retryAfterMs: 1000,
-    });
+  switch (classifyDbError(err)) {
+    case 'connection':
+      return new CortexError('service_unavailable', 'The database is unavailable', {
+        cause: err,
+        retryAfterMs: 1000,
+      });
+    case 'busy':
+      return new CortexError('service_unavailable', 'The database did not answer in time', {
+        cause: err,
+        retryAfterMs: 1000,
+      });
+    case 'data':
+      return new CortexError('invalid_request', 'The data cannot be stored', { cause: err });
+    default:
+      return new CortexError('tool_execution_error', 'The database operation failed', { cause: err });
   }
-  if (code === '57014') {
-    return new CortexError('service_unavailable', 'The database did not answer in time', { cause: err });
-  }
-  if (code === '22P05' || code === '22021' || code === '22P02' || code === '54000') {
-    return new CortexError('invalid_request', 'The data cannot be stored', { cause: err });
-  }
-  return new CortexError('tool_execution_error', 'The database operation failed', { cause: err });
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database';
+import { isConnectionFailure } from './db-errors';
 
 export interface PgOptions {
   connectionString: string;
@@ -12,6 +13,11 @@ export interface PgOptions {
 // bigint (int8) as JS number: our sequence values stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+// statement_timeout is enforced by the server, which never sees a query lost on the way (a hung
+// network, a blackholing proxy); the client-side read timeout bounds those, a little later.
+const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+const LISTEN_RETRY_MS = 500;
+
 export class PgDatabase implements Database {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
@@ -23,7 +29,9 @@ export class PgDatabase implements Database {
       max: options.maxConnections,
       connectionTimeoutMillis: options.connectTimeoutMs,
       statement_timeout: options.statementTimeoutMs,
+      query_timeout: options.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
       idleTimeoutMillis: 30_000,
+      keepAlive: true,
     });
     // An idle client losing its server emits here; without a listener the process would crash.
     this.pool.on('error', (err) => options.onError?.(err));
@@ -40,7 +48,13 @@ export class PgDatabase implements Database {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    let broken = false;
+    // A checked-out client has no error listener: a connection lost between two statements would
+    // be an uncaught exception and take the process down. The next statement reports it instead.
+    let broken: Error | boolean = false;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: Queryable = {
@@ -56,55 +70,73 @@ export class PgDatabase implements Database {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
+      // A broken connection cannot roll back (the server does when it notices); waiting for the
+      // attempt would only add a timeout. The client is destroyed rather than pooled again.
+      if (isConnectionFailure(err)) broken = err as Error;
+      else
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
       throw err;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
 
   /**
    * LISTEN needs a dedicated connection that is never handed back to the pool. Notifications sent
-   * while it is down are lost, so after reconnecting we call `onReconnect` and the subscriber re-reads.
+   * while it is down are lost, so after (re)connecting we call `onReconnect` and the subscriber
+   * re-reads. A server that cannot be reached at subscription time is not an error either: the
+   * subscription comes up by itself later, announced the same way.
    */
   async listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void) {
     let client: pg.Client | undefined;
     let stopped = false;
     let retryTimer: NodeJS.Timeout | undefined;
-    const connect = async (isReconnect: boolean): Promise<void> => {
+    const discard = (c: pg.Client) => {
+      c.removeAllListeners();
+      c.on('error', () => {});
+      void c.end().catch(() => {});
+    };
+    const scheduleReconnect = () => {
+      if (stopped || retryTimer) return;
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        void connect(true);
+      }, LISTEN_RETRY_MS);
+    };
+    const lost = (c: pg.Client) => {
+      // Only the live connection's loss matters; a discarded attempt may still report its end.
+      if (c !== client) return;
+      client = undefined;
+      discard(c);
+      scheduleReconnect();
+    };
+    const connect = async (announce: boolean): Promise<void> => {
       if (stopped) return;
       const c = new pg.Client({
         connectionString: this.options.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs,
+        keepAlive: true,
       });
       c.on('notification', (msg) => {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       });
-      c.on('error', () => scheduleReconnect());
-      c.on('end', () => scheduleReconnect());
+      c.on('error', () => lost(c));
+      c.on('end', () => lost(c));
       try {
         await c.connect();
         await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-        client = c;
-        if (isReconnect) onReconnect?.();
       } catch (err) {
-        c.removeAllListeners('end');
-        await c.end().catch(() => {});
-        if (!isReconnect) throw err;
+        discard(c);
+        if (!announce && !isConnectionFailure(err)) throw err;
         scheduleReconnect();
+        return;
       }
-    };
-    const scheduleReconnect = () => {
-      if (stopped || retryTimer) return;
-      client?.removeAllListeners();
-      client?.on('error', () => {});
-      client = undefined;
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        void connect(true);
-      }, 500);
+      if (stopped) return discard(c);
+      client = c;
+      if (announce) onReconnect?.();
     };
     await connect(false);
     const stop = async () => {
@@ -112,9 +144,11 @@ export class PgDatabase implements Database {
       if (retryTimer) clearTimeout(retryTimer);
       const c = client;
       client = undefined;
-      c?.removeAllListeners();
-      c?.on('error', () => {});
-      await c?.end().catch(() => {});
+      if (c) {
+        c.removeAllListeners();
+        c.on('error', () => {});
+        await c.end().catch(() => {});
+      }
       this.listeners.delete(stop);
     };
     this.listeners.add(stop);

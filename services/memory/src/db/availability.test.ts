@@ -1,0 +1,169 @@
+import { hasCode } from '@cortex/errors';
+import { describe, expect, it } from 'vitest';
+import { DatabaseGate, type GateClock } from './availability';
+import type { Database } from './database';
+
+/** Timers that fire only when the test advances time. */
+class ManualClock implements GateClock {
+  time = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+  now = () => this.time;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  };
+  clearTimeout = (handle: unknown) => {
+    this.timers.delete(handle as number);
+  };
+  get pending() {
+    return [...this.timers.values()].map((t) => t.at - this.time);
+  }
+  /** Fires every timer due by now + ms, then lets the probe it started settle. */
+  async advance(ms: number) {
+    this.time += ms;
+    for (const [id, t] of [...this.timers]) {
+      if (t.at > this.time) continue;
+      this.timers.delete(id);
+      t.fn();
+    }
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  }
+}
+
+/** A database whose reachability the test switches; it counts what reaches it. */
+function fakeDatabase() {
+  const state = { reachable: true, calls: 0, failure: { code: 'ECONNREFUSED', message: 'connect refused' } };
+  const answer = async () => {
+    state.calls++;
+    if (!state.reachable) throw Object.assign(new Error(state.failure.message), { code: state.failure.code });
+    return { rows: [], rowCount: 0 };
+  };
+  const db: Database = {
+    kind: 'postgres',
+    query: answer as Database['query'],
+    exec: async () => {
+      await answer();
+    },
+    transaction: async (fn) => fn({ query: answer as Database['query'], exec: async () => {} }),
+    listen: async () => async () => {},
+    close: async () => {},
+  };
+  return { db, state };
+}
+
+async function refusal(p: Promise<unknown>) {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(hasCode(err, 'service_unavailable')).toBe(true);
+  return err as { retryAfterMs?: number; message: string };
+}
+
+describe('DatabaseGate', () => {
+  it('lets calls through while the database answers', async () => {
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock: new ManualClock() });
+    expect(await gate.start()).toBe(true); // one probe
+    await gate.query('SELECT 1');
+    await gate.transaction((tx) => tx.query('SELECT 2'));
+    expect(state.calls).toBe(3);
+    expect(gate.state).toBe('up');
+  });
+
+  it('after a connection failure refuses at once, probes alone with backoff, and recovers', async () => {
+    const clock = new ManualClock();
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock, minBackoffMs: 100, maxBackoffMs: 400 });
+    await gate.start();
+
+    state.reachable = false;
+    await expect(gate.query('SELECT 1')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(gate.state).toBe('down');
+    expect(gate.reason).toBe('unreachable');
+
+    // While down nothing reaches the database: 50 calls, 0 attempts, one probe scheduled.
+    const before = state.calls;
+    const refused = await Promise.all(Array.from({ length: 50 }, () => refusal(gate.query('SELECT 1'))));
+    expect(state.calls).toBe(before);
+    expect(gate.stats.fastFailures).toBe(50);
+    expect(refused[0]?.retryAfterMs).toBe(100);
+    expect(clock.pending).toEqual([100]);
+
+    // Failed probes back off 100, 200, 400, 400 … each alone.
+    await clock.advance(100);
+    expect(clock.pending).toEqual([200]);
+    await clock.advance(200);
+    expect(clock.pending).toEqual([400]);
+    await clock.advance(400);
+    expect(clock.pending).toEqual([400]);
+    expect(gate.stats.probes).toBe(4); // start + 3
+    expect(state.calls).toBe(before + 3);
+
+    state.reachable = true;
+    await clock.advance(400);
+    expect(gate.state).toBe('up');
+    expect(clock.pending).toEqual([]);
+    await gate.query('SELECT 1');
+  });
+
+  it('does not take the database out for a slow or bad statement', async () => {
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock: new ManualClock() });
+    await gate.start();
+    state.reachable = false;
+    state.failure = { code: '57014', message: 'canceling statement due to statement timeout' };
+    await expect(gate.query('SELECT pg_sleep(10)')).rejects.toMatchObject({ code: '57014' });
+    state.failure = { code: '42P01', message: 'relation does not exist' };
+    await expect(gate.query('SELECT * FROM nowhere')).rejects.toMatchObject({ code: '42P01' });
+    expect(gate.state).toBe('up');
+  });
+
+  it('keeps retrying preparation (migrations) and tells unreachable from migration failure', async () => {
+    const clock = new ManualClock();
+    const { db, state } = fakeDatabase();
+    let migrationBroken = false;
+    const changes: string[] = [];
+    const gate = new DatabaseGate(db, {
+      clock,
+      prepare: async (d) => {
+        await d.query('SELECT 1');
+        if (migrationBroken) throw Object.assign(new Error('syntax error'), { code: '42601' });
+      },
+      onChange: (s, reason) => changes.push(`${s}:${reason ?? ''}`),
+    });
+    state.reachable = false;
+    expect(await gate.start()).toBe(false);
+    expect(gate.state).toBe('starting');
+    expect(gate.reason).toBe('unreachable');
+    const err = await refusal(gate.query('SELECT 1'));
+    expect(err.message).toMatch(/unavailable/);
+
+    state.reachable = true;
+    migrationBroken = true;
+    await clock.advance(100);
+    expect(gate.reason).toBe('migration_failed');
+    expect((await refusal(gate.exec('SELECT 1'))).message).toMatch(/schema/);
+
+    migrationBroken = false;
+    await clock.advance(200);
+    expect(gate.state).toBe('up');
+    expect(changes).toEqual(['starting:unreachable', 'starting:migration_failed', 'up:']);
+  });
+
+  it('stops probing when closed', async () => {
+    const clock = new ManualClock();
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock });
+    await gate.start();
+    state.reachable = false;
+    await gate.query('SELECT 1').catch(() => {});
+    expect(clock.pending).toHaveLength(1);
+    await gate.close();
+    expect(clock.pending).toHaveLength(0);
+    expect(gate.state).toBe('closed');
+    await refusal(gate.query('SELECT 1'));
+  });
+});

@@ -1,0 +1,58 @@
+import type { DependencyHealth, HealthCheck } from '@cortex/service-kit';
+import type { DatabaseGate } from '../db/availability';
+import { mapDbError } from '../db/db-errors';
+
+export interface DatabaseHealthOptions {
+  /** The database size that counts as full; unset means no quota check. */
+  quotaBytes?: number | undefined;
+}
+
+/** Share of the quota from which the database reports `warning` (still 200: it works, for now). */
+export const STORAGE_WARNING_RATIO = 0.9;
+
+/**
+ * The database dependency for /health. Unreachable or not yet migrated is `unhealthy` (memory
+ * cannot do its job: 503); near the storage quota is `warning` (200). The size query doubles as
+ * the liveness check, and works the same on PostgreSQL and PGlite.
+ */
+export function databaseHealth(gate: DatabaseGate, options: DatabaseHealthOptions = {}): HealthCheck {
+  return async (): Promise<DependencyHealth> => {
+    const base = { kind: gate.kind, fast_failures: gate.stats.fastFailures };
+    if (gate.state !== 'up') {
+      return {
+        status: 'unhealthy',
+        ...base,
+        state: gate.state,
+        error: gate.reason ?? 'unreachable',
+        retry_after_ms: gate.retryAfterMs,
+      };
+    }
+    let usedBytes: number;
+    try {
+      const r = await gate.query<{ used: number | string }>(
+        'SELECT pg_database_size(current_database()) AS used',
+      );
+      usedBytes = Number(r.rows[0]?.used ?? 0);
+    } catch (err) {
+      const down = gate.state !== 'up';
+      return {
+        status: 'unhealthy',
+        ...base,
+        state: gate.state,
+        error: down ? 'unreachable' : mapDbError(err).code,
+      };
+    }
+    const quota = options.quotaBytes;
+    if (quota === undefined) return { status: 'healthy', ...base, storage: { used_bytes: usedBytes } };
+    const ratio = usedBytes / quota;
+    const storage = {
+      used_bytes: usedBytes,
+      quota_bytes: quota,
+      used_ratio: Math.round(ratio * 1000) / 1000,
+    };
+    if (ratio >= STORAGE_WARNING_RATIO) {
+      return { status: 'warning', ...base, storage, warning: 'storage_near_quota' };
+    }
+    return { status: 'healthy', ...base, storage };
+  };
+}
