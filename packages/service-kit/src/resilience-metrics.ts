@@ -1,72 +1,52 @@
 import { type MetricsSink, metricsListener } from '@cortex/resilience';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 
 /**
  * The resilience layer's events as Prometheus metrics, one label set per upstream. Names are the
  * ones infra/prometheus/alerts.yml is written against; a test there checks they exist.
  */
 export function resilienceMetrics(registry: Registry) {
-  const get = <T>(name: string, make: () => T): T =>
-    (registry.getSingleMetric(name) as T | undefined) ?? make();
-  const calls = get(
+  // Several upstreams share one registry: each metric is made once and found again after.
+  const once = <M extends Metric>(name: string, make: (registers: Registry[]) => M): M =>
+    (registry.getSingleMetric(name) as M | undefined) ?? make([registry]);
+  const counter = (name: string, help: string, label: string) =>
+    once(name, (registers) => new Counter({ name, help, labelNames: ['upstream', label], registers }));
+
+  const calls = counter(
     'resilience_calls_total',
-    () =>
-      new Counter({
-        name: 'resilience_calls_total',
-        help: 'Calls to an upstream through its policy, by outcome',
-        labelNames: ['upstream', 'outcome'],
-        registers: [registry],
-      }),
+    'Calls to an upstream through its policy, by outcome',
+    'outcome',
   );
-  const errors = get(
-    'resilience_errors_total',
-    () =>
-      new Counter({
-        name: 'resilience_errors_total',
-        help: 'Failed calls to an upstream, by error code',
-        labelNames: ['upstream', 'code'],
-        registers: [registry],
-      }),
-  );
-  const retries = get(
+  const errors = counter('resilience_errors_total', 'Failed calls to an upstream, by error code', 'code');
+  const retries = counter(
     'resilience_retries_total',
-    () =>
-      new Counter({
-        name: 'resilience_retries_total',
-        help: 'Retries of calls to an upstream, by the error that caused them',
-        labelNames: ['upstream', 'reason'],
-        registers: [registry],
-      }),
+    'Retries of calls to an upstream, by the error that caused them',
+    'reason',
   );
-  const rejections = get(
+  const rejections = counter(
     'resilience_rejections_total',
-    () =>
-      new Counter({
-        name: 'resilience_rejections_total',
-        help: 'Calls refused without reaching the upstream, by the policy that refused them',
-        labelNames: ['upstream', 'by'],
-        registers: [registry],
-      }),
+    'Calls refused without reaching the upstream, by the policy that refused them',
+    'by',
   );
-  const breaker = get(
+  const breaker = once(
     'resilience_breaker_state',
-    () =>
+    (registers) =>
       new Gauge({
         name: 'resilience_breaker_state',
         help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open',
         labelNames: ['upstream'],
-        registers: [registry],
+        registers,
       }),
   );
-  const duration = get(
+  const duration = once(
     'resilience_call_duration_seconds',
-    () =>
+    (registers) =>
       new Histogram({
         name: 'resilience_call_duration_seconds',
         help: 'Latency of calls to an upstream, retries included',
         labelNames: ['upstream'],
         buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
+        registers,
       }),
   );
   return (upstream: string) => {
