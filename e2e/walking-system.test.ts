@@ -3,6 +3,7 @@ import { http } from './harness/http';
 import { SseRecorder } from './harness/sse-client';
 import { databaseModes, System } from './harness/system';
 import { signToken, tokenFor } from './harness/tokens';
+import { waitUntil } from './harness/wait';
 
 describe.each(databaseModes())('the walking system on %s', (database) => {
   let system: System;
@@ -66,6 +67,20 @@ describe.each(databaseModes())('the walking system on %s', (database) => {
     expect(context.status).toBe(200);
     expect(context.body).toMatchObject({ user_id: 'alice-walk', query: 'alice', count: 1 });
     expect(context.body.context[0].id).toBe(itemId);
+
+    const search = await http('GET', `${gw}/search?query=alice`, { token: alice });
+    expect(search.status).toBe(200);
+    expect(search.body).toMatchObject({ query: 'alice', count: 1 });
+    expect(search.body.results[0].id).toBe(itemId);
+    const analysis = await http('GET', `${gw}/analysis/conv-a?type=topics`, { token: alice });
+    expect(analysis.status).toBe(200);
+    expect(analysis.body).toMatchObject({ type: 'topics', conversation_id: 'conv-a', backend: 'local' });
+    // Another user's view of the same conversation is empty: analyses are scoped to the caller.
+    const bobsView = await http('GET', `${gw}/analysis/conv-a?type=summary`, { token: bob });
+    expect(bobsView.status).toBe(200);
+    expect(bobsView.body.message_count).toBe(0);
+    expect((await http('GET', `${gw}/search`, { token: alice })).status).toBe(400);
+    expect((await http('GET', `${gw}/analysis/conv-a?type=poetry`, { token: alice })).status).toBe(400);
 
     // Bob posts too; each stream carries exactly its own user's inputs.
     await http('POST', `${gw}/input`, { token: bob, body: { content: 'bob here' } });
@@ -169,10 +184,11 @@ describe.each(databaseModes())('the walking system on %s', (database) => {
     const requestId = `trace-${database}-${Date.now()}`;
     const res = await http('GET', `${gw}/context?query=x`, { token, headers: { 'x-request-id': requestId } });
     expect(res.headers['x-request-id']).toBe(requestId);
+    // Log lines cross a pipe from each process: wait for them rather than race them.
     const seen = (p: { logs: string[] }) => p.logs.some((l) => l.includes(`"request_id":"${requestId}"`));
-    expect(seen(system.gateway)).toBe(true);
-    expect(seen(system.cognition)).toBe(true);
-    expect(seen(system.memory)).toBe(true);
+    for (const svc of [system.gateway, system.cognition, system.memory]) {
+      await waitUntil(`${svc.name} to log ${requestId}`, () => (seen(svc) ? true : undefined), 10_000);
+    }
   });
 
   it('stops every service with exit 0 on SIGTERM', async () => {
