@@ -7,7 +7,7 @@ import { EVENTS_CHANNEL } from '../store/event-order';
  * its own poll timeout as a last resort.
  */
 export class FeedNotifier {
-  private waiters = new Set<() => void>();
+  private waiters = new Set<(notified: boolean) => void>();
   private stop: (() => Promise<void>) | undefined;
 
   async start(db: Database) {
@@ -21,20 +21,21 @@ export class FeedNotifier {
   wakeAll() {
     const waiters = this.waiters;
     this.waiters = new Set();
-    for (const w of waiters) w();
+    for (const w of waiters) w(true);
   }
 
-  /** Resolves on the next wake-up, after `timeoutMs`, or when `signal` aborts. */
-  wait(timeoutMs: number, signal: AbortSignal): Promise<void> {
+  /** True on the next wake-up; false after `timeoutMs` or when `signal` aborts. */
+  wait(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (notified: boolean) => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+        signal.removeEventListener('abort', onAbort);
         this.waiters.delete(done);
-        resolve();
+        resolve(notified);
       };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener('abort', done, { once: true });
+      const onAbort = () => done(false);
+      const timer = setTimeout(onAbort, timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(done);
     });
   }

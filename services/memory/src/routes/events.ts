@@ -55,19 +55,24 @@ export function eventRoutes(
       await write(`id: ${last}\ndata: ${JSON.stringify({ type: 'position', seq: last })}\n\n`);
       let sent = 0;
       while (!closed.signal.aborted) {
-        const rows = await eventsAfter(ctx.db, last, q.user_id, Math.min(PAGE, q.limit - sent));
-        for (const e of rows) await write(frame(e));
-        sent += rows.length;
-        if (rows.length > 0) last = (rows.at(-1) as FeedEvent).seq;
+        // `limit` bounds a catch-up read only: a follower's stream has no end.
+        const want = q.follow === 'false' ? Math.min(PAGE, q.limit - sent) : PAGE;
+        const rows = await eventsAfter(ctx.db, last, q.user_id, want);
+        if (rows.length > 0) {
+          // One write per page, not per event: the feed is the hottest socket memory has.
+          await write(rows.map(frame).join(''));
+          sent += rows.length;
+          last = (rows.at(-1) as FeedEvent).seq;
+        }
         if (q.follow === 'false') {
-          if (rows.length === PAGE && sent < q.limit) continue;
+          if (rows.length === want && sent < q.limit) continue;
           await write(`data: ${JSON.stringify({ end: true, last_seq: last })}\n\n`);
           break;
         }
-        if (rows.length === PAGE) continue;
-        await feed.notifier.wait(feed.pollMs, closed.signal);
-        // A comment line keeps proxies from timing out an idle feed and reveals dead peers.
-        await write(': ping\n\n');
+        if (rows.length === want) continue;
+        const notified = await feed.notifier.wait(feed.pollMs, closed.signal);
+        // A comment line on an idle feed keeps proxies from timing it out and reveals dead peers.
+        if (!notified) await write(': ping\n\n');
       }
     } catch (err) {
       const mapped = mapDbError(err);

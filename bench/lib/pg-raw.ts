@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import pg from 'pg';
+
+const INPUTS_DDL = fileURLToPath(new URL('../../services/memory/migrations/001_inputs.sql', import.meta.url));
+
+/** The same INSERT memory's rows get, one row per statement, parameters bound by the driver. */
+const INSERT = `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz)`;
+
+/** A fresh schema holding memory's `inputs` table exactly as its migration creates it. */
+export async function inputsTable(baseUrl: string) {
+  const iso = await isolatedSchemaUrl(baseUrl);
+  const schema = new URL(iso.url).searchParams.get('options')!.replace('-c search_path=', '');
+  const client = new pg.Client({ connectionString: iso.url });
+  await client.connect();
+  await client.query(readFileSync(INPUTS_DDL, 'utf8'));
+  await client.end();
+  return { url: iso.url, schema, drop: iso.drop };
+}
+
+export async function countRows(url: string, table = 'inputs'): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
+    return Number(r.rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Autocommit single-row INSERTs from `connections` concurrent loops over a pg Pool of that size:
+ * what the database takes from a plain Node client, no batching. Connections are opened before
+ * the clock starts and closed after, so they are not held while other phases run.
+ */
+export async function rawInsertPhase(url: string, connections: number, seconds: number) {
+  const pool = new pg.Pool({ connectionString: url, max: connections });
+  const held = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
+  for (const c of held) c.release();
+  let rows = 0;
+  let errors = 0;
+  const started = performance.now();
+  const stopAt = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, worker) => {
+      const user = `bench-user-${worker}`;
+      while (performance.now() < stopAt) {
+        try {
+          await pool.query(INSERT, [randomUUID(), user, null, 'bench input', '{}', new Date().toISOString()]);
+          rows++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const durationS = (performance.now() - started) / 1000;
+  await pool.end();
+  return { rows, errors, durationS, rate: rows / durationS };
+}
+
+export const pgbenchPath = () => ['/usr/bin/pgbench', '/usr/local/bin/pgbench'].find((p) => existsSync(p));
+
+/** pgbench's tps for the same INSERT (ids made by the server), or undefined when pgbench is absent. */
+export async function pgbenchPhase(
+  baseUrl: string,
+  schema: string,
+  connections: number,
+  seconds: number,
+): Promise<{ tps: number; transactions: number } | undefined> {
+  const bin = pgbenchPath();
+  if (!bin) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'cortex-pgbench-'));
+  const script = join(dir, 'insert.sql');
+  writeFileSync(
+    script,
+    `\\set u random(0, ${connections - 1})
+INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
+  VALUES (gen_random_uuid()::text, 'bench-user-' || :u, NULL, 'bench input', '{}'::jsonb, now());
+`,
+  );
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        bin,
+        [
+          '-n',
+          '-f',
+          script,
+          '-c',
+          String(connections),
+          '-j',
+          '2',
+          '-T',
+          String(Math.max(1, Math.round(seconds))),
+          baseUrl,
+        ],
+        { env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` }, timeout: (seconds + 60) * 1000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`pgbench failed: ${stderr || err.message}`)) : resolve(stdout),
+      );
+    });
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+    const tx = /number of transactions actually processed: (\d+)/.exec(out);
+    if (!tps) throw new Error(`could not read pgbench output:\n${out}`);
+    return { tps: Number(tps[1]), transactions: Number(tx?.[1] ?? 0) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { DATABASE_URL } from './env';
+import { freePort } from './ports';
+import { BenchService } from './service';
+import { BENCH_SECRET } from './tokens';
+
+// Benches measure the pipeline, not the guards: rate limiting and load shedding are off.
+export const BENCH_GATEWAY_ENV = {
+  JWT_SECRET: BENCH_SECRET,
+  RATE_LIMIT_PER_MINUTE: '0',
+  MAX_EVENT_LOOP_DELAY_MS: '0',
+  PENDING_MAX_ITEMS: '10000000',
+  PENDING_MAX_BYTES: String(8 * 1024 * 1024 * 1024),
+};
+
+export interface StackOptions {
+  /** Start a memory process on PostgreSQL (default true); false points the gateway at `memoryUrl`. */
+  memory?: boolean;
+  memoryUrl?: string;
+  /** Called with memory's URL to put something (a fault proxy) between gateway and memory. */
+  wrapMemoryUrl?: (memoryUrl: string) => Promise<string> | string;
+  memoryEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  gatewayNodeArgs?: string[];
+  memoryNodeArgs?: string[];
+}
+
+/**
+ * Gateway (and memory on its own schema of DATABASE_URL) as real processes on ephemeral ports.
+ * Cognition is not started: no bench route uses it, and an idle process would only take memory.
+ */
+export class Stack {
+  memory: BenchService | undefined;
+  gateway!: BenchService;
+  /** The schema-scoped URL memory writes to, for row counts. */
+  databaseUrl: string | undefined;
+  readonly workDir = mkdtempSync(join(tmpdir(), 'cortex-bench-'));
+  private dropSchema: (() => Promise<void>) | undefined;
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const stack = new Stack();
+    try {
+      await stack.boot(options);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  private async boot(options: StackOptions) {
+    let memoryUrl = options.memoryUrl;
+    if (options.memory !== false) {
+      const iso = await isolatedSchemaUrl(DATABASE_URL);
+      this.dropSchema = iso.drop;
+      this.databaseUrl = iso.url;
+      this.memory = new BenchService('memory', {
+        env: { DATABASE_URL: iso.url, ...options.memoryEnv },
+        nodeArgs: options.memoryNodeArgs ?? [],
+      });
+      await this.memory.start();
+      memoryUrl = this.memory.url;
+    }
+    if (memoryUrl === undefined) throw new Error('no memory: give memoryUrl or let the stack start one');
+    if (options.wrapMemoryUrl) memoryUrl = await options.wrapMemoryUrl(memoryUrl);
+    // Nothing listens here: /context is not benched, and a refused port costs nothing.
+    const cognitionUrl = `http://127.0.0.1:${await freePort()}`;
+    this.gateway = new BenchService('gateway', {
+      env: {
+        ...BENCH_GATEWAY_ENV,
+        MEMORY_SERVICE_URL: memoryUrl,
+        COGNITION_SERVICE_URL: cognitionUrl,
+        PENDING_STORE_DIR: join(this.workDir, 'pending'),
+        ...options.gatewayEnv,
+      },
+      nodeArgs: options.gatewayNodeArgs ?? [],
+    });
+    await this.gateway.start();
+  }
+
+  async stop() {
+    await Promise.all([this.gateway?.stop(), this.memory?.stop()]);
+    await this.dropSchema?.().catch(() => {});
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
