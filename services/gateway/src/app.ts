@@ -15,6 +15,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
+import { InputWriter } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
 
@@ -74,7 +75,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await app.register(sse);
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
-  inputRoutes(app, { memory, hub, journal, replayer, authenticate: authenticate() });
+  const writer = new InputWriter(memory);
+  inputRoutes(app, { writer, hub, journal, replayer, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
     memory,

@@ -68,6 +68,35 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     expect(rows.rows[0]?.n).toBe(50);
   });
 
+  it('stores a batch in one call, each item answered as store_input would', async () => {
+    await tool('store_input', { user_id: 'owner', input_data: { id: 'taken', content: 'x' } });
+    const res = await tool('store_inputs', {
+      items: [
+        { user_id: 'batcher', input_data: { id: 'b-1', content: 'one' } },
+        { user_id: 'batcher', input_data: { id: 'b-1', content: 'one again' } },
+        { user_id: 'batcher', input_data: { id: 'taken', content: 'clash' } },
+        { user_id: 'batcher', input_data: { content: 'no id' } },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    const { results } = res.json().result;
+    expect(results.map((r: { status: string }) => r.status)).toEqual([
+      'stored',
+      'already_exists',
+      'conflict',
+      'stored',
+    ]);
+    expect(results[1].seq).toBe(results[0].seq);
+    const rows = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM inputs WHERE user_id = 'batcher'",
+    );
+    expect(rows.rows[0]?.n).toBe(2);
+    const tooMany = await tool('store_inputs', {
+      items: Array.from({ length: 501 }, (_, i) => ({ user_id: 'u', input_data: { content: `c${i}` } })),
+    });
+    expect(tooMany.statusCode).toBe(400);
+  });
+
   it('rejects bad arguments with 400 and unknown tools with 404', async () => {
     const empty = await tool('store_input', { user_id: 'u1', input_data: { content: '' } });
     expect(empty.statusCode).toBe(400);

@@ -1,4 +1,4 @@
-import { createServiceApp, registerTools } from '@cortex/service-kit';
+import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
 import sse from '@fastify/sse';
 import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
@@ -10,7 +10,6 @@ import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
 import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
-import { GroupCommitter } from './store/group-commit';
 import { insertBatch, type NewInput, type StoreOutcome } from './store/input-store';
 import { memoryTools } from './tools/message-tools';
 import { taskTools } from './tools/task-tools';

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hasCode } from '@cortex/errors';
-import type { ServiceClient } from '@cortex/network-client';
 import { storableObject, storableString } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { PendingJournal } from '../pending/journal';
 import type { PendingReplayer } from '../pending/replayer';
+import type { InputWriter } from '../store/input-writer';
 import type { EventHub } from '../stream/event-hub';
 import { inputEvent } from '../stream/user-events';
 
@@ -13,12 +13,6 @@ export const inputBody = z.object({
   content: storableString().trim().min(1, 'content must not be empty').max(100_000),
   conversation_id: storableString().min(1).max(256).optional(),
   metadata: storableObject().optional(),
-});
-
-const storeResult = z.object({
-  status: z.enum(['stored', 'already_exists']),
-  item_id: z.string(),
-  seq: z.number().optional(),
 });
 
 const idempotencyKey = z.string().min(1).max(256);
@@ -31,7 +25,7 @@ export function itemIdFor(userId: string, key: string | undefined): string {
 }
 
 export interface InputDeps {
-  memory: ServiceClient;
+  writer: InputWriter;
   hub: EventHub;
   journal: PendingJournal;
   replayer: PendingReplayer;
@@ -62,11 +56,13 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     // A retry of an input still waiting in the journal must not be stored around it.
     if (deps.journal.has(itemId)) return { status: 'received_storage_pending', item_id: itemId, data };
     try {
-      await deps.memory.callTool(
-        'store_input',
-        { user_id: user.id, input_data: { id: itemId, ...data } },
-        { requestId: request.id, schema: storeResult },
-      );
+      await deps.writer.store({
+        user_id: user.id,
+        item_id: itemId,
+        data,
+        requestId: request.id,
+        log: request.log,
+      });
       return { status: 'received', item_id: itemId, data };
     } catch (err) {
       if (hasCode(err) && CALLER_FAULTS.has(err.code)) throw err;

@@ -2,27 +2,54 @@ import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
 import { storableObject, storableString } from '@cortex/service-kit';
 import { z } from 'zod';
-import { deleteInput, getInput, updateInput } from '../store/input-store';
+import { deleteInput, getInput, type NewInput, type StoreOutcome, updateInput } from '../store/input-store';
 import { inputData, itemId, userId } from './input-schemas';
 import { defineTool } from './tool';
+
+const storeArgs = z.object({ user_id: userId, input_data: inputData });
+
+function toRow({ user_id, input_data }: z.infer<typeof storeArgs>): NewInput {
+  return {
+    id: input_data.id ?? randomUUID(),
+    user_id,
+    conversation_id: input_data.conversation_id ?? null,
+    content: input_data.content,
+    metadata: input_data.metadata ?? {},
+    timestamp: input_data.timestamp ?? new Date().toISOString(),
+  };
+}
+
+function answer(user_id: string, outcome: StoreOutcome) {
+  if (outcome.status === 'conflict')
+    return { status: 'conflict' as const, user_id, item_id: outcome.item_id };
+  return { status: outcome.status, user_id, item_id: outcome.item_id, seq: outcome.seq };
+}
 
 export const storeInput = defineTool({
   name: 'store_input',
   description: 'Store one input for a user; idempotent on input_data.id.',
-  args: z.object({ user_id: userId, input_data: inputData }),
-  async run({ user_id, input_data }, ctx) {
-    const outcome = await ctx.committer.submit({
-      id: input_data.id ?? randomUUID(),
-      user_id,
-      conversation_id: input_data.conversation_id ?? null,
-      content: input_data.content,
-      metadata: input_data.metadata ?? {},
-      timestamp: input_data.timestamp ?? new Date().toISOString(),
-    });
-    if (outcome.status === 'conflict') {
+  args: storeArgs,
+  async run(args, ctx) {
+    const result = answer(args.user_id, await ctx.committer.submit(toRow(args)));
+    if (result.status === 'conflict') {
       throw new CortexError('conflict', 'An input with this id belongs to another user');
     }
-    return { status: outcome.status, user_id, item_id: outcome.item_id, seq: outcome.seq };
+    return result;
+  },
+});
+
+/**
+ * Several inputs in one call, for a caller that batches (the gateway under load): one HTTP
+ * exchange and, when they fit one group-commit batch, one transaction. Each item is answered as
+ * `store_input` would answer it; an id clash is `conflict` in its own result, not a failed call.
+ */
+export const storeInputs = defineTool({
+  name: 'store_inputs',
+  description: 'Store several inputs at once; each result as store_input would answer it.',
+  args: z.object({ items: z.array(storeArgs).min(1).max(500) }),
+  async run({ items }, ctx) {
+    const outcomes = await ctx.committer.submitMany(items.map(toRow));
+    return { results: outcomes.map((o, i) => answer((items[i] as z.infer<typeof storeArgs>).user_id, o)) };
   },
 });
 
@@ -66,4 +93,4 @@ export const deleteMessage = defineTool({
   },
 });
 
-export const memoryTools = [storeInput, getMessage, updateMessage, deleteMessage];
+export const memoryTools = [storeInput, storeInputs, getMessage, updateMessage, deleteMessage];

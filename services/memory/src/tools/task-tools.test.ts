@@ -1,4 +1,4 @@
-import { createServiceApp, registerTools } from '@cortex/service-kit';
+import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/database';
@@ -7,7 +7,6 @@ import { migrate } from '../db/migrate';
 import { testDatabases } from '../db/test-databases';
 import { EVENTS_CHANNEL } from '../store/event-order';
 import { failedTasksAfter } from '../store/failed-task-store';
-import { GroupCommitter } from '../store/group-commit';
 import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';
 import { taskTools } from './task-tools';
 import type { MemoryContext } from './tool';

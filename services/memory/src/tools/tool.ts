@@ -1,7 +1,6 @@
-import type { Tool } from '@cortex/service-kit';
+import type { GroupCommitter, Tool } from '@cortex/service-kit';
 import type { z } from 'zod';
 import type { Database } from '../db/database';
-import type { GroupCommitter } from '../store/group-commit';
 import type { NewInput, StoreOutcome } from '../store/input-store';
 
 export interface MemoryContext {

@@ -22,6 +22,15 @@ export class GroupCommitter<I, R> {
     });
   }
 
+  /** Several items that arrived together: they go in the same batch (when they fit in one). */
+  submitMany(items: readonly I[]): Promise<R[]> {
+    const results = items.map(
+      (item) => new Promise<R>((resolve, reject) => this.queue.push({ item, resolve, reject })),
+    );
+    if (!this.flushing && items.length > 0) void this.drain();
+    return Promise.all(results);
+  }
+
   /** Resolves once everything submitted so far is written (used on shutdown). */
   idle(): Promise<void> {
     if (!this.flushing && this.queue.length === 0) return Promise.resolve();

@@ -84,3 +84,14 @@ describe('GroupCommitter', () => {
     expect(idle).toBe(true);
   });
 });
+
+describe('GroupCommitter.submitMany', () => {
+  it('keeps items that arrive together in one batch', async () => {
+    const { batches, write } = manualWriter();
+    const committer = new GroupCommitter(write);
+    const results = committer.submitMany([1, 2, 3]);
+    expect(batches.map((b) => b.items)).toEqual([[1, 2, 3]]);
+    batches[0]?.finish();
+    expect(await results).toEqual(['ok-1', 'ok-2', 'ok-3']);
+  });
+});

@@ -1,0 +1,81 @@
+import { buildMemoryApp } from '@cortex/memory';
+import { loadMemoryEnv } from '@cortex/memory/env';
+import { ServiceClient } from '@cortex/network-client';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputWriter } from './input-writer';
+
+describe('InputWriter against a real memory service', () => {
+  let memory: FastifyInstance;
+  let client: ServiceClient;
+  const calls: string[] = [];
+  const data = (content: string) => ({
+    content,
+    conversation_id: null,
+    timestamp: new Date().toISOString(),
+    metadata: {},
+  });
+
+  beforeAll(async () => {
+    memory = await buildMemoryApp({
+      env: loadMemoryEnv({ LOG_LEVEL: 'silent', PGLITE_DATA_DIR: 'memory://' }),
+    });
+    memory.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/tool/')) calls.push(request.url);
+    });
+    await memory.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = memory.server.address() as { port: number };
+    client = new ServiceClient({ service: 'memory', urls: `http://127.0.0.1:${port}` });
+  });
+  afterAll(async () => {
+    await client.close();
+    await memory.close();
+  });
+
+  it('sends a lone input at once as store_input, and concurrent ones in batches', async () => {
+    const writer = new InputWriter(client);
+    await writer.store({
+      user_id: 'w',
+      item_id: 'lone',
+      data: data('alone'),
+      requestId: 'r0',
+      log: memory.log,
+    });
+    expect(calls).toEqual(['/tool/store_input']);
+    calls.length = 0;
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        writer.store({
+          user_id: 'w',
+          item_id: `item-${i}`,
+          data: data(`n${i}`),
+          requestId: `r${i}`,
+          log: memory.log,
+        }),
+      ),
+    );
+    // The first goes alone; the rest waited for it and travelled together.
+    expect(calls.length).toBeLessThan(10);
+    expect(calls).toContain('/tool/store_inputs');
+    const history = await client.collect<{ id: string }>('history/w', { query: { limit: 100 } });
+    expect(new Set(history.map((h) => h.id)).size).toBe(61);
+  });
+
+  it('rejects only the clashing input of a batch', async () => {
+    const writer = new InputWriter(client);
+    await writer.store({
+      user_id: 'owner',
+      item_id: 'mine',
+      data: data('x'),
+      requestId: 'a',
+      log: memory.log,
+    });
+    const outcomes = await Promise.allSettled([
+      writer.store({ user_id: 'w2', item_id: 'fresh-1', data: data('1'), requestId: 'b', log: memory.log }),
+      writer.store({ user_id: 'w2', item_id: 'mine', data: data('2'), requestId: 'c', log: memory.log }),
+      writer.store({ user_id: 'w2', item_id: 'fresh-2', data: data('3'), requestId: 'd', log: memory.log }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+  });
+});

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { CortexError } from '@cortex/errors';
+import type { ServiceClient } from '@cortex/network-client';
+import { GroupCommitter } from '@cortex/service-kit';
+import type { FastifyBaseLogger } from 'fastify';
+import { z } from 'zod';
+import type { InputData } from '../stream/user-events';
+
+export interface StoreRequest {
+  user_id: string;
+  item_id: string;
+  data: InputData;
+  requestId: string;
+  log: FastifyBaseLogger;
+}
+
+const stored = z.object({
+  status: z.enum(['stored', 'already_exists', 'conflict']),
+  item_id: z.string(),
+});
+const batchResult = z.object({ results: z.array(stored) });
+
+/**
+ * Hands inputs to memory. A lone input goes as `store_input` under its own request id, at once.
+ * Inputs that arrive while a call is in flight wait for it and then go together as one
+ * `store_inputs` call: under load the gateway makes one memory round trip per batch rather than
+ * per input, and memory writes the batch in one transaction.
+ */
+export class InputWriter {
+  private readonly committer: GroupCommitter<StoreRequest, z.infer<typeof stored>>;
+
+  constructor(memory: ServiceClient, maxBatch = 200) {
+    this.committer = new GroupCommitter(async (batch) => {
+      const toArgs = (r: StoreRequest) => ({ user_id: r.user_id, input_data: { id: r.item_id, ...r.data } });
+      if (batch.length === 1) {
+        const only = batch[0] as StoreRequest;
+        return [
+          await memory.callTool('store_input', toArgs(only), { requestId: only.requestId, schema: stored }),
+        ];
+      }
+      const batchId = `batch-${randomUUID()}`;
+      // Each request's own log line names the batch, so a trace still leads to memory's logs.
+      for (const r of batch)
+        r.log.debug({ batch_request_id: batchId, size: batch.length }, 'storing in a batch');
+      const { results } = await memory.callTool(
+        'store_inputs',
+        { items: batch.map(toArgs) },
+        { requestId: batchId, schema: batchResult },
+      );
+      if (results.length !== batch.length)
+        throw new CortexError('data_error', 'memory answered a batch partially');
+      return results;
+    }, maxBatch);
+  }
+
+  /** Resolves when memory has the input; a clash with another user's id is a `conflict`. */
+  async store(request: StoreRequest): Promise<void> {
+    const result = await this.committer.submit(request);
+    if (result.status === 'conflict')
+      throw new CortexError('conflict', 'An input with this id belongs to another user');
+  }
+
+  idle() {
+    return this.committer.idle();
+  }
+}
