@@ -10,7 +10,10 @@ import type { EventHub } from '../stream/event-hub';
 import { inputEvent } from '../stream/user-events';
 
 export const inputBody = z.object({
-  content: storableString().trim().min(1, 'content must not be empty').max(100_000),
+  // Validated, never rewritten: what the user typed (leading spaces included) is what is stored.
+  content: storableString()
+    .max(100_000)
+    .refine((c) => c.trim().length > 0, 'content must not be empty'),
   conversation_id: storableString().min(1).max(256).optional(),
   metadata: storableObject().optional(),
 });
