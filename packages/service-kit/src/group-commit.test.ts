@@ -95,3 +95,19 @@ describe('GroupCommitter.submitMany', () => {
     expect(await results).toEqual(['ok-1', 'ok-2', 'ok-3']);
   });
 });
+
+describe('GroupCommitter with several writers', () => {
+  it('starts up to maxInFlight batches, then batches what waits', async () => {
+    const { batches, write } = manualWriter();
+    const committer = new GroupCommitter(write, 500, 2);
+    const all = [1, 2, 3, 4].map((n) => committer.submit(n));
+    expect(batches.map((b) => b.items)).toEqual([[1], [2]]);
+    batches[0]?.finish();
+    await settle();
+    expect(batches.map((b) => b.items)).toEqual([[1], [2], [3, 4]]);
+    batches[1]?.finish();
+    batches[2]?.finish();
+    expect(await Promise.all(all)).toEqual(['ok-1', 'ok-2', 'ok-3', 'ok-4']);
+    await committer.idle();
+  });
+});

@@ -1,11 +1,14 @@
+type Waiting<I, R> = { item: I; resolve: (r: R) => void; reject: (e: unknown) => void };
+
 /**
- * Group commit by natural batching: a call that finds the writer idle is written at once (no
- * added latency for a lone caller); calls that arrive while a batch is being committed wait and
- * go together in the next one. Throughput rises with load instead of queueing per row.
+ * Group commit by natural batching: a call that finds a free writer is written at once (no added
+ * latency for a lone caller); calls that arrive while every writer is busy wait and go together in
+ * the next batch. Throughput rises with load instead of queueing per row. `maxInFlight` writers
+ * may run at once, so that a batch can cross the network while the previous one commits.
  */
 export class GroupCommitter<I, R> {
-  private queue: { item: I; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = false;
+  private queue: Waiting<I, R>[] = [];
+  private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   batches = 0;
   items = 0;
@@ -13,12 +16,13 @@ export class GroupCommitter<I, R> {
   constructor(
     private readonly write: (items: I[]) => Promise<R[]>,
     private readonly maxBatch = 500,
+    private readonly maxInFlight = 1,
   ) {}
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.flushing) void this.drain();
+      this.pump();
     });
   }
 
@@ -27,32 +31,37 @@ export class GroupCommitter<I, R> {
     const results = items.map(
       (item) => new Promise<R>((resolve, reject) => this.queue.push({ item, resolve, reject })),
     );
-    if (!this.flushing && items.length > 0) void this.drain();
+    this.pump();
     return Promise.all(results);
   }
 
   /** Resolves once everything submitted so far is written (used on shutdown). */
   idle(): Promise<void> {
-    if (!this.flushing && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async drain() {
-    this.flushing = true;
-    while (this.queue.length > 0) {
+  private pump() {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      this.batches++;
-      this.items += batch.length;
-      try {
-        const results = await this.write(batch.map((b) => b.item));
-        batch.forEach((b, i) => {
-          b.resolve(results[i] as R);
-        });
-      } catch (err) {
-        for (const b of batch) b.reject(err);
-      }
+      this.inFlight++;
+      void this.flush(batch);
     }
-    this.flushing = false;
-    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async flush(batch: Waiting<I, R>[]) {
+    this.batches++;
+    this.items += batch.length;
+    try {
+      const results = await this.write(batch.map((b) => b.item));
+      batch.forEach((b, i) => {
+        b.resolve(results[i] as R);
+      });
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+    this.inFlight--;
+    this.pump();
+    if (this.inFlight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 }

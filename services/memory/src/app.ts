@@ -60,6 +60,8 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
       ? write
       : async (items) => (await Promise.all(items.map((i) => write([i])))).flat(),
     env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_MAX_BATCH : Number.MAX_SAFE_INTEGER,
+    // More writers only queue on the event lock; kept configurable for other machines.
+    env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_WRITERS : 1,
   );
   const ctx: MemoryContext = { db, committer };
 

@@ -14,6 +14,8 @@ export const memoryEnvSchema = baseEnvSchema.extend({
   /** Database size that /health measures against: `warning` from 90%. Unset: no quota check. */
   STORAGE_QUOTA_BYTES: z.coerce.number().int().positive().optional(),
   GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().positive().default(500),
+  /** Batches written at once; they serialise on the event lock, so more than 2 buys little. */
+  GROUP_COMMIT_WRITERS: z.coerce.number().int().min(1).max(16).default(1),
   /** `off`: one transaction per input, for benchmarks. */
   GROUP_COMMIT: z.enum(['on', 'off']).default('on'),
   /** Feed followers re-read at least this often even without a notification. */
