@@ -14,6 +14,7 @@ export class ServiceProcess {
   port = 0;
   private child: ChildProcess | undefined;
   readonly logs: string[] = [];
+  private readonly listeners = new Set<(line: string) => void>();
 
   constructor(
     readonly name: ServiceName,
@@ -30,6 +31,12 @@ export class ServiceProcess {
 
   get pid() {
     return this.child?.pid;
+  }
+
+  /** Calls `fn` with every log line from now on, across restarts (`logs` keeps only the recent ones). */
+  onLog(fn: (line: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   setEnv(env: Record<string, string>) {
@@ -56,6 +63,7 @@ export class ServiceProcess {
       );
       const onLine = (line: string) => {
         this.logs.push(line);
+        for (const l of this.listeners) l(line);
         if (this.logs.length > 2000) this.logs.splice(0, 1000);
         const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
         if (m) {
@@ -85,13 +93,18 @@ export class ServiceProcess {
     return this;
   }
 
-  /** SIGTERM and wait: the graceful path. Returns the exit code. */
-  async stop(): Promise<number | null> {
+  /**
+   * SIGTERM and wait: the graceful path. Returns the exit code. A process still running after
+   * `killAfterMs` is killed, so that a shutdown bug fails the test instead of hanging the suite.
+   */
+  async stop(killAfterMs = 30_000): Promise<number | null> {
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     const [code] = (await exited) as [number | null];
+    clearTimeout(timer);
     return code;
   }
 

@@ -14,6 +14,10 @@ export class SseRecorder {
   private readonly controller = new AbortController();
   private waiters: (() => void)[] = [];
   closed = false;
+  /** The last `id:` received, id-only frames included: what a browser would resume from. */
+  lastEventId: string | undefined;
+  /** Every `id:` received, in order, id-only frames included. */
+  readonly ids: string[] = [];
 
   static async open(url: string, headers: Record<string, string> = {}) {
     const r = new SseRecorder();
@@ -38,6 +42,11 @@ export class SseRecorder {
         this.events.push({ id: m.id, data: JSON.parse(m.data) });
         for (const w of this.waiters.splice(0)) w();
       },
+      onId: (id) => {
+        this.ids.push(id);
+        this.lastEventId = id;
+        for (const w of this.waiters.splice(0)) w();
+      },
     });
     void (async () => {
       try {
@@ -46,6 +55,12 @@ export class SseRecorder {
       this.closed = true;
       for (const w of this.waiters.splice(0)) w();
     })();
+  }
+
+  /** Ids that came in frames without data: the gateway's id-only frames for inputs shown while pending. */
+  get bareIds() {
+    const withData = new Set(this.events.map((e) => e.id));
+    return this.ids.filter((id) => !withData.has(id));
   }
 
   ofType(type: string) {

@@ -1,0 +1,211 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { http } from './harness/http';
+import { Impostor, type ImpostorFault, type SeenRequest } from './harness/impostor';
+import { InputLedger, makeUsers, type User } from './harness/ledger';
+import { ServiceProcess } from './harness/service-process';
+import { primaryMode, System } from './harness/system';
+import { TEST_SECRET } from './harness/tokens';
+import { waitUntil } from './harness/wait';
+
+// Answers the real services never give (5xx with and without Retry-After, bodies that are not JSON,
+// wrong shapes, streams cut short) come from impostors, which count and timestamp every request.
+// No database is involved, so this runs once.
+describe('protocol faults from impostor memory and cognition', () => {
+  let memory: Impostor;
+  let cognitionImpostor: Impostor;
+  let system: System;
+  let realCognition: ServiceProcess;
+  let gw: string;
+  let users: User[];
+
+  beforeAll(async () => {
+    memory = await Impostor.start();
+    cognitionImpostor = await Impostor.start();
+    system = await System.start({
+      database: primaryMode(),
+      memoryUrl: memory.url,
+      cognitionUrl: cognitionImpostor.url,
+      // A breaker that never opens here, so that each answer is mapped on its own merits.
+      env: {
+        gateway: {
+          RESILIENCE_MEMORY_BREAKER_FAILURE_THRESHOLD: '1000',
+          RESILIENCE_COGNITION_BREAKER_FAILURE_THRESHOLD: '1000',
+        },
+      },
+    });
+    // A real cognition reading from the impostor memory, asked directly.
+    realCognition = await new ServiceProcess('cognition', {
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_SECRET,
+      MEMORY_SERVICE_URL: memory.url,
+    }).start();
+    gw = system.gateway.url;
+    users = await makeUsers('protocol', 2);
+  });
+  afterAll(async () => {
+    await realCognition?.stop();
+    await system?.stop();
+    await memory?.close();
+    await cognitionImpostor?.close();
+  });
+  afterEach(() => {
+    memory.fault = { kind: 'ok' };
+    cognitionImpostor.fault = { kind: 'ok' };
+  });
+
+  /** Heals memory and waits until the gateway's journal is drained into it. */
+  async function drained() {
+    memory.fault = { kind: 'ok' };
+    return waitUntil('the journal drained into memory', async () => {
+      const h = await http('GET', `${gw}/health`);
+      return h.body.dependencies.pending_store.items === 0 ? true : undefined;
+    });
+  }
+
+  /** Every accepted input reached memory; the impostor keeps one copy per item id by construction. */
+  function expectAllStored(ledger: InputLedger) {
+    const accepted = ledger.accepted();
+    const missing = [...accepted.keys()].filter((id) => !memory.items.has(id));
+    expect(missing).toEqual([]);
+    for (const [id, a] of accepted)
+      expect(memory.items.get(id)).toMatchObject({ user_id: a.user, content: a.content });
+  }
+
+  /**
+   * For every item, consecutive requests carrying it (single or batched) where the first was
+   * answered with Retry-After: how long after that answer the next one came.
+   */
+  function retryAfterGaps(calls: SeenRequest[]) {
+    const byItem = new Map<string, SeenRequest[]>();
+    for (const c of calls) for (const id of c.itemIds) byItem.set(id, [...(byItem.get(id) ?? []), c]);
+    const gaps: { itemId: string; retryAfterMs: number; gapMs: number }[] = [];
+    for (const [itemId, list] of byItem) {
+      for (let i = 1; i < list.length; i++) {
+        const prev = list[i - 1] as SeenRequest;
+        if (prev.retryAfterMs === undefined) continue;
+        gaps.push({
+          itemId,
+          retryAfterMs: prev.retryAfterMs,
+          gapMs: (list[i] as SeenRequest).arrivedAt - (prev.answeredAt as number),
+        });
+      }
+    }
+    return gaps;
+  }
+
+  it('503 with Retry-After: never retried earlier, inputs journalled, reading routes answer 503 with Retry-After', async () => {
+    const ledger = new InputLedger();
+    const once = new Set<string>();
+    // A request carrying an input for the first time is refused with Retry-After: 1; the retry
+    // succeeds (the gateway may send inputs alone or batched).
+    memory.fault = (r) => {
+      if (r.itemIds.length === 0 || r.itemIds.every((id) => once.has(id))) return { kind: 'ok' };
+      for (const id of r.itemIds) once.add(id);
+      return { kind: 'status', status: 503, retryAfterS: 1, errorBody: true };
+    };
+    const first = await Promise.all(users.flatMap((u) => [ledger.post(gw, u), ledger.post(gw, u)]));
+    expect(first.map((a) => a.status)).toEqual(Array(4).fill('received'));
+    const retried = retryAfterGaps(memory.storeCalls());
+    expect(retried).toHaveLength(4);
+    for (const g of retried) expect(g.gapMs).toBeGreaterThanOrEqual(g.retryAfterMs);
+
+    // Refused for good: journalled after the attempts, each spaced by Retry-After.
+    const refuse: ImpostorFault = { kind: 'status', status: 503, retryAfterS: 1, errorBody: true };
+    memory.fault = refuse;
+    const pending = await Promise.all(users.map((u) => ledger.post(gw, u)));
+    expect(pending.map((a) => a.status)).toEqual(Array(2).fill('received_storage_pending'));
+    const history = await http('GET', `${gw}/history`, { token: users[0]?.token });
+    expect(history.status).toBe(503);
+    expect(history.body.error.code).toBe('service_unavailable');
+    expect(history.headers['retry-after']).toBe('1');
+    expect(history.body.error.retry_after).toBe(1);
+    const health = await http('GET', `${gw}/health`);
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe('warning');
+    expect(health.body.dependencies.memory.status).toBe('unhealthy');
+    // Let the replayer work against the refusals for a while, then look at every request per input.
+    await new Promise((r) => setTimeout(r, 3000));
+    const gaps = retryAfterGaps(memory.calls('store_input'));
+    const early = gaps.filter((g) => g.gapMs < g.retryAfterMs);
+    const byRequest = pending.map(
+      (p) => memory.calls('store_input').filter((c) => c.itemId === p.itemId).length,
+    );
+    console.log(
+      `[retry-after] ${gaps.length} retries after a Retry-After of 1 s; min gap ${Math.round(Math.min(...gaps.map((g) => g.gapMs)))} ms; ${early.length} early; attempts per journalled input ${JSON.stringify(byRequest)}`,
+    );
+    await drained();
+    expectAllStored(ledger);
+    // Last: the replayer's first attempt after journalling must wait for the Retry-After too (see
+    // docs/failure-scenarios.md, "Known failures").
+    expect(early).toEqual([]);
+  });
+
+  it('500 and 503 without Retry-After, with and without the error body: inputs journalled, reading routes 502/503 with the error body', async () => {
+    const ledger = new InputLedger();
+    const variants: [ImpostorFault, number[], string[]][] = [
+      [{ kind: 'status', status: 500 }, [502], ['server_error']],
+      [{ kind: 'status', status: 500, errorBody: true }, [502], ['server_error', 'tool_execution_error']],
+      [{ kind: 'status', status: 503 }, [503], ['service_unavailable']],
+      [{ kind: 'status', status: 503, errorBody: true }, [503], ['service_unavailable']],
+    ];
+    for (const [fault, statuses, codes] of variants) {
+      const what = JSON.stringify(fault);
+      memory.fault = fault;
+      const answers = await Promise.all(users.map((u) => ledger.post(gw, u)));
+      expect(
+        answers.map((a) => a.status),
+        what,
+      ).toEqual(Array(2).fill('received_storage_pending'));
+      const history = await http('GET', `${gw}/history`, { token: users[1]?.token });
+      expect
+        .soft(statuses, `${what} → ${history.status} ${JSON.stringify(history.body)}`)
+        .toContain(history.status);
+      expect.soft(codes, what).toContain(history.body.error?.code);
+      expect(history.body.error.request_id, what).toBe(history.headers['x-request-id']);
+      expect(history.headers['retry-after'], what).toBeUndefined();
+      const degraded = await http('POST', `${realCognition.url}/tool/get_context`, {
+        body: { arguments: { user_id: users[1]?.id, query: 'x' } },
+      });
+      expect(degraded.status, what).toBe(200);
+      // Unavailable for a 503; for a 500 an error, or unavailable once cognition's own breaker opened.
+      expect(degraded.body.result.error, what).toMatch(
+        fault.kind === 'status' && fault.status === 503
+          ? /^memory_service_unavailable$/
+          : /^memory_service_(error|unavailable)$/,
+      );
+    }
+    await drained();
+    expectAllStored(ledger);
+  });
+
+  it('malformed answers: data_error 502 on reading routes, input journalled, cognition degrades with memory_service_error', async () => {
+    const ledger = new InputLedger();
+    for (const kind of ['malformed-json', 'wrong-shape', 'truncated'] as const) {
+      memory.fault = { kind };
+      cognitionImpostor.fault = { kind };
+      const answers = await Promise.all(users.map((u) => ledger.post(gw, u)));
+      expect(
+        answers.map((a) => `${a.httpStatus} ${a.status}`),
+        kind,
+      ).toEqual(Array(2).fill('200 received_storage_pending'));
+      const history = await http('GET', `${gw}/history`, { token: users[0]?.token });
+      expect.soft(history.status, `history, ${kind}: ${JSON.stringify(history.body)}`).toBe(502);
+      expect.soft(history.body.error?.code, `history, ${kind}`).toBe('data_error');
+      const context = await http('GET', `${gw}/context?query=x`, { token: users[0]?.token });
+      expect.soft(context.status, `context, ${kind}: ${JSON.stringify(context.body)}`).toBe(502);
+      expect.soft(context.body.error?.code, `context, ${kind}`).toBe('data_error');
+      const degraded = await http('POST', `${realCognition.url}/tool/get_context`, {
+        body: { arguments: { user_id: users[0]?.id } },
+      });
+      expect(degraded.status, kind).toBe(200);
+      expect(degraded.body.result, kind).toMatchObject({ count: 0 });
+      // An error for a malformed answer, or unavailable once cognition's own breaker opened on them.
+      expect(degraded.body.result.error, kind).toMatch(/^memory_service_(error|unavailable)$/);
+    }
+    cognitionImpostor.fault = { kind: 'ok' };
+    await drained();
+    expectAllStored(ledger);
+    const context = await http('GET', `${gw}/context?query=x`, { token: users[0]?.token });
+    expect(context.status).toBe(200);
+  });
+});
