@@ -72,3 +72,30 @@ describe('FaultProxy', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
   });
 });
+
+describe('FaultProxy ordering', () => {
+  it('keeps bytes in order under jitter', async () => {
+    proxy = await FaultProxy.start({ port: await startEcho() });
+    proxy.set({ latencyMs: 1, jitterMs: 20 });
+    const received = await new Promise<string>((resolve, reject) => {
+      const s = new Socket();
+      let got = '';
+      const expected = Array.from({ length: 200 }, (_, i) => `${i};`).join('');
+      s.on('error', reject);
+      s.on('data', (d) => {
+        got += d.toString();
+        if (got.length >= expected.length) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+      s.connect(proxy.port, '127.0.0.1', async () => {
+        for (let i = 0; i < 200; i++) {
+          s.write(`${i};`);
+          if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+        }
+      });
+    });
+    expect(received).toBe(Array.from({ length: 200 }, (_, i) => `${i};`).join(''));
+  });
+});

@@ -113,8 +113,22 @@ export class FaultProxy {
   }
 
   private pipe(from: Socket, to: Socket, pair: Pair) {
-    // Chunks are delayed in order: each waits for the previous one's release time.
+    // One FIFO and one timer per direction: chunks leave in the order they came, whatever their
+    // jitter (a timer per chunk reorders chunks whose release times fall in the same millisecond).
+    const queue: { chunk: Buffer; at: number }[] = [];
     let releaseAt = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const release = () => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && (queue[0] as { at: number }).at <= now) {
+        const { chunk } = queue.shift() as { chunk: Buffer };
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(release, (queue[0] as { at: number }).at - now).unref();
+      else if (ended) to.end();
+    };
     from.on('data', (chunk: Buffer) => {
       const f = this.faults;
       if (f.resetPeer) return this.reset(pair);
@@ -123,18 +137,17 @@ export class FaultProxy {
       const transfer = f.bandwidthBytesPerSec ? (chunk.length / f.bandwidthBytesPerSec) * 1000 : 0;
       const now = Date.now();
       releaseAt = Math.max(now + latency, releaseAt) + transfer;
-      const wait = releaseAt - now;
-      if (wait <= 0) {
+      if (releaseAt <= now && queue.length === 0) {
         to.write(chunk);
         return;
       }
-      setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, wait).unref();
+      queue.push({ chunk, at: releaseAt });
+      if (timer === undefined)
+        timer = setTimeout(release, Math.max(0, (queue[0] as { at: number }).at - now)).unref();
     });
     from.on('end', () => {
-      const wait = Math.max(0, releaseAt - Date.now());
-      setTimeout(() => to.end(), wait).unref();
+      ended = true;
+      if (queue.length === 0) to.end();
     });
   }
 }

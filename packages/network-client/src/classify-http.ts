@@ -29,6 +29,19 @@ export function errorFromResponse(
   retryAfterMs: number | undefined,
 ) {
   const fromBody = fromErrorBody(status, body, retryAfterMs);
+  // An upstream's own failure (a tool that crashed) is a bad gateway here, not our internal error;
+  // unavailability codes keep their meaning (and their retriability).
+  if (
+    fromBody &&
+    status >= 500 &&
+    ['tool_execution_error', 'internal_error', 'unknown'].includes(fromBody.code)
+  ) {
+    return new CortexError('server_error', `${service}: ${fromBody.message}`, {
+      status,
+      details: { service, upstream_status: status, upstream_code: fromBody.code },
+      retryAfterMs: fromBody.retryAfterMs,
+    });
+  }
   if (fromBody) {
     return new CortexError(fromBody.code, `${service}: ${fromBody.message}`, {
       status,

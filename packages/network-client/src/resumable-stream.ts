@@ -54,6 +54,8 @@ export class ResumableStream {
     let previous = 0;
     const signal = this.controller.signal;
     while (!signal.aborted) {
+      let received = 0;
+      const connectedAt = clock.now();
       try {
         const items = this.client.getResource(this.options.path, {
           signal,
@@ -69,7 +71,9 @@ export class ResumableStream {
           },
         });
         for await (const item of items) {
-          failures = 0;
+          // A first frame alone (a position, then an in-band error) does not prove the stream
+          // healthy: only further items do, or a connection that outlived the longest backoff.
+          if (++received > 1) failures = 0;
           this.options.onItem(item, this.lastEventId);
         }
         // A live resource that ends (server shutting down) is a break like any other.
@@ -78,6 +82,7 @@ export class ResumableStream {
         this.connected = false;
         if (signal.aborted) return;
         this.breaks++;
+        if (clock.now() - connectedAt > backoff.maxDelayMs) failures = 0;
         failures++;
         this.options.onBreak?.(err, failures);
         previous = backoffDelay(backoff, failures, previous, random);

@@ -36,8 +36,10 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
-    // Journalled inputs wait for the breaker to let a probe through: keep that wait short.
-    defaults: { BREAKER_OPEN_MS: '2000', BREAKER_MAX_OPEN_MS: '10000' },
+    // Journalled inputs wait for the breaker to let a probe through: keep that wait short. A
+    // Retry-After from memory is not waited out inside a client's request: the input is journalled
+    // (the replayer honours it), and a read answers 503 with the same Retry-After.
+    defaults: { BREAKER_OPEN_MS: '2000', BREAKER_MAX_OPEN_MS: '10000', RETRY_MAX_RETRY_AFTER_MS: '0' },
   });
   const cognitionUpstream = createUpstream(app, {
     name: 'cognition',
@@ -55,9 +57,11 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     maxBytes: env.PENDING_MAX_BYTES,
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
+  const feed = followFeed(memory, hub, app.log);
   const replayer = new PendingReplayer(journal, {
     log: app.log,
     store: async (item, signal) => {
+      await feed.whenFollowing(signal);
       await memory.callTool(
         'store_input',
         { user_id: item.user_id, input_data: { id: item.item_id, ...item.data } },
@@ -65,7 +69,6 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
       );
     },
   }).start();
-  const feed = followFeed(memory, hub, app.log);
 
   await app.register(formbody);
   await registerProtection(app, {
@@ -76,7 +79,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
   const writer = new InputWriter(memory);
-  inputRoutes(app, { writer, hub, journal, replayer, authenticate: authenticate() });
+  inputRoutes(app, { writer, hub, journal, replayer, feed, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
     memory,
@@ -85,7 +88,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     maxBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
     retryMs: env.SSE_RETRY_MS,
   });
-  readingRoutes(app, { memory, cognition, authenticate: authenticate() });
+  readingRoutes(app, { memory, cognition, timeoutMs: env.UPSTREAM_TIMEOUT_MS, authenticate: authenticate() });
   dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
   cognitionRoutes(app, { cognition, authenticate: authenticate() });
 

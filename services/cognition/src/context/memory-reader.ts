@@ -12,6 +12,8 @@ export const memoryItem = z.object({
 });
 export type MemoryItem = z.infer<typeof memoryItem>;
 
+const ANSWER_MARGIN_MS = 300;
+
 export type MemoryProblem = 'memory_service_unavailable' | 'memory_service_error';
 
 /** Memory being away is a normal condition here: it becomes a named problem, never a throw. */
@@ -43,7 +45,8 @@ export async function readItems(
     const raw = await memory.collect(path, {
       query,
       requestId: options.requestId,
-      deadline: options.deadline,
+      // Leave time to answer with what we have: a degraded 200 beats the caller's own timeout.
+      deadline: options.deadline === undefined ? undefined : options.deadline - ANSWER_MARGIN_MS,
     });
     return { items: raw.map((r) => memoryItem.parse(r)) };
   } catch (err) {

@@ -67,22 +67,25 @@ export class PendingReplayer {
         });
         continue;
       }
-      const ok = await this.replay(items, signal);
-      if (ok) {
+      const refusal = await this.replay(items, signal);
+      if (refusal === undefined) {
         this.failures = 0;
         continue;
       }
       this.failures++;
       previous = backoffDelay(backoff, this.failures, previous, random);
-      await sleep(clock, previous, signal).catch(() => {});
+      // Memory's Retry-After is a floor: never come back earlier than it asked.
+      const pushback = hasCode(refusal) ? (refusal.retryAfterMs ?? 0) : 0;
+      await sleep(clock, Math.max(previous, pushback), signal).catch(() => {});
     }
   }
 
-  /** Replays a batch; false when memory refused, so the caller backs off. */
-  private async replay(items: PendingItem[], signal: AbortSignal): Promise<boolean> {
+  /** Replays a batch; returns memory's refusal, if any, so the caller backs off. */
+  private async replay(items: PendingItem[], signal: AbortSignal): Promise<unknown> {
     const concurrency = this.options.concurrency ?? 16;
     let next = 0;
     let refused = false;
+    let refusal: unknown;
     const worker = async () => {
       while (!refused && !signal.aborted && next < items.length) {
         const item = items[next++] as PendingItem;
@@ -100,12 +103,13 @@ export class PendingReplayer {
             await this.journal.markStored([item.item_id]);
           } else {
             refused = true;
+            refusal = err;
           }
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-    return !refused;
+    return refused ? (refusal ?? new Error('refused')) : undefined;
   }
 
   async stop() {

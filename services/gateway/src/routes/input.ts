@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { hasCode } from '@cortex/errors';
+import { CortexError, hasCode } from '@cortex/errors';
 import { storableObject, storableString } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
@@ -7,6 +7,7 @@ import type { PendingJournal } from '../pending/journal';
 import type { PendingReplayer } from '../pending/replayer';
 import type { InputWriter } from '../store/input-writer';
 import type { EventHub } from '../stream/event-hub';
+import type { Feed } from '../stream/upstream-feed';
 import { inputEvent } from '../stream/user-events';
 
 export const inputBody = z.object({
@@ -29,6 +30,7 @@ export function itemIdFor(userId: string, key: string | undefined): string {
 
 export interface InputDeps {
   writer: InputWriter;
+  feed: Pick<Feed, 'following'>;
   hub: EventHub;
   journal: PendingJournal;
   replayer: PendingReplayer;
@@ -59,6 +61,8 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     // A retry of an input still waiting in the journal must not be stored around it.
     if (deps.journal.has(itemId)) return { status: 'received_storage_pending', item_id: itemId, data };
     try {
+      if (!deps.feed.following)
+        throw new CortexError('service_unavailable', 'Not yet following the event feed');
       await deps.writer.store({
         user_id: user.id,
         item_id: itemId,

@@ -1,3 +1,4 @@
+import { CortexError } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
@@ -15,9 +16,22 @@ const storedItem = z.object({
   metadata: z.record(z.string(), z.unknown()),
 });
 
+/** Cognition's `get_context` as the contract states it; anything else is a data error. */
+const contextResult = z
+  .object({
+    context: z.array(z.unknown()),
+    user_id: z.string(),
+    query: z.string().nullable(),
+    count: z.number(),
+    error: z.string().optional(),
+  })
+  .passthrough();
+
 export interface ReadingDeps {
   memory: ServiceClient;
   cognition: ServiceClient;
+  /** Cognition gets this long to answer, and is told so, so it can degrade in time. */
+  timeoutMs: number;
   authenticate: preHandlerHookHandler;
 }
 
@@ -28,8 +42,11 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
       query: { limit },
       requestId: request.id,
     });
-    const items = raw.map((r) => storedItem.parse(r));
-    return { items, count: items.length };
+    // Memory's answer is checked like any input: a wrong shape is its fault (502), not the caller's.
+    const items = z.array(storedItem).safeParse(raw);
+    if (!items.success)
+      throw new CortexError('data_error', 'memory answered history with an unexpected shape');
+    return { items: items.data, count: items.data.length };
   });
 
   app.get('/context', { preHandler: deps.authenticate }, async (request) => {
@@ -37,7 +54,7 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
     return deps.cognition.callTool(
       'get_context',
       { user_id: request.user.id, query: query ?? null, limit },
-      { requestId: request.id },
+      { requestId: request.id, deadline: Date.now() + deps.timeoutMs, schema: contextResult },
     );
   });
 }

@@ -5,6 +5,8 @@ export interface HubTimers {
   clearInterval(handle: unknown): void;
 }
 
+const RECENT_LIMIT = 10_000;
+
 const realTimers: HubTimers = {
   setInterval: (fn, ms) => setInterval(fn, ms).unref(),
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
@@ -19,6 +21,9 @@ export class EventHub {
   private readonly byUser = new Map<string, Set<StreamSink>>();
   private heartbeat: unknown;
   private total = 0;
+  /** Item ids stored lately, so a late "pending" copy of one (a timed-out store that had in fact
+   * succeeded) is not shown after its stored copy. */
+  private readonly recentlyStored = new Set<string>();
 
   constructor(
     private readonly heartbeatMs: number,
@@ -58,11 +63,16 @@ export class EventHub {
   }
 
   publishStored(userId: string, payload: { id: string }, seq: number) {
+    this.recentlyStored.add(payload.id);
+    if (this.recentlyStored.size > RECENT_LIMIT) {
+      this.recentlyStored.delete(this.recentlyStored.values().next().value as string);
+    }
     const set = this.byUser.get(userId);
     if (set) for (const sink of set) sink.sendStored(payload, seq);
   }
 
   publishPending(userId: string, payload: { id: string }) {
+    if (this.recentlyStored.has(payload.id)) return;
     const set = this.byUser.get(userId);
     if (set) for (const sink of set) sink.sendPending(payload);
   }

@@ -8,13 +8,32 @@ import { feedItem, userEventOf } from './user-events';
  * received by any replica reaches the user's streams on every replica. After a break it resumes
  * from the last seq it saw: nothing is skipped, nothing repeated.
  */
-export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBaseLogger): ResumableStream {
+export interface Feed {
+  /**
+   * True once the first position is known. Anything this gateway stores before then could get a
+   * seq at or below that position and never be delivered, so inputs are journalled until it is.
+   */
+  readonly following: boolean;
+  whenFollowing(signal: AbortSignal): Promise<void>;
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBaseLogger): Feed {
   let invalid = 0;
-  return new Stream(memory, {
+  let following = false;
+  let waiters: (() => void)[] = [];
+  const stream: ResumableStream = new Stream(memory, {
     path: 'events',
     idleTimeoutMs: 30_000,
     onItem(item) {
-      if ((item as { type?: unknown })?.type === 'position') return;
+      if ((item as { type?: unknown })?.type === 'position') {
+        if (!following) {
+          following = true;
+          for (const w of waiters.splice(0)) w();
+        }
+        return;
+      }
       const parsed = feedItem.safeParse(item);
       if (!parsed.success) {
         if (invalid++ % 100 === 0) log.warn({ invalid }, 'ignoring malformed feed item');
@@ -29,4 +48,28 @@ export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBas
         log.warn({ code, attempt }, 'memory event feed interrupted; resuming');
     },
   }).start();
+  return {
+    get following() {
+      return following;
+    },
+    get connected() {
+      return stream.connected;
+    },
+    whenFollowing(signal) {
+      if (following) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const onAbort = () => {
+          waiters = waiters.filter((w) => w !== done);
+          reject(signal.reason);
+        };
+        const done = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        waiters.push(done);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+    close: () => stream.close(),
+  };
 }

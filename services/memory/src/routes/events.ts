@@ -47,7 +47,10 @@ export function eventRoutes(
       if (!raw.write(chunk)) await Promise.race([once(raw, 'drain'), once(closed.signal, 'abort')]);
     };
     try {
+      // Asked before the headers go out, so a database outage is a plain 503 the caller's breaker
+      // counts, rather than a 200 followed by an in-band error.
       let last = q.after ?? fromHeader ?? (await headSeq(ctx.db));
+      if (q.after !== undefined || fromHeader !== undefined) await ctx.db.query('SELECT 1');
       reply.sse.keepAlive();
       reply.sse.sendHeaders();
       // The starting position first, so that a follower that sees no event before a break still

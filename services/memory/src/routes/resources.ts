@@ -23,7 +23,12 @@ async function streamItems(request: FastifyRequest, reply: FastifyReply, load: (
     const mapped = mapDbError(err);
     request.log.warn({ err: { code: mapped.code } }, 'resource read failed');
     await reply.sse.send({
-      data: toErrorBody({ code: mapped.code, message: mapped.message, requestId: request.id }),
+      data: toErrorBody({
+        code: mapped.code,
+        message: mapped.message,
+        requestId: request.id,
+        retryAfterMs: mapped.retryAfterMs,
+      }),
     });
     return;
   }
