@@ -60,7 +60,9 @@ describe.each(databaseModes())('memory and cognition outages (%s)', (database) =
     const metrics = await Metrics.scrape(gw);
     expect(
       metrics.sum('resilience_calls_total', { upstream: 'memory', outcome: 'failure' }),
-    ).toBeGreaterThanOrEqual(30);
+      // Concurrent inputs travel to memory together (one store_inputs call per batch): at least one
+      // call was tried and failed for them before they were journalled.
+    ).toBeGreaterThan(0);
     expect(metrics.sum('resilience_calls_total', { upstream: 'memory', outcome: 'success' })).toBe(0);
     expect(metrics.values('resilience_errors_total', 'code', { upstream: 'memory' })).toContain('connection');
 

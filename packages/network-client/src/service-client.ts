@@ -183,36 +183,44 @@ export class ServiceClient {
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.policy.execute(async ({ signal }) => {
-        const { pool, instance } = this.pick();
-        const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-        try {
-          const r = await pool.request({
-            path: `/resource/${path}${query}`,
-            method: 'GET',
-            bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
-            headers: this.headers(options, {
-              accept: 'text/event-stream',
-              ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
-            }),
-            signal: attemptSignal,
-          });
-          this.instances.report(instance, r.statusCode < 500);
-          if (r.statusCode >= 400) {
-            const body = await r.body.json().catch(() => undefined);
-            throw errorFromResponse(
-              this.service,
-              r.statusCode,
-              body,
-              parseRetryAfter(r.headers['retry-after']),
-            );
+      const res = await this.policy.execute(
+        async ({ signal, deadline }) => {
+          const { pool, instance } = this.pick();
+          const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+          try {
+            const r = await pool.request({
+              path: `/resource/${path}${query}`,
+              method: 'GET',
+              bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
+              headers: this.headers(
+                options,
+                {
+                  accept: 'text/event-stream',
+                  ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+                },
+                deadline,
+              ),
+              signal: attemptSignal,
+            });
+            this.instances.report(instance, r.statusCode < 500);
+            if (r.statusCode >= 400) {
+              const body = await r.body.json().catch(() => undefined);
+              throw errorFromResponse(
+                this.service,
+                r.statusCode,
+                body,
+                parseRetryAfter(r.headers['retry-after']),
+              );
+            }
+            return r;
+          } catch (err) {
+            if (!hasCode(err)) this.instances.report(instance, false);
+            throw errorFromTransport(this.service, err, attemptSignal);
           }
-          return r;
-        } catch (err) {
-          if (!hasCode(err)) this.instances.report(instance, false);
-          throw errorFromTransport(this.service, err, attemptSignal);
-        }
-      }, options.signal);
+        },
+        options.signal,
+        options.deadline,
+      );
       options.onOpen?.();
       try {
         for await (const message of readSse(res.body)) {

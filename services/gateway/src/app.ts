@@ -79,7 +79,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
   const writer = new InputWriter(memory);
-  inputRoutes(app, { writer, hub, journal, replayer, feed, authenticate: authenticate() });
+  inputRoutes(app, { writer, hub, journal, replayer, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
     memory,
@@ -88,7 +88,12 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     maxBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
     retryMs: env.SSE_RETRY_MS,
   });
-  readingRoutes(app, { memory, cognition, timeoutMs: env.UPSTREAM_TIMEOUT_MS, authenticate: authenticate() });
+  readingRoutes(app, {
+    memory,
+    cognition,
+    timeoutMs: cognitionUpstream.policy.config.timeoutMs,
+    authenticate: authenticate(),
+  });
   dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
   cognitionRoutes(app, { cognition, authenticate: authenticate() });
 

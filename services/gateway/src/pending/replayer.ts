@@ -1,5 +1,5 @@
 import { hasCode } from '@cortex/errors';
-import { backoffDelay, type Clock, sleep, systemClock } from '@cortex/resilience';
+import { backoffDelay, type Clock, sleepUntil, systemClock } from '@cortex/resilience';
 import type { FastifyBaseLogger } from 'fastify';
 import type { PendingItem, PendingJournal } from './journal';
 
@@ -24,6 +24,7 @@ export class PendingReplayer {
   private readonly controller = new AbortController();
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  private notBefore = 0;
   stored = 0;
   dropped = 0;
   failures = 0;
@@ -38,8 +39,15 @@ export class PendingReplayer {
     return this;
   }
 
-  /** A new item was journalled: replay now unless we are backing off. */
-  kick() {
+  /**
+   * A new item was journalled: replay now unless we are backing off, and not before `retryAfterMs`
+   * when memory just said when to come back (the replayer honours a Retry-After the request got).
+   */
+  kick(retryAfterMs?: number) {
+    if (retryAfterMs !== undefined && retryAfterMs > 0) {
+      const clock = this.options.clock ?? systemClock;
+      this.notBefore = Math.max(this.notBefore, clock.now() + retryAfterMs);
+    }
     this.wake?.();
   }
 
@@ -67,6 +75,10 @@ export class PendingReplayer {
         });
         continue;
       }
+      if (clock.now() < this.notBefore) {
+        await sleepUntil(clock, this.notBefore, signal).catch(() => {});
+        continue;
+      }
       const refusal = await this.replay(items, signal);
       if (refusal === undefined) {
         this.failures = 0;
@@ -76,7 +88,7 @@ export class PendingReplayer {
       previous = backoffDelay(backoff, this.failures, previous, random);
       // Memory's Retry-After is a floor: never come back earlier than it asked.
       const pushback = hasCode(refusal) ? (refusal.retryAfterMs ?? 0) : 0;
-      await sleep(clock, Math.max(previous, pushback), signal).catch(() => {});
+      this.notBefore = Math.max(this.notBefore, clock.now() + Math.max(previous, pushback));
     }
   }
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CortexError, hasCode } from '@cortex/errors';
+import { hasCode } from '@cortex/errors';
 import { storableObject, storableString } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
@@ -7,7 +7,6 @@ import type { PendingJournal } from '../pending/journal';
 import type { PendingReplayer } from '../pending/replayer';
 import type { InputWriter } from '../store/input-writer';
 import type { EventHub } from '../stream/event-hub';
-import type { Feed } from '../stream/upstream-feed';
 import { inputEvent } from '../stream/user-events';
 
 export const inputBody = z.object({
@@ -30,7 +29,6 @@ export function itemIdFor(userId: string, key: string | undefined): string {
 
 export interface InputDeps {
   writer: InputWriter;
-  feed: Pick<Feed, 'following'>;
   hub: EventHub;
   journal: PendingJournal;
   replayer: PendingReplayer;
@@ -60,9 +58,8 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     const itemId = itemIdFor(user.id, key);
     // A retry of an input still waiting in the journal must not be stored around it.
     if (deps.journal.has(itemId)) return { status: 'received_storage_pending', item_id: itemId, data };
+    let retryAfterMs: number | undefined;
     try {
-      if (!deps.feed.following)
-        throw new CortexError('service_unavailable', 'Not yet following the event feed');
       await deps.writer.store({
         user_id: user.id,
         item_id: itemId,
@@ -77,6 +74,7 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
         { code: hasCode(err) ? err.code : 'unknown' },
         'memory could not store input; journalling',
       );
+      retryAfterMs = hasCode(err) ? err.retryAfterMs : undefined;
     }
     try {
       await deps.journal.append({ item_id: itemId, user_id: user.id, data });
@@ -85,7 +83,7 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
       return { status: 'received_not_stored', item_id: itemId, data };
     }
     deps.hub.publishPending(user.id, inputEvent(user.id, itemId, data));
-    deps.replayer.kick();
+    deps.replayer.kick(retryAfterMs);
     return { status: 'received_storage_pending', item_id: itemId, data };
   });
 }

@@ -10,8 +10,9 @@ import { feedItem, userEventOf } from './user-events';
  */
 export interface Feed {
   /**
-   * True once the first position is known. Anything this gateway stores before then could get a
-   * seq at or below that position and never be delivered, so inputs are journalled until it is.
+   * True once the first position is known. Anything stored before then could get a seq at or
+   * below that position and never be delivered, so the replayer waits for it. (A live input in
+   * the first milliseconds after start shares that window: documented in docs/design.md.)
    */
   readonly following: boolean;
   whenFollowing(signal: AbortSignal): Promise<void>;
