@@ -88,13 +88,13 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     expect(history.status).toBe(503);
     expect(['service_unavailable', 'circuit_open']).toContain(history.body.error.code);
     // Memory knows when to come back (its tools say Retry-After); the history resource reports
-    // the failure in-band without it (see docs/failure-scenarios.md, "Known failures").
+    // the failure in-band without it (see docs/failure-scenarios.md, "Found by this suite, and fixed").
     expect.soft(String(history.headers['retry-after']), JSON.stringify(history.body)).toMatch(/^\d+$/);
 
     await db.up();
     stopCounting();
     // Reported, not asserted: how often depends on when memory notices the outage (see
-    // docs/failure-scenarios.md, "Known failures": the feed's reconnect loop).
+    // docs/failure-scenarios.md, "Found by this suite, and fixed": the feed's reconnect loop).
     const outageMs = performance.now() - outageStarted;
     console.log(
       `[pg-down] ${feedConnects} feed reconnects reached memory in ${Math.round(outageMs)} ms of outage`,

@@ -98,7 +98,7 @@ describe.each(databaseModes())('memory and cognition outages (%s)', (database) =
     // Each stream is then told the stored position of what it was shown pending (id-only frames;
     // the journal is drained, so they are due at once), once, so that a later resume does not repeat them (docs/design.md). Fails when the replayer
     // stores an input before the gateway's feed follower has connected: see
-    // docs/failure-scenarios.md, "Known failures".
+    // docs/failure-scenarios.md, "Found by this suite, and fixed".
     try {
       for (const s of streams) {
         await s.waitFor(() => s.bareIds.length >= 10, 5000, 'id-only frames');

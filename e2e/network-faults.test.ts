@@ -82,7 +82,7 @@ describe(`network faults between the gateway and memory (${database})`, () => {
     expect(['timeout', 'circuit_open']).toContain(history.body.error.code);
     const context = await http('GET', `${gw}/context?query=x`, { token: users[0]?.token });
     // Cognition is up and memory is not: its degraded answer, before the gateway gives up on it
-    // (see docs/failure-scenarios.md, "Known failures").
+    // (see docs/failure-scenarios.md, "Found by this suite, and fixed").
     expect.soft(context.status, JSON.stringify(context.body)).toBe(200);
     expect.soft(context.body.error).toBe('memory_service_unavailable');
     const health = await http('GET', `${gw}/health`);

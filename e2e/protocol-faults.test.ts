@@ -140,7 +140,7 @@ describe('protocol faults from impostor memory and cognition', () => {
     await drained();
     expectAllStored(ledger);
     // Last: the replayer's first attempt after journalling must wait for the Retry-After too (see
-    // docs/failure-scenarios.md, "Known failures").
+    // docs/failure-scenarios.md, "Found by this suite, and fixed").
     expect(early).toEqual([]);
   });
 
