@@ -80,24 +80,26 @@ export class PendingReplayer {
         continue;
       }
       const refusal = await this.replay(items, signal);
-      if (refusal === undefined) {
+      if (refusal === 'none') {
         this.failures = 0;
         continue;
       }
       this.failures++;
       previous = backoffDelay(backoff, this.failures, previous, random);
       // Memory's Retry-After is a floor: never come back earlier than it asked.
-      const pushback = hasCode(refusal) ? (refusal.retryAfterMs ?? 0) : 0;
-      this.notBefore = Math.max(this.notBefore, clock.now() + Math.max(previous, pushback));
+      this.notBefore = Math.max(this.notBefore, clock.now() + Math.max(previous, refusal.pushbackMs));
     }
   }
 
-  /** Replays a batch; returns memory's refusal, if any, so the caller backs off. */
-  private async replay(items: PendingItem[], signal: AbortSignal): Promise<unknown> {
+  /**
+   * Replays a batch; on a refusal, returns the longest Retry-After any refusal of the round carried
+   * (one worker's Retry-After must not be forgotten because another was refused by the breaker).
+   */
+  private async replay(items: PendingItem[], signal: AbortSignal): Promise<'none' | { pushbackMs: number }> {
     const concurrency = this.options.concurrency ?? 16;
     let next = 0;
     let refused = false;
-    let refusal: unknown;
+    let pushbackMs = 0;
     const worker = async () => {
       while (!refused && !signal.aborted && next < items.length) {
         const item = items[next++] as PendingItem;
@@ -115,13 +117,13 @@ export class PendingReplayer {
             await this.journal.markStored([item.item_id]);
           } else {
             refused = true;
-            refusal = err;
+            if (hasCode(err)) pushbackMs = Math.max(pushbackMs, err.retryAfterMs ?? 0);
           }
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-    return refused ? (refusal ?? new Error('refused')) : undefined;
+    return refused ? { pushbackMs } : 'none';
   }
 
   async stop() {
