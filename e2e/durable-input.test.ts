@@ -45,6 +45,13 @@ describe.each(databaseModes())('no input is lost (%s)', (database) => {
     expect(new Set(answers.map((a) => a.body.status))).toEqual(new Set(['received_storage_pending']));
     const ids = new Set(answers.map((a) => a.body.item_id as string));
     expect(ids.size).toBe(N);
+    // The client's retry of a journalled input is the same input: same id, same data, no copy.
+    const retried = await http('POST', `${gw()}/input`, {
+      token,
+      body: { content: 'a resend that differs' },
+      headers: { 'idempotency-key': 'outage-0' },
+    });
+    expect(retried.body).toEqual({ ...answers[0]?.body });
     // Pending inputs reach the open stream at once, without an id (they have no feed position yet).
     await live.waitFor(
       (e) => e.filter((x) => x.data.type === 'input').length === N + 1,

@@ -43,9 +43,21 @@ describe.each(testDatabases())('memory service on $name', (target) => {
   it('is idempotent on id, and an id of another user is a conflict', async () => {
     const args = { user_id: 'u2', input_data: { id: 'fixed-1', content: 'once' } };
     const first = (await tool('store_input', args)).json().result;
-    const second = (await tool('store_input', args)).json().result;
+    const stored = (await tool('get_message', { message_id: 'fixed-1' })).json().result.message;
+    // A retry that differs (new timestamp, other content) is answered with what the first kept.
+    const retry = {
+      ...args,
+      input_data: { ...args.input_data, content: 'twice', timestamp: '2020-01-01T00:00:00Z' },
+    };
+    const second = (await tool('store_input', retry)).json().result;
     expect(first.status).toBe('stored');
     expect(second).toMatchObject({ status: 'already_exists', item_id: 'fixed-1', seq: first.seq });
+    expect(second.data).toEqual({
+      content: 'once',
+      conversation_id: null,
+      timestamp: stored.timestamp,
+      metadata: {},
+    });
     const other = await tool('store_input', {
       user_id: 'intruder',
       input_data: { id: 'fixed-1', content: 'x' },
@@ -87,6 +99,7 @@ describe.each(testDatabases())('memory service on $name', (target) => {
       'stored',
     ]);
     expect(results[1].seq).toBe(results[0].seq);
+    expect(results[1].data.content).toBe('one');
     const rows = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM inputs WHERE user_id = 'batcher'",
     );

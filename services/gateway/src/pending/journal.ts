@@ -89,8 +89,9 @@ export class PendingJournal {
     return this.bytes;
   }
 
-  has(itemId: string) {
-    return this.items.has(itemId);
+  /** A live item's data, as it was journalled. */
+  dataOf(itemId: string): PendingItem['data'] | undefined {
+    return this.items.get(itemId)?.data;
   }
 
   /** Live items, oldest first. */

@@ -56,18 +56,20 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
       metadata: body.metadata ?? {},
     };
     const itemId = itemIdFor(user.id, key);
-    // A retry of an input still waiting in the journal must not be stored around it.
-    if (deps.journal.has(itemId)) return { status: 'received_storage_pending', item_id: itemId, data };
+    // A retry of an input still waiting in the journal must not be stored around it; like a retry
+    // of a stored one, it is answered with what the first request carried.
+    const pending = deps.journal.dataOf(itemId);
+    if (pending) return { status: 'received_storage_pending', item_id: itemId, data: pending };
     let retryAfterMs: number | undefined;
     try {
-      await deps.writer.store({
+      const kept = await deps.writer.store({
         user_id: user.id,
         item_id: itemId,
         data,
         requestId: request.id,
         log: request.log,
       });
-      return { status: 'received', item_id: itemId, data };
+      return { status: 'received', item_id: itemId, data: kept };
     } catch (err) {
       if (hasCode(err) && CALLER_FAULTS.has(err.code)) throw err;
       request.log.warn(

@@ -14,9 +14,17 @@ export interface StoreRequest {
   log: FastifyBaseLogger;
 }
 
+const storedData = z.object({
+  content: z.string(),
+  conversation_id: z.string().nullable(),
+  timestamp: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+});
 const stored = z.object({
   status: z.enum(['stored', 'already_exists', 'conflict']),
   item_id: z.string(),
+  // Sent with `already_exists`: what the first store of this id kept.
+  data: storedData.optional(),
 });
 const batchResult = z.object({ results: z.array(stored) });
 
@@ -65,11 +73,16 @@ export class InputWriter {
     );
   }
 
-  /** Resolves when memory has the input; a clash with another user's id is a `conflict`. */
-  async store(request: StoreRequest): Promise<void> {
+  /**
+   * Resolves when memory has the input, with the data memory holds for it: the request's own, or,
+   * for an id stored before (an idempotent retry), what was stored then. A clash with another
+   * user's id is a `conflict`.
+   */
+  async store(request: StoreRequest): Promise<InputData> {
     const result = await this.committer.submit(request);
     if (result.status === 'conflict')
       throw new CortexError('conflict', 'An input with this id belongs to another user');
+    return result.data ?? request.data;
   }
 
   idle() {

@@ -13,8 +13,17 @@ export interface StoredInput extends NewInput {
   seq: number;
 }
 
+/** What the first store of an id kept: an idempotent retry is answered with it, not its own copy. */
+export interface StoredData {
+  content: string;
+  conversation_id: string | null;
+  timestamp: string;
+  metadata: Record<string, unknown>;
+}
+
 export type StoreOutcome =
-  | { status: 'stored' | 'already_exists'; item_id: string; seq: number }
+  | { status: 'stored'; item_id: string; seq: number }
+  | { status: 'already_exists'; item_id: string; seq: number; data: StoredData }
   | { status: 'conflict'; item_id: string };
 
 import { EVENTS_CHANNEL, lockEventWriters } from './event-order';
@@ -44,12 +53,11 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
     );
     const stored = new Map(inserted.rows.map((r) => [r.id, r.seq]));
     const missing = rows.filter((r) => !stored.has(r.id)).map((r) => r.id);
-    const existing = new Map<string, { user_id: string; seq: number }>();
+    const existing = new Map<string, StoredInput>();
     if (missing.length > 0) {
-      const found = await tx.query<{ id: string; user_id: string; seq: number }>(
-        'SELECT id, user_id, seq FROM inputs WHERE id = ANY($1::text[])',
-        [missing],
-      );
+      const found = await tx.query<StoredInput>(`SELECT ${COLUMNS} FROM inputs WHERE id = ANY($1::text[])`, [
+        missing,
+      ]);
       for (const r of found.rows) existing.set(r.id, r);
     }
     if (inserted.rows.length > 0) {
@@ -63,10 +71,17 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
         claimed.add(input.id);
         return { status: 'stored', item_id: input.id, seq };
       }
-      const prior = existing.get(input.id) ?? { user_id: input.user_id, seq: seq ?? 0 };
+      // A repeat of an id inside this very batch: the first occurrence is what was stored.
+      const prior = existing.get(input.id) ?? { ...(fresh.get(input.id) as NewInput), seq: seq ?? 0 };
       // An id is only "already there" for the user who owns it; another user's id is a conflict.
       if (prior.user_id !== input.user_id) return { status: 'conflict', item_id: input.id };
-      return { status: 'already_exists', item_id: input.id, seq: prior.seq };
+      const { content, conversation_id, timestamp, metadata } = prior;
+      return {
+        status: 'already_exists',
+        item_id: input.id,
+        seq: prior.seq,
+        data: { content, conversation_id, timestamp, metadata },
+      };
     });
   });
 }

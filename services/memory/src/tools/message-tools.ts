@@ -22,6 +22,7 @@ function toRow({ user_id, input_data }: z.infer<typeof storeArgs>): NewInput {
 function answer(user_id: string, outcome: StoreOutcome) {
   if (outcome.status === 'conflict')
     return { status: 'conflict' as const, user_id, item_id: outcome.item_id };
+  if (outcome.status === 'already_exists') return { ...outcome, user_id };
   return { status: outcome.status, user_id, item_id: outcome.item_id, seq: outcome.seq };
 }
 
