@@ -1,15 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: unit tests sit beside the code; e2e tests start real processes and share
-// one PostgreSQL, so they run in fewer workers to keep this 2-core machine from thrashing.
+// Three projects: unit tests sit beside the code; e2e and browser tests start real processes and
+// share one PostgreSQL, so they run one file at a time to keep this 2-core machine from thrashing.
+// Each settles its PostgreSQL first (DATABASE_URL, else testcontainers, else embedded only).
+const globalSetup = ['e2e/harness/global-setup.ts'];
+
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'infra/**/*.test.ts'],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'services/*/src/**/*.test.ts',
+            'infra/**/*.test.ts',
+            'e2e/harness/**/*.test.ts',
+          ],
           exclude: ['**/node_modules/**'],
+          globalSetup,
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },
@@ -18,7 +27,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
-          exclude: ['e2e/browser/**', '**/node_modules/**'],
+          exclude: ['e2e/browser/**', 'e2e/harness/**', '**/node_modules/**'],
+          globalSetup,
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
@@ -29,6 +39,7 @@ export default defineConfig({
           name: 'browser',
           include: ['e2e/browser/**/*.test.ts'],
           exclude: ['**/node_modules/**'],
+          globalSetup,
           testTimeout: 90_000,
           hookTimeout: 90_000,
           fileParallelism: false,

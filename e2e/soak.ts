@@ -4,7 +4,8 @@
  *
  *   npx tsx e2e/soak.ts            (root script: pnpm e2e:soak)
  *
- * PostgreSQL when DATABASE_URL is set (with a fault proxy in front of it too), else PGlite. A fault
+ * PostgreSQL when DATABASE_URL is set or testcontainers can start one (with a fault proxy in front
+ * of it too), else PGlite. A fault
  * proxy sits in front of memory. Load: SOAK_USERS users, SOAK_CONCURRENCY concurrent POST /input
  * with Idempotency-Key, one SSE stream per user. Faults, one at a time with quiet gaps: memory
  * SIGKILL + restart, latency past the timeout, connection resets, blackhole, memory proxy down/up,
@@ -15,6 +16,7 @@
  * Exit code 1 when an accepted input is lost or stored twice (or stored for the wrong user).
  */
 import { performance } from 'node:perf_hooks';
+import { databaseSource } from './harness/database-source';
 import { http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { runLoad } from './harness/load';
@@ -38,6 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => console.log(`[soak ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
 const t0 = performance.now();
 
+const source = await databaseSource();
+if (source.url) process.env.DATABASE_URL = source.url;
 const database = primaryMode();
 const TIMEOUT_MS = 1000;
 const system = await System.start({
@@ -230,6 +234,7 @@ const report = {
 };
 console.log(JSON.stringify(report, null, 2));
 await system.stop();
+await source.stop();
 const failed = r.lost > 0 || r.duplicates > 0 || r.mismatched > 0 || crossUser > 0;
 if (failed) console.error('SOAK FAILED: inputs lost, duplicated, mismatched or delivered to another user');
 process.exit(failed ? 1 : 0);
