@@ -101,6 +101,29 @@ describe('CircuitBreaker', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('moves on by itself when its timers fire early, without any call or state read', async () => {
+    const { clock, breaker, events } = setup({
+      failureThreshold: 1,
+      openMs: 100,
+      probeTimeoutMs: 500,
+      openBackoffFactor: 1,
+    });
+    // Timers that fire 2 ms before they are due, as Node's occasionally do against Date.now().
+    const onTime = clock.setTimeout.bind(clock);
+    clock.setTimeout = (fn, ms) => onTime(fn, ms > 5 ? ms - 2 : ms);
+    const types = () => events.map((e) => e.type);
+    await failTimes(breaker, 1);
+    clock.advance(60_000);
+    expect(types()).toEqual(['breaker_open', 'breaker_half_open']);
+    const stuck = held(breaker);
+    clock.advance(60_000);
+    expect(types()).toEqual(['breaker_open', 'breaker_half_open', 'breaker_open', 'breaker_half_open']);
+    expect(breaker.probesInFlight).toBe(0);
+    stuck.settle(true);
+    await stuck.p.outcome;
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('a probe that never settles does not wedge HALF_OPEN', async () => {
     const { clock, breaker } = setup({
       failureThreshold: 1,

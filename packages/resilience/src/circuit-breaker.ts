@@ -39,7 +39,17 @@ export class CircuitBreaker implements Policy {
   private readonly o: Required<Omit<CircuitBreakerOptions, 'slowCallMs' | 'mode' | 'clock'>>;
   private readonly slowCallMs: number | undefined;
   private readonly clock: Clock;
-  private readonly refreshNow = () => this.refresh(this.clock.now());
+  /**
+   * Timers may fire a little before the clock says their time is up (Node's do, by a millisecond
+   * now and then): re-arm instead of leaving the move to the next call, which may never come.
+   */
+  private readonly onStateTimer = () => {
+    this.stateTimer = undefined;
+    const now = this.clock.now();
+    this.refresh(now);
+    if (this.current === OPEN) this.armStateTimer(this.openUntilAt - now);
+  };
+  private readonly onProbeTimer: (() => void)[];
 
   constructor(options: CircuitBreakerOptions = {}) {
     this.o = {
@@ -67,6 +77,14 @@ export class CircuitBreaker implements Policy {
     }
     this.probeStarts = new Float64Array(this.o.halfOpenMaxProbes).fill(Number.NaN);
     this.probeTimers = new Array(this.o.halfOpenMaxProbes).fill(undefined);
+    this.onProbeTimer = this.probeTimers.map((_, slot) => () => {
+      this.probeTimers[slot] = undefined;
+      const now = this.clock.now();
+      this.refresh(now);
+      const started = this.probeStarts[slot]!;
+      if (this.current === HALF_OPEN && !Number.isNaN(started))
+        this.armProbeTimer(slot, started + this.o.probeTimeoutMs - now);
+    });
   }
 
   /** The state as of now on the clock (no call needed to leave OPEN). */
@@ -172,10 +190,19 @@ export class CircuitBreaker implements Policy {
     const slot = this.probeStarts.findIndex(Number.isNaN);
     this.probeStarts[slot] = now;
     this.probes++;
-    const timer = this.clock.setTimeout(this.refreshNow, this.o.probeTimeoutMs);
+    this.armProbeTimer(slot, this.o.probeTimeoutMs);
+    return slot;
+  }
+
+  private armProbeTimer(slot: number, ms: number): void {
+    const timer = this.clock.setTimeout(this.onProbeTimer[slot]!, Math.max(1, ms));
     unrefTimer(timer);
     this.probeTimers[slot] = timer;
-    return slot;
+  }
+
+  private armStateTimer(ms: number): void {
+    this.stateTimer = this.clock.setTimeout(this.onStateTimer, Math.max(1, ms));
+    unrefTimer(this.stateTimer);
   }
 
   private reject(state: BreakerState, retryAfterMs: number | undefined): CodedError {
@@ -233,8 +260,7 @@ export class CircuitBreaker implements Policy {
     this.transition(OPEN);
     this.openUntilAt = now + openMs;
     // Only so that `breaker_half_open` (and a state gauge) is on time without traffic.
-    this.stateTimer = this.clock.setTimeout(this.refreshNow, openMs);
-    unrefTimer(this.stateTimer);
+    this.armStateTimer(openMs);
     if (this.events.active) this.events.emit({ type: 'breaker_open', openMs, openings: this.openings });
   }
 

@@ -174,4 +174,26 @@ describe('createServicePolicy: bulkhead → retry → breaker → timeout → fn
     await clock.advanceAsync(1_000);
     expect(await first.outcome).toEqual({ ok: true, value: 'first' });
   });
+
+  it("with no per-attempt timeout (0), the total and the caller's deadline still end a hung call", async () => {
+    const clock = new FakeClock();
+    const hang = (ctx: AttemptContext) =>
+      new Promise<never>((_, reject) =>
+        ctx.signal?.addEventListener('abort', () => reject(ctx.signal?.reason)),
+      );
+    const total = createServicePolicy(
+      { timeoutMs: 0, totalTimeoutMs: 500, retry: { maxAttempts: 1 } },
+      { clock },
+    );
+    const byTotal = capture(total.execute(hang));
+    const plain = createServicePolicy({ timeoutMs: 0, retry: { maxAttempts: 1 } }, { clock });
+    const byCaller = capture(plain.execute(hang, undefined, clock.now() + 100));
+    await clock.advanceAsync(100);
+    const caller = await byCaller.outcome;
+    expect(hasCode(!caller.ok && caller.error, 'timeout')).toBe(true);
+    expect(byTotal.settled).toBe(false);
+    await clock.advanceAsync(400);
+    const outcome = await byTotal.outcome;
+    expect(hasCode(!outcome.ok && outcome.error, 'timeout')).toBe(true);
+  });
 });

@@ -30,7 +30,7 @@ export class ServicePolicy implements Policy {
   readonly bulkhead: Bulkhead | undefined;
   readonly retry: RetryPolicy;
   readonly breaker: CircuitBreaker | undefined;
-  readonly timeout: TimeoutPolicy | undefined;
+  readonly timeout: TimeoutPolicy;
   readonly chain: readonly Policy[];
   private readonly clock: Clock;
   private readonly totalTimeoutMs: number | undefined;
@@ -52,7 +52,9 @@ export class ServicePolicy implements Policy {
     this.retry = new RetryPolicy({ ...retry, budget, clock, random: deps.random ?? Math.random });
     if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock, wheel });
     if (breaker.enabled) this.breaker = new CircuitBreaker({ ...breaker, clock });
-    if (config.timeoutMs > 0) this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock, wheel });
+    // Always there, even with no per-attempt limit (timeoutMs 0): it is what enforces the total
+    // and the caller's deadline on an attempt that never settles.
+    this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock, wheel });
     // Order, outermost first (see README): a bulkhead slot is held for the whole call, retries
     // included; every retry attempt passes the breaker (so an open circuit stops the retries and
     // a half-open one sees one probe per attempt); the timeout is per attempt, inside the breaker,
