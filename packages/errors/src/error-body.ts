@@ -48,7 +48,11 @@ export function fromErrorBody(status: number, body: unknown, retryAfterMs?: numb
   const { code, message, details, retry_after } = parsed.data.error;
   const retry = retryAfterMs ?? (retry_after === undefined ? undefined : retry_after * 1000);
   if (!isErrorCode(code)) {
-    return new CortexError('unknown', message, { status, details: { upstream_code: code, details } });
+    return new CortexError('unknown', message, {
+      status,
+      details: { upstream_code: code, details },
+      retryAfterMs: retry,
+    });
   }
   return new CortexError(code, message, { status, details, retryAfterMs: retry });
 }

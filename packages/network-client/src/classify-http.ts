@@ -4,8 +4,12 @@ import { CortexError, type ErrorCode, fromErrorBody, hasCode } from '@cortex/err
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined || v.trim() === '') return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  // Only an HTTP date is read as a date: V8's lenient Date.parse takes "1.5" for 2001-01-05,
+  // which would make a fractional or negative value mean "now".
+  if (!/^[A-Za-z]{3},? .*\d{2}:\d{2}:\d{2} GMT$/.test(t)) return undefined;
+  const at = Date.parse(t);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
@@ -15,6 +19,17 @@ function codeForUpstreamStatus(status: number): ErrorCode {
   if (status === 503) return 'service_unavailable';
   if (status >= 500) return 'server_error';
   return 'client_error';
+}
+
+/**
+ * What an upstream's code means here. Its own failure (a tool that crashed) is a bad gateway, not
+ * our internal error; a code outside the taxonomy means what its status means (a 429 with a code
+ * of its own is still "slow down"); every other code keeps its meaning and its retriability.
+ */
+function relabel(code: ErrorCode, status: number): ErrorCode {
+  if (code === 'unknown') return codeForUpstreamStatus(status);
+  if (status >= 500 && (code === 'tool_execution_error' || code === 'internal_error')) return 'server_error';
+  return code;
 }
 
 /**
@@ -29,26 +44,21 @@ export function errorFromResponse(
   retryAfterMs: number | undefined,
 ) {
   const fromBody = fromErrorBody(status, body, retryAfterMs);
-  // An upstream's own failure (a tool that crashed) is a bad gateway here, not our internal error;
-  // unavailability codes keep their meaning (and their retriability).
-  if (
-    fromBody &&
-    status >= 500 &&
-    ['tool_execution_error', 'internal_error', 'unknown'].includes(fromBody.code)
-  ) {
-    return new CortexError('server_error', `${service}: ${fromBody.message}`, {
-      status,
-      details: { service, upstream_status: status, upstream_code: fromBody.code },
-      retryAfterMs: fromBody.retryAfterMs,
-    });
-  }
   if (fromBody) {
-    return new CortexError(fromBody.code, `${service}: ${fromBody.message}`, {
+    const code = relabel(fromBody.code, status);
+    const upstreamCode =
+      fromBody.code === 'unknown'
+        ? (fromBody.details as { upstream_code?: string }).upstream_code
+        : fromBody.code;
+    const upstreamDetails =
+      fromBody.code === 'unknown' ? (fromBody.details as { details?: unknown }).details : fromBody.details;
+    return new CortexError(code, `${service}: ${fromBody.message}`, {
       status,
       details: {
         service,
         upstream_status: status,
-        ...(fromBody.details === undefined ? {} : { upstream: fromBody.details }),
+        ...(code === fromBody.code ? {} : { upstream_code: upstreamCode }),
+        ...(upstreamDetails === undefined ? {} : { upstream: upstreamDetails }),
       },
       retryAfterMs: fromBody.retryAfterMs,
     });

@@ -1,4 +1,5 @@
-import { backoffDelay, type Clock, sleep, systemClock } from '@cortex/resilience';
+import { hasCode } from '@cortex/errors';
+import { backoffDelay, type Clock, isCallerFault, sleepUntil, systemClock } from '@cortex/resilience';
 import type { ServiceClient } from './service-client';
 
 export interface ResumableStreamOptions {
@@ -86,7 +87,9 @@ export class ResumableStream {
         failures++;
         this.options.onBreak?.(err, failures);
         previous = backoffDelay(backoff, failures, previous, random);
-        await sleep(clock, previous, signal).catch(() => {});
+        await sleepUntil(clock, clock.now() + waitAfter(err, previous, backoff.maxDelayMs), signal).catch(
+          () => {},
+        );
       }
     }
   }
@@ -95,4 +98,15 @@ export class ResumableStream {
     this.controller.abort();
     await this.running;
   }
+}
+
+/**
+ * How long to stay away after a break: the backoff, but never less than the server's Retry-After;
+ * and when the server says the request itself is wrong (401, 403, 404), only the longest backoff,
+ * since trying again sooner cannot help and a follower never gives up.
+ */
+function waitAfter(err: unknown, backoffMs: number, maxDelayMs: number): number {
+  if (!hasCode(err)) return backoffMs;
+  if (isCallerFault(err) && err.code !== 'aborted') return Math.max(backoffMs, maxDelayMs);
+  return Math.max(backoffMs, err.retryAfterMs ?? 0);
 }

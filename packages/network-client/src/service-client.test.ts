@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { DEADLINE_HEADER } from '@cortex/errors';
+import { FakeClock } from '@cortex/resilience';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ResumableStream } from './resumable-stream';
@@ -189,5 +190,70 @@ describe('ResumableStream', () => {
     await stream.close();
     expect(got.slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(requests.slice(0, 3)).toEqual([undefined, '2', '4']);
+  });
+
+  it("stays away for the server's Retry-After, and long after a 4xx, on a clock it is given", async () => {
+    const arrivals: number[] = [];
+    const clock = new FakeClock(0);
+    const url = await serve((req, res) => {
+      arrivals.push(clock.now());
+      if (req.url?.startsWith('/resource/busy'))
+        json(res, 503, { error: { code: 'service_unavailable', message: 'later' } }, { 'retry-after': '30' });
+      else json(res, 404, { error: { code: 'not_found', message: 'no such resource' } });
+    });
+    const waitFor = async (n: number) => {
+      while (arrivals.length < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    const settle = () => new Promise((r) => setTimeout(r, 50));
+    const busy = new ResumableStream(client(url), {
+      path: 'busy',
+      baseDelayMs: 1,
+      maxDelayMs: 5_000,
+      clock,
+      onItem: () => {},
+    }).start();
+    await waitFor(1);
+    await settle();
+    await clock.advanceAsync(29_999);
+    await settle();
+    expect(arrivals).toEqual([0]);
+    await clock.advanceAsync(1);
+    await waitFor(2);
+    expect(arrivals[1]).toBeGreaterThanOrEqual(30_000);
+    await busy.close();
+
+    arrivals.length = 0;
+    const gone = new ResumableStream(client(url), {
+      path: 'gone',
+      baseDelayMs: 1,
+      maxDelayMs: 5_000,
+      clock,
+      onItem: () => {},
+    }).start();
+    await waitFor(1);
+    await settle();
+    await clock.advanceAsync(4_999);
+    await settle();
+    expect(arrivals).toHaveLength(1);
+    await clock.advanceAsync(1);
+    await waitFor(2);
+    await gone.close();
+  });
+});
+
+describe('instance health', () => {
+  it("does not hold the caller's own abort against an instance", async () => {
+    const url = await serve(() => {}); // never answers
+    const c = client(url, { ejection: { ejectAfterFailures: 2 } });
+    const gaveUp = () => {
+      const caller = new AbortController();
+      setTimeout(() => caller.abort(), 30);
+      return caller.signal;
+    };
+    for (let i = 0; i < 3; i++) {
+      await expect(c.collect('slow', { signal: gaveUp() })).rejects.toMatchObject({ code: 'aborted' });
+      await expect(c.callTool('slow', {}, { signal: gaveUp() })).rejects.toMatchObject({ code: 'aborted' });
+    }
+    expect(c.instances.describe()).toEqual([expect.objectContaining({ ejected: false })]);
   });
 });

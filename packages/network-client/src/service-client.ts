@@ -214,8 +214,10 @@ export class ServiceClient {
             }
             return r;
           } catch (err) {
-            if (!hasCode(err)) this.instances.report(instance, false);
-            throw errorFromTransport(this.service, err, attemptSignal);
+            const e = errorFromTransport(this.service, err, attemptSignal);
+            // An error answer was reported above; the caller's own abort says nothing of the instance.
+            if (!hasCode(err) && e.code !== 'aborted') this.instances.report(instance, false);
+            throw e;
           }
         },
         options.signal,
