@@ -1,7 +1,7 @@
 import { CortexError } from '@cortex/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createServiceApp } from './create-app';
+import { createServiceApp, loggedUrl } from './create-app';
 import { DEADLINE_HEADER } from './deadline';
 
 const apps: ReturnType<typeof createServiceApp>[] = [];
@@ -28,11 +28,20 @@ describe('service app', () => {
     const app = build();
     const echoed = await app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });
     expect(echoed.headers['x-request-id']).toBe('abc-123');
-    const generated = await app.inject({
-      url: '/health',
-      headers: { 'x-request-id': 'bad id\nwith newline' },
-    });
-    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const spaced = await app.inject({ url: '/health', headers: { 'x-request-id': 'trace 7 "a<b>"' } });
+    expect(spaced.headers['x-request-id']).toBe('trace 7 "a<b>"');
+    for (const bad of ['bad id\nwith newline', 'x'.repeat(201), 'tab\there']) {
+      const generated = await app.inject({ url: '/health', headers: { 'x-request-id': bad } });
+      expect(generated.headers['x-request-id'], JSON.stringify(bad)).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('keeps tokens in the query out of the logged URL', () => {
+    expect(loggedUrl('/output/stream?token=eyJ.a.b&last_event_id=4')).toBe(
+      '/output/stream?token=[redacted]&last_event_id=4',
+    );
+    expect(loggedUrl('/x?a=1&TOKEN=s')).toBe('/x?a=1&TOKEN=[redacted]');
+    expect(loggedUrl('/history?limit=5')).toBe('/history?limit=5');
   });
 
   it('answers unknown routes with the error body', async () => {
@@ -100,6 +109,17 @@ describe('service app', () => {
     const res = await build().inject({ url: '/health', headers: { [DEADLINE_HEADER]: '0' } });
     expect(res.statusCode).toBe(504);
     expect(res.json().error.code).toBe('timeout');
+  });
+
+  it('ignores the deadline header where it is not trusted (a public edge)', async () => {
+    const app = createServiceApp({ service: 'edge', logLevel: 'silent', trustDeadlineHeader: false });
+    apps.push(app);
+    app.get('/deadline', async (request) => ({ deadline: request.deadline ?? null }));
+    for (const value of ['0', '5']) {
+      const res = await app.inject({ url: '/deadline', headers: { [DEADLINE_HEADER]: value } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ deadline: null });
+    }
   });
 
   it('aggregates health: non-critical failure is a warning, critical is unhealthy', async () => {

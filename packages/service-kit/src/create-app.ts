@@ -24,20 +24,42 @@ export interface ServiceAppOptions {
   /** Collect process metrics (off in tests that build many apps in one process). */
   defaultMetrics?: boolean;
   bodyLimit?: number;
+  /**
+   * Honour the caller's `x-cortex-deadline-ms` (default): refuse work it has already given up on,
+   * and give `request.deadline` to the calls made for it. Off for a public edge such as the
+   * gateway, which sets its own budgets: a client's header is not one to honour or pass on (a
+   * tiny one, passed on, would make calls to healthy dependencies time out and trip circuits).
+   */
+  trustDeadlineHeader?: boolean;
   fastify?: Partial<FastifyServerOptions>;
 }
 
-// A request id from outside ends up in every log line: accept only short, plain ids.
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+// A request id from outside ends up in every log line and header: printable ASCII, no control
+// characters, no surrounding spaces, at most 200 characters. Anything else gets a fresh id.
+const REQUEST_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
+
+/** A request's URL as logged: a token in the query (browsers' streams) never reaches a log. */
+export function loggedUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
 
 /** The Fastify app every service builds on: logging, request ids, errors, health, metrics. */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const started = Date.now();
+  const trustDeadline = options.trustDeadlineHeader ?? true;
   const app = Fastify({
     logger: {
       level: options.logLevel ?? 'info',
       base: { service: options.service },
-      redact: ['req.headers.authorization', 'req.query.token'],
+      serializers: {
+        req: (req) => ({
+          method: req.method,
+          url: loggedUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
     },
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
@@ -53,6 +75,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (!trustDeadline) return;
     const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER]);
     if (deadline !== undefined && deadline <= Date.now()) {
       // The caller has already given up; doing the work would only add load.

@@ -30,6 +30,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     service: 'gateway',
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
+    // Deadlines are ours to set at the edge: clients speak HTTP, not our internal headers.
+    trustDeadlineHeader: false,
   });
   if (env.usingDevSecret) app.log.warn('JWT_SECRET is not set: using the development secret');
   const memoryUpstream = createUpstream(app, {
