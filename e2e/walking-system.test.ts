@@ -173,6 +173,31 @@ describe.each(databaseModes())('the walking system on %s', (database) => {
     expect((await http('GET', `${gw}/history`, { token })).body.count).toBe(0);
   });
 
+  it('stores an input as large as the body limit allows, and takes back its own nulls', async () => {
+    const token = await tokenFor('large-input-user');
+    const shell = JSON.stringify({ content: 'large', metadata: { pad: '' } });
+    const raw = JSON.stringify({
+      content: 'large',
+      metadata: { pad: 'z'.repeat(1024 * 1024 - shell.length) },
+    });
+    expect(Buffer.byteLength(raw)).toBe(1024 * 1024);
+    const large = await http('POST', `${gw}/input`, {
+      token,
+      raw,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(large.status).toBe(200);
+    expect(large.body.status).toBe('received');
+    const echoed = await http('POST', `${gw}/input`, {
+      token,
+      body: { content: 'nulls', conversation_id: null, metadata: null },
+    });
+    expect(echoed.body).toMatchObject({ status: 'received', data: { conversation_id: null, metadata: {} } });
+    const history = await http('GET', `${gw}/history`, { token });
+    expect(history.body.items.map((i: { content: string }) => i.content)).toEqual(['nulls', 'large']);
+    expect(history.body.items[1].metadata.pad).toHaveLength(1024 * 1024 - shell.length);
+  });
+
   it('reports every dependency healthy, and metrics', async () => {
     const health = await http('GET', `${gw}/health`);
     expect(health.status).toBe(200);

@@ -57,6 +57,19 @@ describe('GroupCommitter', () => {
     expect(batches.flatMap((b) => b.items)).toEqual(Array.from({ length: 26 }, (_, i) => i));
   });
 
+  it('keeps batches within a weight bound, always taking at least one', async () => {
+    const { batches, write } = manualWriter();
+    const committer = new GroupCommitter(write, 100, 1, { weigh: (n: number) => n, maxWeight: 10 });
+    const results = [1, 4, 5, 2, 30, 3, 3, 3].map((n) => committer.submit(n));
+    for (let n = 0; n < 5; n++) {
+      await settle();
+      batches[n]?.finish();
+    }
+    await Promise.all(results);
+    // The first goes alone; then [4,5] (9), [2] (2+30 would be 32), [30] alone, [3,3,3] (9).
+    expect(batches.map((b) => b.items)).toEqual([[1], [4, 5], [2], [30], [3, 3, 3]]);
+  });
+
   it('fails only the calls of a failed batch and carries on with the next', async () => {
     const { batches, write } = manualWriter();
     const committer = new GroupCommitter(write);

@@ -13,10 +13,15 @@ export class GroupCommitter<I, R> {
   batches = 0;
   items = 0;
 
+  /**
+   * `weigh` and `maxWeight` bound a batch by more than its count (bytes, say): a batch takes
+   * items while their weights add up to at most `maxWeight`, and always at least one.
+   */
   constructor(
     private readonly write: (items: I[]) => Promise<R[]>,
     private readonly maxBatch = 500,
     private readonly maxInFlight = 1,
+    private readonly bound?: { weigh: (item: I) => number; maxWeight: number },
   ) {}
 
   submit(item: I): Promise<R> {
@@ -43,10 +48,21 @@ export class GroupCommitter<I, R> {
 
   private pump() {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.queue.splice(0, this.batchLength());
       this.inFlight++;
       void this.flush(batch);
     }
+  }
+
+  private batchLength(): number {
+    const n = Math.min(this.maxBatch, this.queue.length);
+    if (this.bound === undefined) return n;
+    let weight = 0;
+    for (let i = 0; i < n; i++) {
+      weight += this.bound.weigh((this.queue[i] as Waiting<I, R>).item);
+      if (weight > this.bound.maxWeight) return Math.max(1, i);
+    }
+    return n;
   }
 
   private async flush(batch: Waiting<I, R>[]) {

@@ -28,6 +28,7 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     service: 'memory',
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
+    bodyLimit: env.BODY_LIMIT_BYTES,
   });
   const opened =
     given ??

@@ -18,6 +18,15 @@ export const memoryEnvSchema = baseEnvSchema.extend({
   GROUP_COMMIT_WRITERS: z.coerce.number().int().min(1).max(16).default(1),
   /** `off`: one transaction per input, for benchmarks. */
   GROUP_COMMIT: z.enum(['on', 'off']).default('on'),
+  /**
+   * Largest request body. Above the gateway's 1 MiB: an input of that size arrives wrapped in a
+   * tool call, and the gateway's batches go up to 1 MiB of inputs plus their envelopes.
+   */
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   /** Feed followers re-read at least this often even without a notification. */
   FEED_POLL_MS: z.coerce.number().int().positive().default(5000),
 });

@@ -1,6 +1,7 @@
 import { hasCode } from '@cortex/errors';
 import { backoffDelay, type Clock, sleepUntil, systemClock } from '@cortex/resilience';
 import type { FastifyBaseLogger } from 'fastify';
+import { refusedByMemory } from '../store/input-writer';
 import type { PendingItem, PendingJournal } from './journal';
 
 export interface ReplayerOptions {
@@ -108,7 +109,7 @@ export class PendingReplayer {
           this.stored++;
           await this.journal.markStored([item.item_id]);
         } catch (err) {
-          if (hasCode(err) && ['invalid_request', 'client_error', 'conflict'].includes(err.code)) {
+          if (refusedByMemory(err)) {
             this.dropped++;
             this.options.log.error(
               { item_id: item.item_id, code: err.code },

@@ -5,7 +5,7 @@ import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { PendingJournal } from '../pending/journal';
 import type { PendingReplayer } from '../pending/replayer';
-import type { InputWriter } from '../store/input-writer';
+import { type InputWriter, refusedByMemory } from '../store/input-writer';
 import type { EventHub } from '../stream/event-hub';
 import { inputEvent } from '../stream/user-events';
 
@@ -14,8 +14,9 @@ export const inputBody = z.object({
   content: storableString()
     .max(100_000)
     .refine((c) => c.trim().length > 0, 'content must not be empty'),
-  conversation_id: storableString().min(1).max(256).optional(),
-  metadata: storableObject().optional(),
+  // null is what the gateway itself answers for "none": a client echoing it back is not wrong.
+  conversation_id: storableString().min(1).max(256).nullish(),
+  metadata: storableObject().nullish(),
 });
 
 const idempotencyKey = z.string().min(1).max(256);
@@ -34,9 +35,6 @@ export interface InputDeps {
   replayer: PendingReplayer;
   authenticate: preHandlerHookHandler;
 }
-
-// What memory says when the request itself is wrong: journalling it would only replay a failure.
-const CALLER_FAULTS = new Set(['invalid_request', 'conflict', 'client_error']);
 
 /**
  * `POST /input`. Stored in memory → `received`. Memory away (refused, timed out, circuit open,
@@ -71,7 +69,7 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
       });
       return { status: 'received', item_id: itemId, data: kept };
     } catch (err) {
-      if (hasCode(err) && CALLER_FAULTS.has(err.code)) throw err;
+      if (refusedByMemory(err)) throw err;
       request.log.warn(
         { code: hasCode(err) ? err.code : 'unknown' },
         'memory could not store input; journalling',

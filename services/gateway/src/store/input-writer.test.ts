@@ -61,6 +61,25 @@ describe('InputWriter against a real memory service', () => {
     expect(new Set(history.map((h) => h.id)).size).toBe(61);
   });
 
+  it("keeps batches of large inputs within memory's body limit", async () => {
+    const writer = new InputWriter(client);
+    const large = (i: number) => ({ ...data(`large ${i}`), metadata: { pad: 'p'.repeat(700_000) } });
+    // Together 5.6 MB, beyond memory's 4 MiB limit as one call: they must travel in several.
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        writer.store({
+          user_id: 'big',
+          item_id: `large-${i}`,
+          data: large(i),
+          requestId: `l${i}`,
+          log: memory.log,
+        }),
+      ),
+    );
+    const history = await client.collect<{ id: string }>('history/big', { query: { limit: 10 } });
+    expect(history).toHaveLength(8);
+  });
+
   it('rejects only the clashing input of a batch', async () => {
     const writer = new InputWriter(client);
     await writer.store({

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CortexError } from '@cortex/errors';
+import { type CodedError, CortexError, hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import { GroupCommitter } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
@@ -27,6 +27,17 @@ const stored = z.object({
   data: storedData.optional(),
 });
 const batchResult = z.object({ results: z.array(stored) });
+
+// What memory says when the input itself is wrong: journalling or replaying it would only repeat
+// the failure, so the caller hears it (a 4xx) or the replayer drops it.
+const REFUSALS = new Set(['invalid_request', 'client_error', 'conflict', 'payload_too_large']);
+
+export function refusedByMemory(err: unknown): err is CodedError {
+  return hasCode(err) && REFUSALS.has(err.code);
+}
+
+/** Batches stay well inside memory's body limit (`BODY_LIMIT_BYTES`, 4 MiB by default). */
+const MAX_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Hands inputs to memory. A lone input goes as `store_input` under its own request id, at once.
@@ -70,6 +81,8 @@ export class InputWriter {
       },
       maxBatch,
       maxInFlight,
+      // An input of up to the gateway's 1 MiB body limit goes alone; small ones share a batch.
+      { weigh: (r) => Buffer.byteLength(JSON.stringify(r.data)), maxWeight: MAX_BATCH_BYTES },
     );
   }
 

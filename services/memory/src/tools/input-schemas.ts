@@ -9,5 +9,5 @@ export const inputData = z.object({
   content: storableString().min(1).max(1_000_000),
   conversation_id: storableString().max(256).nullish(),
   timestamp: z.iso.datetime({ offset: true }).optional(),
-  metadata: storableObject().optional(),
+  metadata: storableObject().nullish(),
 });
