@@ -186,7 +186,7 @@ describe('cognition with memory away', () => {
     expect(analysis.json().result).toEqual({
       type: 'topics',
       conversation_id: 'c1',
-      results: null,
+      results: { topics: [] },
       backend: null,
       message_count: 0,
       error: 'memory_service_unavailable',

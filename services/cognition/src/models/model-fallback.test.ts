@@ -160,7 +160,7 @@ describe('the model chain over real sockets', () => {
     expect(result).toEqual({
       type: 'summary',
       conversation_id: 'c1',
-      results: null,
+      results: { summary: '', key_points: [] },
       backend: null,
       message_count: 2,
       enrichment_error: 'all_backends_failed',

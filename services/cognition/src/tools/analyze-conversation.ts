@@ -19,6 +19,9 @@ export const analyzeConversation = defineTool({
   }),
   async run({ user_id, conversation_id, analysis_type }, ctx, call) {
     const base = { type: analysis_type, conversation_id };
+    // Nothing analysed (memory away, every backend failed) still answers the type's own shape,
+    // empty, so that clients never meet a null where results belong.
+    const nothing = () => empty.analyse({ type: analysis_type, messages: [] });
     const { items, error } = await readItems(
       ctx.memory,
       `conversation/${encodeURIComponent(conversation_id)}`,
@@ -29,7 +32,7 @@ export const analyzeConversation = defineTool({
         deadline: call.deadline,
       },
     );
-    if (error) return { ...base, results: null, backend: null, message_count: 0, error };
+    if (error) return { ...base, results: await nothing(), backend: null, message_count: 0, error };
     const task = {
       type: analysis_type,
       messages: items.map((i) => ({ content: i.content, timestamp: i.timestamp })),
@@ -64,7 +67,7 @@ export const analyzeConversation = defineTool({
     );
     return {
       ...base,
-      results: null,
+      results: await nothing(),
       backend: null,
       message_count,
       enrichment_error: 'all_backends_failed',
