@@ -75,6 +75,9 @@ describe('isRetriable / isUpstreamFailure / isCallerFault', () => {
     expect(isRetriable(e('unknown'))).toBe(false);
     expect(isRetriable(e('conflict'))).toBe(false);
     expect(isRetriable(e('service_unavailable', 422))).toBe(false);
+    expect(isRetriable(e('server_error', 502))).toBe(true);
+    expect(isRetriable(e('server_error', 501))).toBe(false);
+    expect(isRetriable(e('server_error', 505))).toBe(false);
   });
 
   it('classifies for the breaker and the fallback', () => {

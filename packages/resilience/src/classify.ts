@@ -26,7 +26,8 @@ const TIMEOUT_CODES = new Set([
 ]);
 const ABORT_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED']);
 
-const NEVER_RETRY_STATUS = new Set([400, 401, 403, 404, 409, 422]);
+// 501 and 505 are answers about what the server can do at all, not about now.
+const NEVER_RETRY_STATUS = new Set([400, 401, 403, 404, 409, 422, 501, 505]);
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 // Raised here, not by the dependency: retrying them cannot help (or, for circuit_open and
 // bulkhead_full, would defeat the protection that raised them).
