@@ -75,6 +75,46 @@ describe('PendingJournal', () => {
     await j.close();
   });
 
+  it("answers a concurrent append of the same id with the first one's data, once it is durable", async () => {
+    const dir = freshDir();
+    const j = await PendingJournal.open(dir, options);
+    const first = j.append(item(1));
+    // Not yet durable: not replayable, and not "held" until its write is synced.
+    expect(j.live()).toEqual([]);
+    const held = j.held('item-1');
+    const second = j.append({ ...item(1), data: { ...item(1).data, content: 'a resend' } });
+    expect(await first).toEqual(item(1).data);
+    expect(await second).toEqual(item(1).data);
+    expect(await held).toEqual(item(1).data);
+    expect(j.live()).toEqual([item(1)]);
+    expect(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+    await j.close();
+  });
+
+  it('a failed write fails every append waiting on it, leaves no torn line, and the next one lands', async () => {
+    const dir = freshDir();
+    const j = await PendingJournal.open(dir, options);
+    // The disk fills part-way through a write: some bytes reach the file, then an error.
+    const fh = (j as unknown as { fh: { writeFile(d: string): Promise<void> } }).fh;
+    const write = fh.writeFile.bind(fh);
+    fh.writeFile = async (d: string) => {
+      fh.writeFile = write;
+      await write(d.slice(0, 20));
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    };
+    const [a, b] = await Promise.allSettled([j.append(item(1)), j.append(item(1))]);
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'overloaded' } });
+    expect(b).toMatchObject({ status: 'rejected', reason: { code: 'overloaded' } });
+    expect(await j.held('item-1')).toBeUndefined();
+    expect(j.size).toBe(0);
+    await j.append(item(2));
+    await j.close();
+    const again = await PendingJournal.open(dir, options);
+    expect(again.skippedOnRecovery).toBe(0);
+    expect(again.live()).toEqual([item(2)]);
+    await again.close();
+  });
+
   it('compacts the log so stored items do not grow it forever', async () => {
     const dir = freshDir();
     const j = await PendingJournal.open(dir, { maxItems: 5000, maxBytes: 10 * 1024 * 1024 });
@@ -91,6 +131,22 @@ describe('PendingJournal', () => {
     await j.close();
     const again = await PendingJournal.open(dir, options);
     expect(again.live().map((i) => i.item_id)).toEqual(['item-99999']);
+    await again.close();
+  });
+
+  it('keeps an item whose write completes just as a compaction starts', async () => {
+    const dir = freshDir();
+    const j = await PendingJournal.open(dir, { maxItems: 5000, maxBytes: 10 * 1024 * 1024 });
+    const old = Array.from({ length: 1001 }, (_, i) => item(i));
+    await Promise.all(old.map((o) => j.append(o)));
+    // Items marked stored while item 4999's write is under way: the compaction runs right after
+    // that write, and must count 4999 as durable (5000, still queued, is written after it).
+    const busy = j.append(item(4999));
+    await Promise.all([busy, j.markStored(old.map((o) => o.item_id)), j.append(item(5000))]);
+    await j.append(item(5001));
+    await j.close();
+    const again = await PendingJournal.open(dir, options);
+    expect(again.live().map((i) => i.item_id)).toEqual(['item-4999', 'item-5000', 'item-5001']);
     await again.close();
   });
 

@@ -29,10 +29,17 @@ type Record_ = { a: PendingItem } | { d: string };
  * outnumber live ones the log is rewritten (compacted) with only the live items.
  */
 export class PendingJournal {
+  /** Durable items and those being written (counted against the bounds from the start). */
   private readonly items = new Map<string, PendingItem & { bytes: number }>();
+  /** Appends not yet durable, by id: a second append of the same id shares the first's fate. */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private bytes = 0;
   private doneLines = 0;
-  private queue: { line: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Bytes of the log known to be written and synced: a failed write is cut back to this. */
+  private goodSize = 0;
+  /** Set when a failed write could not be cut back: appending after a torn line would lose it. */
+  private broken = false;
+  private queue: { line: string; adds: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
   /** Appends that were refused because the store was full or the disk failed. */
@@ -89,21 +96,39 @@ export class PendingJournal {
     return this.bytes;
   }
 
-  /** A live item's data, as it was journalled. */
-  dataOf(itemId: string): PendingItem['data'] | undefined {
+  /**
+   * The data journalled for an item, once it is durable (waiting for a write in flight); undefined
+   * if the item is not held, or its write failed.
+   */
+  async held(itemId: string): Promise<PendingItem['data'] | undefined> {
+    await this.inFlight.get(itemId)?.catch(() => {});
     return this.items.get(itemId)?.data;
   }
 
-  /** Live items, oldest first. */
+  /** Durable items, oldest first. */
   live(): PendingItem[] {
-    return [...this.items.values()].map(({ bytes: _bytes, ...item }) => item);
+    const out: PendingItem[] = [];
+    for (const { bytes: _bytes, ...item } of this.items.values())
+      if (!this.inFlight.has(item.item_id)) out.push(item);
+    return out;
   }
 
-  /** Resolves once the item is durable; rejects with `overloaded` when full or on a disk error. */
-  async append(item: PendingItem): Promise<void> {
-    if (this.items.has(item.item_id)) return;
+  /**
+   * Resolves once the item is durable, with the data held for it (the first append's, for an id
+   * appended before); rejects with `overloaded` when full or on a disk error.
+   */
+  async append(item: PendingItem): Promise<PendingItem['data']> {
+    const known = this.items.get(item.item_id);
+    if (known) {
+      await this.inFlight.get(item.item_id);
+      return known.data;
+    }
     const line = `${JSON.stringify({ a: item })}\n`;
     const bytes = Buffer.byteLength(line);
+    if (this.broken) {
+      this.refused++;
+      throw new CortexError('overloaded', 'The pending store could not be written');
+    }
     if (
       this.closed ||
       this.items.size >= this.options.maxItems ||
@@ -113,13 +138,13 @@ export class PendingJournal {
       throw new CortexError('overloaded', 'The pending store is full');
     }
     this.track(item, bytes);
-    try {
-      await this.enqueue(line);
-    } catch (err) {
-      this.untrack(item.item_id);
+    const durable = this.enqueue(line, [item.item_id]).catch((err: unknown) => {
       this.refused++;
       throw new CortexError('overloaded', 'The pending store could not be written', { cause: err });
-    }
+    });
+    this.inFlight.set(item.item_id, durable);
+    await durable;
+    return item.data;
   }
 
   /**
@@ -146,9 +171,9 @@ export class PendingJournal {
     this.bytes -= it.bytes;
   }
 
-  private enqueue(line: string): Promise<void> {
+  private enqueue(line: string, adds: string[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
+      this.queue.push({ line, adds, resolve, reject });
       this.writing ??= this.drain();
     });
   }
@@ -156,39 +181,82 @@ export class PendingJournal {
   private async drain() {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0);
+      const data = batch.map((b) => b.line).join('');
       try {
-        await this.fh.write(batch.map((b) => b.line).join(''));
+        if (this.broken) throw new Error('the journal could not be cut back after a failed write');
+        // writeFile loops until every byte is written: a short write must never count as durable.
+        await this.fh.writeFile(data);
         await this.fh.datasync();
-        for (const b of batch) b.resolve();
+        this.goodSize += Buffer.byteLength(data);
+        // Settled here, synchronously, not in the callers' callbacks: a compaction that starts
+        // right after must see these items as durable (and failed ones as gone).
+        for (const b of batch) {
+          for (const id of b.adds) this.inFlight.delete(id);
+          b.resolve();
+        }
       } catch (err) {
-        for (const b of batch) b.reject(err);
+        for (const b of batch) {
+          for (const id of b.adds) {
+            this.inFlight.delete(id);
+            this.untrack(id);
+          }
+          b.reject(err);
+        }
+        await this.cutBack();
       }
       if (this.doneLines > 1000 && this.doneLines > this.items.size) await this.compact().catch(() => {});
     }
     this.writing = undefined;
   }
 
-  /** Rewrites the log with only live items: temp file, fsync, atomic rename, fsync the directory. */
+  /** After a failed write: drop whatever part of it reached the file, so the next line starts clean. */
+  private async cutBack() {
+    try {
+      await this.fh.truncate(this.goodSize);
+      await this.fh.datasync();
+    } catch {
+      this.broken = true;
+    }
+  }
+
+  /**
+   * Rewrites the log with only durable items: temp file, fsync, atomic rename, fsync the directory.
+   * The new file's handle is opened before the rename, so whatever fails, appends go to a file
+   * that is (or stays) `journal.log`, never to one that was renamed over.
+   */
   private async compact() {
     const path = join(this.dir, 'journal.log');
     const tmp = `${path}.tmp`;
-    const body = [...this.items.values()]
-      .map(({ bytes: _b, ...item }) => `${JSON.stringify({ a: item })}\n`)
+    const body = this.live()
+      .map((item) => `${JSON.stringify({ a: item })}\n`)
       .join('');
     const out = await open(tmp, 'w');
+    let next: FileHandle;
     try {
       await out.writeFile(body);
       await out.datasync();
+      next = await open(tmp, 'a');
     } finally {
       await out.close();
     }
-    renameSync(tmp, path);
-    const dirHandle = await open(this.dir, 'r');
-    await dirHandle.sync().catch(() => {});
-    await dirHandle.close();
-    await this.fh.close();
-    this.fh = await open(path, 'a');
+    try {
+      renameSync(tmp, path);
+    } catch (err) {
+      await next.close();
+      throw err;
+    }
+    const previous = this.fh;
+    this.fh = next;
+    this.goodSize = Buffer.byteLength(body);
     this.doneLines = 0;
+    await previous.close().catch(() => {});
+    try {
+      const dirHandle = await open(this.dir, 'r');
+      await dirHandle.sync().catch(() => {});
+      await dirHandle.close();
+    } catch {
+      // Best effort: the rename is done; an unsynced directory entry only matters on power loss.
+    }
   }
 
   async close() {

@@ -56,7 +56,7 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     const itemId = itemIdFor(user.id, key);
     // A retry of an input still waiting in the journal must not be stored around it; like a retry
     // of a stored one, it is answered with what the first request carried.
-    const pending = deps.journal.dataOf(itemId);
+    const pending = await deps.journal.held(itemId);
     if (pending) return { status: 'received_storage_pending', item_id: itemId, data: pending };
     let retryAfterMs: number | undefined;
     try {
@@ -76,14 +76,16 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
       );
       retryAfterMs = hasCode(err) ? err.retryAfterMs : undefined;
     }
+    let held: typeof data;
     try {
-      await deps.journal.append({ item_id: itemId, user_id: user.id, data });
+      // A concurrent retry of the same input shares one journal line, and answers with its data.
+      held = await deps.journal.append({ item_id: itemId, user_id: user.id, data });
     } catch (err) {
       request.log.error({ code: hasCode(err) ? err.code : 'unknown' }, 'input could not be journalled');
       return { status: 'received_not_stored', item_id: itemId, data };
     }
-    deps.hub.publishPending(user.id, inputEvent(user.id, itemId, data));
+    if (held === data) deps.hub.publishPending(user.id, inputEvent(user.id, itemId, data));
     deps.replayer.kick(retryAfterMs);
-    return { status: 'received_storage_pending', item_id: itemId, data };
+    return { status: 'received_storage_pending', item_id: itemId, data: held };
   });
 }

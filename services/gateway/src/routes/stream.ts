@@ -26,6 +26,40 @@ function resumePosition(request: { headers: Record<string, unknown>; query: unkn
   return Number(raw);
 }
 
+const REPLAY_PAGE = 1000;
+
+/**
+ * Everything of the user's after `after`, page by page from memory's feed, written as it arrives
+ * (waiting while the client is behind): a backlog of any length streams through, none skipped.
+ */
+async function replayMissed(
+  memory: ServiceClient,
+  conn: SseConnection,
+  after: number,
+  requestId: string,
+  signal: AbortSignal,
+) {
+  for (let from = after; ; ) {
+    let events = 0;
+    const page = memory.getResource('events', {
+      query: { after: from, user_id: conn.userId, follow: 'false', limit: REPLAY_PAGE },
+      requestId,
+      signal,
+    });
+    for await (const raw of page) {
+      const seq = (raw as { seq?: unknown })?.seq;
+      if ((raw as { type?: unknown })?.type === 'position' || typeof seq !== 'number') continue;
+      events++;
+      from = seq;
+      const parsed = feedItem.safeParse(raw);
+      if (parsed.success && parsed.data.user_id === conn.userId)
+        await conn.replay(userEventOf(parsed.data), parsed.data.seq);
+      if (!conn.isOpen) return;
+    }
+    if (events < REPLAY_PAGE) return;
+  }
+}
+
 /** `GET /output/stream`: the user's own events as Server-Sent Events, resumable by event id. */
 export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
   app.get(
@@ -49,6 +83,12 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       // Listen on the response, not the request: the request's close fires early and leaks.
       const unsubscribe = deps.hub.subscribe(conn);
       reply.raw.once('close', unsubscribe);
+      // A client that left while it was being authenticated is gone already: its 'close' fired
+      // before anyone listened, and it must not stay subscribed (and counted) forever.
+      if (!conn.isOpen) {
+        unsubscribe();
+        return;
+      }
       conn.send({
         type: 'connection_established',
         connection_id: conn.id,
@@ -56,18 +96,13 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
         timestamp: new Date().toISOString(),
       });
       if (resumeFrom === undefined) return;
+      const gone = new AbortController();
+      reply.raw.once('close', () => gone.abort());
       try {
-        const missed = await deps.memory.collect('events', {
-          query: { after: resumeFrom, user_id: user.id, follow: 'false' },
-          requestId: request.id,
-        });
-        for (const raw of missed) {
-          const parsed = feedItem.safeParse(raw);
-          if (parsed.success && parsed.data.user_id === user.id)
-            conn.sendStored(userEventOf(parsed.data), parsed.data.seq);
-        }
+        await replayMissed(deps.memory, conn, resumeFrom, request.id, gone.signal);
         conn.endReplay();
       } catch (err) {
+        if (gone.signal.aborted) return;
         // Going live now would move the client's Last-Event-ID past what it missed. Closing keeps
         // its position; the browser reconnects after `retry` and the replay is tried again.
         request.log.warn({ code: hasCode(err) ? err.code : 'unknown' }, 'could not replay missed events');

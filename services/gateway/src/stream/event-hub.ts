@@ -21,6 +21,7 @@ export class EventHub {
   private readonly byUser = new Map<string, Set<StreamSink>>();
   private heartbeat: unknown;
   private total = 0;
+  private closed = false;
   /** Item ids stored lately, so a late "pending" copy of one (a timed-out store that had in fact
    * succeeded) is not shown after its stored copy. */
   private readonly recentlyStored = new Set<string>();
@@ -39,6 +40,12 @@ export class EventHub {
   }
 
   subscribe(sink: StreamSink): () => void {
+    // Shutting down: a stream that got this far while others were closed is closed too, or the
+    // server would wait for it.
+    if (this.closed) {
+      sink.close();
+      return () => {};
+    }
     let set = this.byUser.get(sink.userId);
     if (!set) {
       set = new Set();
@@ -88,6 +95,7 @@ export class EventHub {
   }
 
   closeAll() {
+    this.closed = true;
     for (const set of this.byUser.values()) for (const sink of set) sink.close();
   }
 }

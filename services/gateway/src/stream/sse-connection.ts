@@ -67,15 +67,39 @@ export class SseConnection implements StreamSink {
       this.buffer.push({ payload, seq });
       return;
     }
-    if (seq <= this.lastSeq) return;
-    this.lastSeq = seq;
-    if (this.pendingShown.delete(payload.id)) {
-      // Seen already while pending: an id-only frame moves the client's Last-Event-ID without
-      // dispatching an event (SSE ignores frames without data), so a resume will not repeat it.
-      this.write(`id: ${seq}\n\n`);
-      return;
+    const frame = this.storedFrame(payload, seq);
+    if (frame !== undefined) this.write(frame);
+  }
+
+  /**
+   * A missed event, during the replay: written at once (in order, not held like live ones), then
+   * waits while the client is behind, so a long replay streams instead of piling up here.
+   */
+  async replay(payload: { id: string }, seq: number): Promise<void> {
+    const frame = this.storedFrame(payload, seq);
+    if (frame === undefined || !this.isOpen) return;
+    // Past the socket's high-water mark: wait for it to drain (or close) before the next one.
+    if (!this.raw.write(frame)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.raw.off('drain', done);
+          this.raw.off('close', done);
+          resolve();
+        };
+        this.raw.on('drain', done);
+        this.raw.on('close', done);
+      });
     }
-    this.write(`id: ${seq}\ndata: ${JSON.stringify(payload)}\n\n`);
+  }
+
+  /** The frame for a stored event, or undefined when this stream already has it. */
+  private storedFrame(payload: { id: string }, seq: number): string | undefined {
+    if (seq <= this.lastSeq) return undefined;
+    this.lastSeq = seq;
+    // Seen already while pending: an id-only frame moves the client's Last-Event-ID without
+    // dispatching an event (SSE ignores frames without data), so a resume will not repeat it.
+    if (this.pendingShown.delete(payload.id)) return `id: ${seq}\n\n`;
+    return `id: ${seq}\ndata: ${JSON.stringify(payload)}\n\n`;
   }
 
   /** Replay is done: deliver what arrived meanwhile, in order, then go live. */
@@ -108,6 +132,9 @@ export class SseConnection implements StreamSink {
   close() {
     if (this.closed) return;
     this.closed = true;
-    this.raw.end();
+    // The socket goes with the stream: left idle in keep-alive, it would hold a shutdown up until
+    // the client dropped it (a client reconnects on a fresh connection anyway).
+    const socket = this.raw.socket; // detached from the response once it has finished
+    this.raw.end(() => socket?.end());
   }
 }
