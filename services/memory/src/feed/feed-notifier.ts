@@ -9,6 +9,8 @@ import { EVENTS_CHANNEL } from '../store/event-order';
 export class FeedNotifier {
   private waiters = new Set<(notified: boolean) => void>();
   private stop: (() => Promise<void>) | undefined;
+  /** Counts wake-ups, so a waiter can tell one happened since it last looked. */
+  epoch = 0;
 
   async start(db: Database) {
     this.stop = await db.listen(
@@ -19,13 +21,18 @@ export class FeedNotifier {
   }
 
   wakeAll() {
+    this.epoch++;
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w(true);
   }
 
-  /** True on the next wake-up; false after `timeoutMs` or when `signal` aborts. */
-  wait(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  /**
+   * True on the next wake-up (at once if there was one since `sinceEpoch`); false after
+   * `timeoutMs` or when `signal` aborts.
+   */
+  wait(timeoutMs: number, signal: AbortSignal, sinceEpoch = this.epoch): Promise<boolean> {
+    if (sinceEpoch !== this.epoch) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (notified: boolean) => {
         clearTimeout(timer);

@@ -66,4 +66,76 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
     expect(got[0]).toMatchObject({ type: 'position', seq: 0 });
     expect(got.filter((e) => e.type === 'input').map((e) => e.content)).toEqual(['one', 'two', 'three']);
   });
+
+  it('is woken by a commit notified while it was still reading', async () => {
+    // The feed's read answers late: a commit notified meanwhile (after the read's snapshot) must
+    // still wake the follower, with a minute's poll interval as the only other way.
+    let slowReads = false;
+    const slow: Database = Object.create(db, {
+      query: {
+        value: async (sql: string, params?: unknown[]) => {
+          const result = await db.query(sql, params);
+          if (slowReads && sql.includes('UNION ALL')) await new Promise((r) => setTimeout(r, 200));
+          return result;
+        },
+      },
+    });
+    const lagging = await buildMemoryApp({
+      env: loadMemoryEnv({ LOG_LEVEL: 'silent', FEED_POLL_MS: '60000' }),
+      db: slow,
+    });
+    const got: string[] = [];
+    const controller = new AbortController();
+    const reading = (async () => {
+      await lagging.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = lagging.server.address() as { port: number };
+      const follower = new ServiceClient({
+        service: 'memory',
+        urls: `http://127.0.0.1:${port}`,
+        timeoutMs: 120_000,
+      });
+      try {
+        for await (const item of follower.getResource('events', {
+          query: { user_id: 'late-wake' },
+          signal: controller.signal,
+          idleTimeoutMs: 120_000,
+        })) {
+          const content = (item as { content?: string }).content;
+          if (content) got.push(content);
+        }
+      } finally {
+        await follower.close();
+      }
+    })().catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));
+    slowReads = true;
+    await store('late-wake', 'one');
+    await new Promise((r) => setTimeout(r, 50));
+    await store('late-wake', 'two');
+    for (let i = 0; i < 60 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    await reading;
+    await lagging.close();
+    expect(got).toEqual(['one', 'two']);
+  });
+
+  it('answers 503 with the error body, not an empty 200, when the database fails before the stream', async () => {
+    const broken: Database = Object.create(db, {
+      query: {
+        value: async () => {
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        },
+      },
+    });
+    const failing = await buildMemoryApp({ env: loadMemoryEnv({ LOG_LEVEL: 'silent' }), db: broken });
+    try {
+      for (const url of ['/resource/events', '/resource/events?after=0']) {
+        const res = await failing.inject({ url, headers: { accept: 'text/event-stream' } });
+        expect(res.statusCode, url).toBe(503);
+        expect(res.json().error.code, url).toBe('service_unavailable');
+      }
+    } finally {
+      await failing.close();
+    }
+  });
 });

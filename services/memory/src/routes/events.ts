@@ -44,7 +44,9 @@ export function eventRoutes(
     // Writes wait for drain, but never past the client going away (a closed socket may never drain).
     const write = async (chunk: string) => {
       if (closed.signal.aborted) return;
-      if (!raw.write(chunk)) await Promise.race([once(raw, 'drain'), once(closed.signal, 'abort')]);
+      // once() with a signal removes its listeners either way: a race against the signal's own
+      // 'abort' event would leave one listener behind per backed-up write.
+      if (!raw.write(chunk)) await once(raw, 'drain', { signal: closed.signal }).catch(() => {});
     };
     try {
       // Asked before the headers go out, so a database outage is a plain 503 the caller's breaker
@@ -60,6 +62,9 @@ export function eventRoutes(
       while (!closed.signal.aborted) {
         // `limit` bounds a catch-up read only: a follower's stream has no end.
         const want = q.follow === 'false' ? Math.min(PAGE, q.limit - sent) : PAGE;
+        // Taken before the read: a commit the read does not see, notified while it runs, must
+        // still wake the wait below rather than be lost to it.
+        const epoch = feed.notifier.epoch;
         const rows = await eventsAfter(ctx.db, last, q.user_id, want);
         if (rows.length > 0) {
           // One write per page, not per event: the feed is the hottest socket memory has.
@@ -73,7 +78,7 @@ export function eventRoutes(
           break;
         }
         if (rows.length === want) continue;
-        const notified = await feed.notifier.wait(feed.pollMs, closed.signal);
+        const notified = await feed.notifier.wait(feed.pollMs, closed.signal, epoch);
         // A comment line on an idle feed keeps proxies from timing it out and reveals dead peers.
         if (!notified) await write(': ping\n\n');
       }
@@ -85,7 +90,9 @@ export function eventRoutes(
         `data: ${JSON.stringify(toErrorBody({ code: mapped.code, message: mapped.message, requestId: request.id }))}\n\n`,
       );
     } finally {
-      if (!raw.writableEnded) raw.end();
+      // Before the headers, the error handler answers (a 503 the caller's breaker counts); ending
+      // the response here would commit an empty 200 first.
+      if (raw.headersSent && !raw.writableEnded) raw.end();
     }
   });
 }
