@@ -53,6 +53,35 @@ describe('FaultProxy', () => {
     expect(await roundTrip(proxy.port)).toBe('ping');
   });
 
+  it('in a partition, a server never hears of a client that gave up, until down()', async () => {
+    let serverSide: Socket | undefined;
+    echo = createServer((s) => {
+      serverSide = s;
+      s.on('error', () => {});
+    });
+    echo.listen(0, '127.0.0.1');
+    await once(echo, 'listening');
+    proxy = await FaultProxy.start({ port: (echo.address() as { port: number }).port });
+    const client = new Socket();
+    client.on('error', () => {});
+    client.connect(proxy.port, '127.0.0.1');
+    await once(client, 'connect');
+    while (!serverSide) await new Promise((r) => setTimeout(r, 5));
+    proxy.set({ partition: true });
+    let serverGotData = false;
+    serverSide.on('data', () => {
+      serverGotData = true;
+    });
+    client.write('lost');
+    client.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(serverGotData).toBe(false);
+    expect(serverSide.destroyed).toBe(false);
+    const closed = new Promise((r) => serverSide?.once('close', r)); // after a reset, not an error
+    await proxy.down();
+    await closed;
+  });
+
   it('swallows data when blackholed', async () => {
     proxy = await FaultProxy.start({ port: await startEcho() });
     proxy.set({ blackhole: true });

@@ -10,6 +10,12 @@ export interface Faults {
   bandwidthBytesPerSec?: number;
   /** Accept connections and swallow data: the peer sees a hang (toxiproxy "timeout" with 0). */
   blackhole?: boolean;
+  /**
+   * A network partition: like `blackhole`, and neither side hears of the other closing either, so
+   * a server keeps the session of a client that gave up (until `down()`, `close()` or its own
+   * timeouts end it).
+   */
+  partition?: boolean;
   /** Reset connections (RST) as soon as they carry data. */
   resetPeer?: boolean;
   /** Delay closing the downstream side after upstream closed. */
@@ -89,6 +95,7 @@ export class FaultProxy {
     this.pairs.add(pair);
     client.on('error', () => {});
     client.on('close', () => {
+      if (this.faults.partition) return; // the upstream is left as it is; down() ends it
       pair.upstream?.destroy();
       this.pairs.delete(pair);
     });
@@ -96,7 +103,7 @@ export class FaultProxy {
       client.once('data', () => this.reset(pair));
       return;
     }
-    if (this.faults.blackhole) {
+    if (this.faults.blackhole || this.faults.partition) {
       client.on('data', () => {});
       return;
     }
@@ -104,6 +111,7 @@ export class FaultProxy {
     pair.upstream = upstream;
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => {
+      if (this.faults.partition) return;
       const delay = this.faults.slowCloseMs ?? 0;
       if (delay > 0) setTimeout(() => client.end(), delay).unref();
       else client.end();
@@ -132,7 +140,7 @@ export class FaultProxy {
     from.on('data', (chunk: Buffer) => {
       const f = this.faults;
       if (f.resetPeer) return this.reset(pair);
-      if (f.blackhole) return;
+      if (f.blackhole || f.partition) return;
       const latency = (f.latencyMs ?? 0) + (f.jitterMs ? this.random() * f.jitterMs : 0);
       const transfer = f.bandwidthBytesPerSec ? (chunk.length / f.bandwidthBytesPerSec) * 1000 : 0;
       const now = Date.now();
@@ -146,6 +154,7 @@ export class FaultProxy {
         timer = setTimeout(release, Math.max(0, (queue[0] as { at: number }).at - now)).unref();
     });
     from.on('end', () => {
+      if (this.faults.partition) return;
       ended = true;
       if (queue.length === 0) to.end();
     });

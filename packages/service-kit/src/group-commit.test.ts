@@ -70,6 +70,25 @@ describe('GroupCommitter', () => {
     expect(batches.map((b) => b.items)).toEqual([[1], [4, 5], [2], [30], [3, 3, 3]]);
   });
 
+  it('writes a batch one by one when it failed for one bad item, so only its caller fails', async () => {
+    const written: number[][] = [];
+    const committer = new GroupCommitter(
+      async (items: number[]) => {
+        written.push(items);
+        if (items.includes(13)) throw new Error(items.length > 1 ? 'bad item in batch' : 'bad item');
+        return items.map((n) => `ok-${n}`);
+      },
+      100,
+      1,
+      { splitOnFailure: (err) => (err as Error).message === 'bad item in batch' },
+    );
+    const first = committer.submit(1); // goes alone; the next three wait and share a batch
+    const rest = [12, 13, 14].map((n) => committer.submit(n).catch((e: Error) => e.message));
+    expect(await first).toBe('ok-1');
+    expect(await Promise.all(rest)).toEqual(['ok-12', 'bad item', 'ok-14']);
+    expect(written).toEqual([[1], [12, 13, 14], [12], [13], [14]]);
+  });
+
   it('fails only the calls of a failed batch and carries on with the next', async () => {
     const { batches, write } = manualWriter();
     const committer = new GroupCommitter(write);

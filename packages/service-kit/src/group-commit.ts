@@ -1,5 +1,20 @@
 type Waiting<I, R> = { item: I; resolve: (r: R) => void; reject: (e: unknown) => void };
 
+export interface GroupCommitOptions<I> {
+  /**
+   * With `maxWeight`, bounds a batch by more than its count (bytes, say): a batch takes items
+   * while their weights add up to at most `maxWeight`, and always at least one.
+   */
+  weigh?: (item: I) => number;
+  maxWeight?: number;
+  /**
+   * When a batch fails with an error this says is about its contents (one bad item), its items
+   * are written again one by one, so each caller gets its own item's fate, not its neighbour's.
+   * Not for outages: writing one by one then would only multiply the load.
+   */
+  splitOnFailure?: (err: unknown) => boolean;
+}
+
 /**
  * Group commit by natural batching: a call that finds a free writer is written at once (no added
  * latency for a lone caller); calls that arrive while every writer is busy wait and go together in
@@ -13,15 +28,11 @@ export class GroupCommitter<I, R> {
   batches = 0;
   items = 0;
 
-  /**
-   * `weigh` and `maxWeight` bound a batch by more than its count (bytes, say): a batch takes
-   * items while their weights add up to at most `maxWeight`, and always at least one.
-   */
   constructor(
     private readonly write: (items: I[]) => Promise<R[]>,
     private readonly maxBatch = 500,
     private readonly maxInFlight = 1,
-    private readonly bound?: { weigh: (item: I) => number; maxWeight: number },
+    private readonly options: GroupCommitOptions<I> = {},
   ) {}
 
   submit(item: I): Promise<R> {
@@ -56,13 +67,24 @@ export class GroupCommitter<I, R> {
 
   private batchLength(): number {
     const n = Math.min(this.maxBatch, this.queue.length);
-    if (this.bound === undefined) return n;
+    const { weigh, maxWeight } = this.options;
+    if (weigh === undefined || maxWeight === undefined) return n;
     let weight = 0;
     for (let i = 0; i < n; i++) {
-      weight += this.bound.weigh((this.queue[i] as Waiting<I, R>).item);
-      if (weight > this.bound.maxWeight) return Math.max(1, i);
+      weight += weigh((this.queue[i] as Waiting<I, R>).item);
+      if (weight > maxWeight) return Math.max(1, i);
     }
     return n;
+  }
+
+  private async writeOneByOne(batch: Waiting<I, R>[]) {
+    for (const b of batch) {
+      try {
+        b.resolve((await this.write([b.item]))[0] as R);
+      } catch (err) {
+        b.reject(err);
+      }
+    }
   }
 
   private async flush(batch: Waiting<I, R>[]) {
@@ -74,7 +96,8 @@ export class GroupCommitter<I, R> {
         b.resolve(results[i] as R);
       });
     } catch (err) {
-      for (const b of batch) b.reject(err);
+      if (batch.length > 1 && this.options.splitOnFailure?.(err)) await this.writeOneByOne(batch);
+      else for (const b of batch) b.reject(err);
     }
     this.inFlight--;
     this.pump();

@@ -3,7 +3,7 @@ export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
-export { GroupCommitter } from './group-commit';
+export { type GroupCommitOptions, GroupCommitter } from './group-commit';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';

@@ -110,6 +110,23 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     expect(tooMany.statusCode).toBe(400);
   });
 
+  it('takes only timestamps PostgreSQL holds as written, so a bad one is a 400, never a 500', async () => {
+    const at = (timestamp: string) =>
+      tool('store_input', { user_id: 'clock', input_data: { content: timestamp, timestamp } });
+    for (const bad of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+01:00', '2024-01-01T00:00:00+16:00']) {
+      const res = await at(bad);
+      expect(res.statusCode, bad).toBe(400);
+      expect(res.json().error.code, bad).toBe('invalid_request');
+    }
+    for (const good of ['0001-01-01T00:00:00Z', '2024-01-01T00:00:00+15:59', '9999-12-31T23:59:59.999Z']) {
+      const res = await at(good);
+      expect(res.statusCode, good).toBe(200);
+      const id = res.json().result.item_id;
+      const kept = (await tool('get_message', { message_id: id })).json().result.message.timestamp;
+      expect(Date.parse(kept), good).toBe(Date.parse(good));
+    }
+  });
+
   it('rejects bad arguments with 400 and unknown tools with 404', async () => {
     const empty = await tool('store_input', { user_id: 'u1', input_data: { content: '' } });
     expect(empty.statusCode).toBe(400);

@@ -2,7 +2,7 @@ import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service
 import sse from '@fastify/sse';
 import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
-import { mapDbError } from './db/db-errors';
+import { classifyDbError, mapDbError } from './db/db-errors';
 import { migrate } from './db/migrate';
 import { openDatabase } from './db/open-database';
 import type { MemoryEnv } from './env';
@@ -63,6 +63,8 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_MAX_BATCH : Number.MAX_SAFE_INTEGER,
     // More writers only queue on the event lock; kept configurable for other machines.
     env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_WRITERS : 1,
+    // One input PostgreSQL refuses must not fail the others it shared a transaction with.
+    { splitOnFailure: (err) => ['data', 'other'].includes(classifyDbError(err)) },
   );
   const ctx: MemoryContext = { db, committer };
 

@@ -11,6 +11,9 @@ const CONNECTION_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/** Our code for a call that waited too long for a free pooled connection (see PgDatabase). */
+export const POOL_EXHAUSTED = 'POOL_EXHAUSTED';
+
 // pg reports lost or never-made connections with plain messages and no code.
 const CONNECTION_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Query read timeout|Client was closed and is not queryable|Connection refused/i;
@@ -30,18 +33,24 @@ export function classifyDbError(err: unknown): DbFailureKind {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
+  if (code === POOL_EXHAUSTED) return 'busy';
   if (
     CONNECTION_CODES.has(code) ||
     code.startsWith('08') || // connection exception
     code === '57P01' || // admin shutdown
     code === '57P02' || // crash shutdown
     code === '57P03' || // cannot connect now (starting up)
+    code === '25P03' || // the server ended a session left idle in a transaction
+    code === '57P05' || // the server ended an idle session
     CONNECTION_MESSAGES.test(message)
   ) {
     return 'connection';
   }
-  if (code === '57014' || code === '53300') return 'busy'; // statement timeout, too many connections
-  if (code === '22P05' || code === '22021' || code === '22P02' || code === '54000') return 'data';
+  // statement timeout, lock wait timeout, too many connections
+  if (code === '57014' || code === '55P03' || code === '53300') return 'busy';
+  // untranslatable or invalid characters, invalid text, a value too large, or a datetime
+  // PostgreSQL cannot hold
+  if (['22P05', '22021', '22P02', '54000', '22007', '22008', '22009'].includes(code)) return 'data';
   return 'other';
 }
 

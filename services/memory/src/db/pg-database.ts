@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database';
-import { isConnectionFailure } from './db-errors';
+import { isConnectionFailure, POOL_EXHAUSTED } from './db-errors';
 
 export interface PgOptions {
   connectionString: string;
@@ -30,6 +30,9 @@ export class PgDatabase implements Database {
       connectionTimeoutMillis: options.connectTimeoutMs,
       statement_timeout: options.statementTimeoutMs,
       query_timeout: options.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+      // A transaction whose client vanished mid-way (a partition: the server sees no close) would
+      // otherwise hold the event lock until TCP gives up, minutes later, stalling every writer.
+      idle_in_transaction_session_timeout: options.statementTimeoutMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
     });
@@ -38,8 +41,25 @@ export class PgDatabase implements Database {
   }
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.pool.query(sql, params);
-    return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await this.pool.query(sql, params);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      throw this.explained(err);
+    }
+  }
+
+  /**
+   * pg-pool says "timeout exceeded when trying to connect" both when a new connection hangs (the
+   * server is away) and when every connection is busy and the call waited its turn too long (the
+   * server is only slow). The second is no outage: mark it so, or the availability gate would
+   * take a healthy database out of use.
+   */
+  private explained(err: unknown): unknown {
+    const full = this.pool.totalCount >= this.options.maxConnections && this.pool.idleCount === 0;
+    if (full && err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message))
+      return Object.assign(err, { code: POOL_EXHAUSTED });
+    return err;
   }
 
   async exec(sql: string) {
@@ -47,7 +67,9 @@ export class PgDatabase implements Database {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw this.explained(err);
+    });
     // A checked-out client has no error listener: a connection lost between two statements would
     // be an uncaught exception and take the process down. The next statement reports it instead.
     let broken: Error | boolean = false;
