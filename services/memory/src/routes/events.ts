@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { toErrorBody } from '@cortex/errors';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import type { FeedNotifier } from '../feed/feed-notifier';
 import { eventsAfter, type FeedEvent, headSeq } from '../store/feed-store';
 import { userId } from '../tools/input-schemas';
 import type { MemoryContext } from '../tools/tool';
+import { dataFrame, sseWriter } from './sse-writer';
 
 const query = z.object({
   /** Resume after this seq; absent means "from now". Last-Event-ID is honoured too. */
@@ -37,24 +37,15 @@ export function eventRoutes(
     const lastEventId = request.headers['last-event-id'];
     const fromHeader =
       typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-    const gone = new AbortController();
-    reply.raw.once('close', () => gone.abort());
-    const closed = { signal: AbortSignal.any([gone.signal, feed.shutdown]) };
-    const raw = reply.raw;
-    // Writes wait for drain, but never past the client going away (a closed socket may never drain).
-    const write = async (chunk: string) => {
-      if (closed.signal.aborted) return;
-      // once() with a signal removes its listeners either way: a race against the signal's own
-      // 'abort' event would leave one listener behind per backed-up write.
-      if (!raw.write(chunk)) await once(raw, 'drain', { signal: closed.signal }).catch(() => {});
-    };
+    const out = sseWriter(reply, feed.shutdown);
+    const closed = { signal: out.signal };
+    const write = out.write;
     try {
       // Asked before the headers go out, so a database outage is a plain 503 the caller's breaker
       // counts, rather than a 200 followed by an in-band error.
       let last = q.after ?? fromHeader ?? (await headSeq(ctx.db));
       if (q.after !== undefined || fromHeader !== undefined) await ctx.db.query('SELECT 1');
-      reply.sse.keepAlive();
-      reply.sse.sendHeaders();
+      out.start();
       // The starting position first, so that a follower that sees no event before a break still
       // resumes from here rather than from a later head.
       await write(`id: ${last}\ndata: ${JSON.stringify({ type: 'position', seq: last })}\n\n`);
@@ -85,14 +76,13 @@ export function eventRoutes(
     } catch (err) {
       const mapped = mapDbError(err);
       request.log.warn({ code: mapped.code }, 'event feed failed');
-      if (!raw.headersSent) throw mapped;
+      // Before the headers, the error handler answers (a 503 the caller's breaker counts).
+      if (!reply.raw.headersSent) throw mapped;
       await write(
-        `data: ${JSON.stringify(toErrorBody({ code: mapped.code, message: mapped.message, requestId: request.id }))}\n\n`,
+        dataFrame(toErrorBody({ code: mapped.code, message: mapped.message, requestId: request.id })),
       );
     } finally {
-      // Before the headers, the error handler answers (a 503 the caller's breaker counts); ending
-      // the response here would commit an empty 200 first.
-      if (raw.headersSent && !raw.writableEnded) raw.end();
+      out.end();
     }
   });
 }

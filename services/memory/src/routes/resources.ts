@@ -5,6 +5,7 @@ import { mapDbError } from '../db/db-errors';
 import { conversation, historyFor } from '../store/input-store';
 import { userId } from '../tools/input-schemas';
 import type { MemoryContext } from '../tools/tool';
+import { dataFrame, sseWriter } from './sse-writer';
 
 const limitQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -16,24 +17,35 @@ const limitQuery = z.object({
  * stream has begun can only be reported in-band, as `{"error": {...}}`.
  */
 async function streamItems(request: FastifyRequest, reply: FastifyReply, load: () => Promise<unknown[]>) {
-  let items: unknown[];
+  const out = sseWriter(reply);
+  out.start();
   try {
-    items = await load();
-  } catch (err) {
-    const mapped = mapDbError(err);
-    request.log.warn({ err: { code: mapped.code } }, 'resource read failed');
-    await reply.sse.send({
-      data: toErrorBody({
-        code: mapped.code,
-        message: mapped.message,
-        requestId: request.id,
-        retryAfterMs: mapped.retryAfterMs,
-      }),
-    });
-    return;
+    let items: unknown[];
+    try {
+      items = await load();
+    } catch (err) {
+      const mapped = mapDbError(err);
+      request.log.warn({ err: { code: mapped.code } }, 'resource read failed');
+      await out.write(
+        dataFrame(
+          toErrorBody({
+            code: mapped.code,
+            message: mapped.message,
+            requestId: request.id,
+            retryAfterMs: mapped.retryAfterMs,
+          }),
+        ),
+      );
+      return;
+    }
+    for (const item of items) {
+      if (out.signal.aborted) return; // the client left: the rest would go nowhere
+      await out.write(dataFrame(item));
+    }
+    await out.write(dataFrame({ end: true }));
+  } finally {
+    out.end();
   }
-  for (const item of items) await reply.sse.send({ data: item });
-  await reply.sse.send({ data: { end: true } });
 }
 
 export function resourceRoutes(app: FastifyInstance, ctx: MemoryContext) {
