@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { CortexError } from '@cortex/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -142,6 +143,33 @@ describe('service app', () => {
     expect(down.statusCode).toBe(503);
     expect(down.json().status).toBe('unhealthy');
     expect(down.json().dependencies.database).toEqual({ status: 'unhealthy', error: 'connection' });
+  });
+
+  it('closes while a keep-alive client is mid-request, answering it with Connection: close', async () => {
+    const app = createServiceApp({ service: 'closing', logLevel: 'silent' });
+    app.get('/slow', async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      return { done: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    // A client that would keep an idle connection for minutes: only the server ending the socket
+    // lets close() finish within the test's timeout.
+    const agent = new Agent({ keepAlive: true, timeout: 600_000 });
+    const answer = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: (app.server.address() as { port: number }).port, path: '/slow', agent },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await app.close();
+    expect(await answer).toEqual({ status: 200, connection: 'close' });
+    agent.destroy();
   });
 
   it('exposes Prometheus metrics with per-route counts', async () => {

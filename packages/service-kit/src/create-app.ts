@@ -71,6 +71,17 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     ...options.fastify,
   });
 
+  // A keep-alive connection whose request is still running when close begins would otherwise
+  // idle on after its answer until its keep-alive timeout (72 s), holding the shutdown up: say
+  // `Connection: close` on every answer from then on, so each socket ends with its last response.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.decorate('health', new HealthRegistry());
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
