@@ -55,4 +55,22 @@ describe.skipIf(!base)('PgDatabase against PostgreSQL (postgres)', () => {
     await Promise.all(slow);
     await expect(db.query('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
   });
+
+  it('notices a LISTEN connection that died without a word, and comes back', async () => {
+    const t = await target();
+    const db = database(t.url, { listenCheckMs: 100 });
+    let reconnects = 0;
+    await db.listen(
+      'cortex_test_channel',
+      () => {},
+      () => reconnects++,
+    );
+    // The listening connection goes silent (no close ever reaches either side), then the network
+    // heals for new connections: only asking the old one tells it is gone.
+    t.proxy.set({ partition: true });
+    await new Promise((r) => setTimeout(r, 150));
+    t.proxy.set({});
+    for (let i = 0; i < 100 && reconnects === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(reconnects).toBe(1);
+  });
 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database';
-import { isConnectionFailure, POOL_EXHAUSTED } from './db-errors';
+import { classifyDbError, isConnectionFailure, POOL_EXHAUSTED } from './db-errors';
 
 export interface PgOptions {
   connectionString: string;
@@ -8,6 +8,11 @@ export interface PgOptions {
   connectTimeoutMs: number;
   maxConnections: number;
   onError?: (err: Error) => void;
+  /**
+   * How often the LISTEN connection is asked a `SELECT 1`: a connection that died without a word
+   * (a partition) would otherwise stay "listening" for hours, and followers would only poll.
+   */
+  listenCheckMs?: number;
 }
 
 // bigint (int8) as JS number: our sequence values stay far below 2^53.
@@ -17,6 +22,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 // network, a blackholing proxy); the client-side read timeout bounds those, a little later.
 const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 const LISTEN_RETRY_MS = 500;
+const LISTEN_CHECK_MS = 10_000;
 
 export class PgDatabase implements Database {
   readonly kind = 'postgres' as const;
@@ -116,6 +122,7 @@ export class PgDatabase implements Database {
     let client: pg.Client | undefined;
     let stopped = false;
     let retryTimer: NodeJS.Timeout | undefined;
+    let checkTimer: NodeJS.Timeout | undefined;
     const discard = (c: pg.Client) => {
       c.removeAllListeners();
       c.on('error', () => {});
@@ -132,6 +139,7 @@ export class PgDatabase implements Database {
       // Only the live connection's loss matters; a discarded attempt may still report its end.
       if (c !== client) return;
       client = undefined;
+      clearInterval(checkTimer);
       discard(c);
       scheduleReconnect();
     };
@@ -140,6 +148,7 @@ export class PgDatabase implements Database {
       const c = new pg.Client({
         connectionString: this.options.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs,
+        query_timeout: this.options.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
         keepAlive: true,
       });
       c.on('notification', (msg) => {
@@ -152,18 +161,24 @@ export class PgDatabase implements Database {
         await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       } catch (err) {
         discard(c);
-        if (!announce && !isConnectionFailure(err)) throw err;
+        // Unreachable or full (too many connections) at start is no reason not to start.
+        if (!announce && !['connection', 'busy'].includes(classifyDbError(err))) throw err;
         scheduleReconnect();
         return;
       }
       if (stopped) return discard(c);
       client = c;
+      checkTimer = setInterval(() => {
+        c.query('SELECT 1').catch(() => lost(c));
+      }, this.options.listenCheckMs ?? LISTEN_CHECK_MS);
+      checkTimer.unref();
       if (announce) onReconnect?.();
     };
     await connect(false);
     const stop = async () => {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);
+      clearInterval(checkTimer);
       const c = client;
       client = undefined;
       if (c) {
