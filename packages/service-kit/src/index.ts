@@ -1,5 +1,6 @@
 export { createServiceApp, type ServiceAppOptions } from './create-app';
 export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
+export { lockDirectory } from './dir-lock';
 export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';

@@ -63,8 +63,13 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_MAX_BATCH : Number.MAX_SAFE_INTEGER,
     // More writers only queue on the event lock; kept configurable for other machines.
     env.GROUP_COMMIT === 'on' ? env.GROUP_COMMIT_WRITERS : 1,
-    // One input PostgreSQL refuses must not fail the others it shared a transaction with.
-    { splitOnFailure: (err) => ['data', 'other'].includes(classifyDbError(err)) },
+    {
+      // One input PostgreSQL refuses must not fail the others it shared a transaction with.
+      splitOnFailure: (err) => ['data', 'other'].includes(classifyDbError(err)),
+      // And one transaction stays a size that commits well within the statement timeout.
+      weigh: (i) => i.content.length + JSON.stringify(i.metadata).length,
+      maxWeight: 8 * 1024 * 1024,
+    },
   );
   const ctx: MemoryContext = { db, committer };
 

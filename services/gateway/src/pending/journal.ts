@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CortexError } from '@cortex/errors';
+import { lockDirectory } from '@cortex/service-kit';
 
 export interface PendingItem {
   item_id: string;
@@ -49,6 +50,7 @@ export class PendingJournal {
 
   private constructor(
     private readonly dir: string,
+    private readonly releaseLock: () => void,
     private fh: FileHandle,
     private readonly options: JournalOptions,
     recovered: Record_[],
@@ -63,7 +65,9 @@ export class PendingJournal {
 
   static async open(dir: string, options: JournalOptions): Promise<PendingJournal> {
     mkdirSync(dir, { recursive: true });
-    takeLock(dir);
+    // One gateway per store: a second process on the same directory would replay the same items
+    // and compact over the first one's log.
+    const release = lockDirectory(dir, 'set PENDING_STORE_DIR');
     const path = join(dir, 'journal.log');
     let text = '';
     try {
@@ -82,7 +86,7 @@ export class PendingJournal {
       }
     }
     const fh = await open(path, 'a');
-    const journal = new PendingJournal(dir, fh, options, records, skipped);
+    const journal = new PendingJournal(dir, release, fh, options, records, skipped);
     // Start from a compact file, and never append after a torn line.
     await journal.compact();
     return journal;
@@ -263,40 +267,6 @@ export class PendingJournal {
     this.closed = true;
     await this.writing;
     await this.fh.close();
-    releaseLock(this.dir);
-  }
-}
-
-/**
- * One gateway per store: a second process on the same directory would replay the same items and
- * compact over the first one's log. A lock left by a killed process is taken over.
- */
-function takeLock(dir: string) {
-  const lock = join(dir, 'LOCK');
-  try {
-    writeFileSync(lock, String(process.pid), { flag: 'wx' });
-    return;
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'EEXIST') throw err;
-  }
-  const holder = Number(readFileSync(lock, 'utf8'));
-  if (holder && holder !== process.pid && isAlive(holder)) {
-    throw new Error(`pending store ${dir} is in use by process ${holder} (set PENDING_STORE_DIR)`);
-  }
-  writeFileSync(lock, String(process.pid));
-}
-
-function releaseLock(dir: string) {
-  try {
-    unlinkSync(join(dir, 'LOCK'));
-  } catch {}
-}
-
-function isAlive(pid: number) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
+    this.releaseLock();
   }
 }

@@ -1,3 +1,4 @@
+import { lockDirectory } from '@cortex/service-kit';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database';
 
@@ -9,12 +10,22 @@ import type { Database, Queryable, QueryResult } from './database';
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly release: () => void,
+  ) {}
 
   static async open(dataDir: string | undefined): Promise<PgliteDatabase> {
-    const db = dataDir ? new PGlite(dataDir) : new PGlite();
-    await db.waitReady;
-    return new PgliteDatabase(db);
+    // Its files belong to one process: a second memory on the same directory would corrupt them.
+    const release = dataDir ? lockDirectory(dataDir, 'set PGLITE_DATA_DIR or DATABASE_URL') : () => {};
+    try {
+      const db = dataDir ? new PGlite(dataDir) : new PGlite();
+      await db.waitReady;
+      return new PgliteDatabase(db, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
@@ -48,5 +59,6 @@ export class PgliteDatabase implements Database {
 
   async close() {
     if (!this.db.closed) await this.db.close();
+    this.release();
   }
 }
