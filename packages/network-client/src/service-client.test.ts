@@ -205,39 +205,28 @@ describe('ResumableStream', () => {
       while (arrivals.length < n) await new Promise((r) => setTimeout(r, 5));
     };
     const settle = () => new Promise((r) => setTimeout(r, 50));
-    const busy = new ResumableStream(client(url), {
-      path: 'busy',
-      baseDelayMs: 1,
-      maxDelayMs: 5_000,
-      clock,
-      onItem: () => {},
-    }).start();
-    await waitFor(1);
-    await settle();
-    await clock.advanceAsync(29_999);
-    await settle();
-    expect(arrivals).toEqual([0]);
-    await clock.advanceAsync(1);
-    await waitFor(2);
-    expect(arrivals[1]).toBeGreaterThanOrEqual(30_000);
-    await busy.close();
-
-    arrivals.length = 0;
-    const gone = new ResumableStream(client(url), {
-      path: 'gone',
-      baseDelayMs: 1,
-      maxDelayMs: 5_000,
-      clock,
-      onItem: () => {},
-    }).start();
-    await waitFor(1);
-    await settle();
-    await clock.advanceAsync(4_999);
-    await settle();
-    expect(arrivals).toHaveLength(1);
-    await clock.advanceAsync(1);
-    await waitFor(2);
-    await gone.close();
+    /** Follows `path`; its second connection must wait `awayMs` on the clock after the first. */
+    const staysAway = async (path: string, awayMs: number) => {
+      arrivals.length = 0;
+      const stream = new ResumableStream(client(url), {
+        path,
+        baseDelayMs: 1,
+        maxDelayMs: 5_000,
+        clock,
+        onItem: () => {},
+      }).start();
+      await waitFor(1);
+      await settle();
+      await clock.advanceAsync(awayMs - 1);
+      await settle();
+      expect(arrivals, path).toHaveLength(1);
+      await clock.advanceAsync(1);
+      await waitFor(2);
+      expect(arrivals[1]! - arrivals[0]!, path).toBeGreaterThanOrEqual(awayMs);
+      await stream.close();
+    };
+    await staysAway('busy', 30_000); // the server's Retry-After
+    await staysAway('gone', 5_000); // maxDelayMs after a 404
   });
 });
 
