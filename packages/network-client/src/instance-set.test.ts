@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { FakeClock } from '@cortex/resilience';
 import { describe, expect, it } from 'vitest';
 import { parseInstances } from './discovery';
@@ -54,8 +55,22 @@ describe('InstanceSet', () => {
   it('expands a name into its addresses, keeping literal addresses', async () => {
     const expanded = await expandDns(parseInstances('svc', 'http://localhost:9000,http://127.0.0.1:1'));
     expect(expanded.map((i) => i.url.port)).toEqual(['9000', '1']);
-    const named = await expandDns(parseInstances('svc', 'http://localhost.:9100'));
-    expect(named.length).toBeGreaterThanOrEqual(1);
-    for (const i of named) expect(i.url.port).toBe('9100');
+    // A name: one instance per address it resolves to, dialled directly, labelled by the name.
+    const resolve = async (host: string) => {
+      if (host !== 'memory.internal') throw Object.assign(new Error('no such host'), { code: 'ENOTFOUND' });
+      return [
+        { address: '10.0.0.7', family: 4 },
+        { address: 'fd00::7', family: 6 },
+      ];
+    };
+    const named = await expandDns(parseInstances('svc', 'http://memory.internal:9100'), resolve);
+    expect(named.map((i) => [i.url.host, i.id])).toEqual([
+      ['10.0.0.7:9100', 'memory.internal/10.0.0.7:9100'],
+      ['[fd00::7]:9100', 'memory.internal/[fd00::7]:9100'],
+    ]);
+    for (const i of named) expect(isIP(i.url.hostname.replace(/^\[|\]$/g, ''))).not.toBe(0);
+    // A name that does not resolve (yet) is kept, so the error surfaces on call, not at start.
+    const unknown = await expandDns(parseInstances('svc', 'http://not-yet.internal:9100'), resolve);
+    expect(unknown.map((i) => i.url.host)).toEqual(['not-yet.internal:9100']);
   });
 });

@@ -109,7 +109,11 @@ function fresh(instance: Instance): State {
  * service or a compose scale-out), keeping the port and scheme. Names that do not resolve are
  * kept as they are, so the connection error surfaces on call rather than at start.
  */
-export async function expandDns(instances: readonly Instance[]): Promise<Instance[]> {
+export async function expandDns(
+  instances: readonly Instance[],
+  resolve: (host: string) => Promise<{ address: string; family: number }[]> = (host) =>
+    lookup(host, { all: true }),
+): Promise<Instance[]> {
   const out: Instance[] = [];
   for (const instance of instances) {
     const host = instance.url.hostname.replace(/^\[|\]$/g, '');
@@ -118,7 +122,7 @@ export async function expandDns(instances: readonly Instance[]): Promise<Instanc
       continue;
     }
     try {
-      const addresses = await lookup(host, { all: true });
+      const addresses = await resolve(host);
       for (const a of addresses) {
         const url = new URL(instance.url);
         url.hostname = a.family === 6 ? `[${a.address}]` : a.address;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildMemoryApp } from './app';
 import type { Database } from './db/database';
 import { testDatabases } from './db/test-databases';
@@ -68,7 +68,14 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     expect(count.rows[0]?.n).toBe(1);
   });
 
-  it('writes concurrent calls in fewer transactions, each answered once, ids in commit order', async () => {
+  it('writes concurrent calls in fewer transactions, each answered with its own seq', async () => {
+    // The first write is held a moment, so the other calls arrive while it is in flight (with an
+    // in-process database they could otherwise each find the writer free).
+    const write = db.transaction.bind(db);
+    const transactions = vi.spyOn(db, 'transaction').mockImplementationOnce(async (fn) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return write(fn);
+    });
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         tool('store_input', { user_id: 'u3', input_data: { id: `c-${i}`, content: `n${i}` } }),
@@ -76,6 +83,9 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     );
     const seqs = results.map((r) => r.json().result.seq as number);
     expect(new Set(seqs).size).toBe(50);
+    // Group commit: the first call went alone, the 49 that waited shared one transaction.
+    expect(transactions.mock.calls.length).toBe(2);
+    transactions.mockRestore();
     const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inputs WHERE user_id = 'u3'");
     expect(rows.rows[0]?.n).toBe(50);
   });

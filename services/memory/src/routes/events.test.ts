@@ -68,14 +68,26 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
   });
 
   it('is woken by a commit notified while it was still reading', async () => {
-    // The feed's read answers late: a commit notified meanwhile (after the read's snapshot) must
-    // still wake the follower, with a minute's poll interval as the only other way.
-    let slowReads = false;
+    // The feed's read is held after it has run: a commit notified meanwhile (after the read's
+    // snapshot) must still wake the follower, with a minute's poll interval as the only other way.
+    let holdReads = false;
+    let readHeld!: () => void;
+    const held = new Promise<void>((r) => {
+      readHeld = r;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
     const slow: Database = Object.create(db, {
       query: {
         value: async (sql: string, params?: unknown[]) => {
           const result = await db.query(sql, params);
-          if (slowReads && sql.includes('UNION ALL')) await new Promise((r) => setTimeout(r, 200));
+          if (holdReads && sql.includes('UNION ALL')) {
+            holdReads = false;
+            readHeld();
+            await released;
+          }
           return result;
         },
       },
@@ -84,37 +96,40 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
       env: loadMemoryEnv({ LOG_LEVEL: 'silent', FEED_POLL_MS: '60000' }),
       db: slow,
     });
+    await lagging.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = lagging.server.address() as { port: number };
+    const follower = new ServiceClient({
+      service: 'memory',
+      urls: `http://127.0.0.1:${port}`,
+      timeoutMs: 120_000,
+    });
     const got: string[] = [];
+    let following!: () => void;
+    const positioned = new Promise<void>((r) => {
+      following = r;
+    });
     const controller = new AbortController();
     const reading = (async () => {
-      await lagging.listen({ port: 0, host: '127.0.0.1' });
-      const { port } = lagging.server.address() as { port: number };
-      const follower = new ServiceClient({
-        service: 'memory',
-        urls: `http://127.0.0.1:${port}`,
-        timeoutMs: 120_000,
-      });
-      try {
-        for await (const item of follower.getResource('events', {
-          query: { user_id: 'late-wake' },
-          signal: controller.signal,
-          idleTimeoutMs: 120_000,
-        })) {
-          const content = (item as { content?: string }).content;
-          if (content) got.push(content);
-        }
-      } finally {
-        await follower.close();
+      for await (const item of follower.getResource('events', {
+        query: { user_id: 'late-wake' },
+        signal: controller.signal,
+        idleTimeoutMs: 120_000,
+      })) {
+        const { type, content } = item as { type: string; content?: string };
+        if (type === 'position') following();
+        if (content) got.push(content);
       }
     })().catch(() => {});
-    await new Promise((r) => setTimeout(r, 300));
-    slowReads = true;
-    await store('late-wake', 'one');
-    await new Promise((r) => setTimeout(r, 50));
-    await store('late-wake', 'two');
+    await positioned;
+    holdReads = true;
+    await store('late-wake', 'one'); // wakes the follower, whose read is then held
+    await held;
+    await store('late-wake', 'two'); // committed and notified while that read is held
+    release();
     for (let i = 0; i < 60 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
     controller.abort();
     await reading;
+    await follower.close();
     await lagging.close();
     expect(got).toEqual(['one', 'two']);
   });
