@@ -100,9 +100,12 @@ export class TimeoutPolicy implements Policy {
   /** @internal */
   timeoutError(kind: 'attempt' | 'deadline'): CodedError {
     if (this.events.active) this.events.emit({ type: 'timeout', timeoutMs: this.timeoutMs, kind });
+    // `details.kind` tells the dependency's own slowness ('attempt') from the caller's budget
+    // running out ('deadline'), which a breaker may choose not to hold against the dependency.
     return fastError(
       'timeout',
       kind === 'attempt' ? `attempt timed out after ${this.timeoutMs} ms` : 'deadline exceeded',
+      { details: { kind } },
     );
   }
 }

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { testDatabases } from '@cortex/memory/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,11 @@ describe.each(testDatabases())('cognition with a real memory service on $name', 
       await tool(app, 'search_history', { user_id: 'alice', query: 'kubernetes', limit: 5 })
     ).json();
     expect(none.result).toEqual({ results: [], count: 0, query: 'kubernetes' });
+    // No word of two letters: matched as text, not "everything".
+    const short = (await tool(app, 'search_history', { user_id: 'alice', query: '?', limit: 10 })).json();
+    expect(short.result.results.map((r: { content: string }) => r.content)).toEqual([
+      'Lunch plans: pizza on friday?',
+    ]);
   });
 
   it('analyze_conversation reads only the user’s messages and answers with the local analyser', async () => {
@@ -200,5 +206,27 @@ describe('cognition with memory away', () => {
       status: 'warning',
       dependencies: { memory: { status: 'warning', reachable: false }, models: { status: 'healthy' } },
     });
+  });
+});
+
+describe('cognition with memory hanging', () => {
+  it("reports memory as away (warning) within its own bound, not as the registry's timeout", async () => {
+    const hanging = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    const app = await buildCognitionApp({
+      env: loadCognitionEnv({
+        LOG_LEVEL: 'silent',
+        MEMORY_SERVICE_URL: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`,
+      }),
+    });
+    try {
+      const health = await app.inject({ url: '/health' });
+      expect(health.statusCode).toBe(200);
+      expect(health.json().dependencies.memory).toMatchObject({ status: 'warning', reachable: false });
+    } finally {
+      await app.close();
+      hanging.closeAllConnections();
+      hanging.close();
+    }
   });
 });

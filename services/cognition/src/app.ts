@@ -16,6 +16,8 @@ export interface CognitionAppOptions {
 
 export const cognitionTools = [getContext, analyzeConversation, searchHistory];
 
+const MEMORY_CHECK_MS = 1500;
+
 /** Builds the cognition service; never listens. */
 export async function buildCognitionApp({ env, defaultMetrics, clock }: CognitionAppOptions) {
   const app = createServiceApp({
@@ -34,8 +36,17 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
   const ctx: CognitionContext = { memory: memoryUpstream.client, models, env };
   registerTools(app, cognitionTools, ctx);
   // Without memory cognition still answers (with less), so memory is never critical here.
+  // Bounded here, under the registry's own 2 s limit: a memory that hangs is "away" (warning) too,
+  // rather than the registry's timed-out "unhealthy".
   app.health.add('memory', async (signal) => {
-    const h = await memoryUpstream.health(signal);
+    const away = { status: 'warning' as const, reachable: false, error: 'timeout' };
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(MEMORY_CHECK_MS)]);
+    const h = await Promise.race([
+      memoryUpstream.health(bounded),
+      new Promise<typeof away>((resolve) =>
+        bounded.addEventListener('abort', () => resolve(away), { once: true }),
+      ),
+    ]);
     return h.status === 'unhealthy' ? { ...h, status: 'warning' as const, reachable: false } : h;
   });
   // Critical: with no backend able to answer, analysis cannot be done at all.

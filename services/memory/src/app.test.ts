@@ -203,6 +203,17 @@ describe.each(testDatabases())('memory service on $name', (target) => {
         .body,
     );
     expect(conv.slice(0, 3).map((i) => (i as { content: string }).content)).toEqual(['m0', 'm1', 'm2']);
+    // A window on a conversation is its latest part, still oldest first.
+    const latest = parseSse(
+      (
+        await app.inject({
+          url: '/resource/conversation/conv-6?limit=2',
+          headers: { accept: 'text/event-stream' },
+        })
+      ).body,
+    );
+    expect(latest.map((i) => (i as { content?: string }).content)).toEqual(['m1', 'm2', undefined]);
+    expect((latest[0] as { timestamp: string }).timestamp).toBe('2026-01-02T00:00:00.000Z');
   });
 
   it('reports database health', async () => {

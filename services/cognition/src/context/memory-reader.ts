@@ -1,4 +1,4 @@
-import { hasCode } from '@cortex/errors';
+import { CortexError, hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import { z } from 'zod';
 
@@ -12,7 +12,13 @@ export const memoryItem = z.object({
 });
 export type MemoryItem = z.infer<typeof memoryItem>;
 
-const ANSWER_MARGIN_MS = 300;
+/** Time kept back from the caller's deadline to answer with what we have. */
+export const ANSWER_MARGIN_MS = 300;
+
+/** The caller's deadline less the answer margin: what a dependency call may use. */
+export function budgetFor(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : deadline - ANSWER_MARGIN_MS;
+}
 
 export type MemoryProblem = 'memory_service_unavailable' | 'memory_service_error';
 
@@ -39,17 +45,30 @@ export async function readItems(
   path: string,
   options: { limit: number; requestId: string; deadline: number | undefined; userId?: string },
 ): Promise<{ items: MemoryItem[]; error?: MemoryProblem }> {
+  // Leave time to answer with what we have: a degraded 200 beats the caller's own timeout. The
+  // deadline bounds the connection (under the policy) and, through the signal, the streamed body.
+  const deadline = budgetFor(options.deadline);
+  const cutOff = new AbortController();
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(
+          () => cutOff.abort(new CortexError('timeout', 'memory did not answer in time')),
+          Math.max(0, deadline - Date.now()),
+        );
   try {
     const query: Record<string, string | number> = { limit: options.limit };
     if (options.userId) query.user_id = options.userId;
     const raw = await memory.collect(path, {
       query,
       requestId: options.requestId,
-      // Leave time to answer with what we have: a degraded 200 beats the caller's own timeout.
-      deadline: options.deadline === undefined ? undefined : options.deadline - ANSWER_MARGIN_MS,
+      deadline,
+      signal: cutOff.signal,
     });
     return { items: raw.map((r) => memoryItem.parse(r)) };
   } catch (err) {
-    return { items: [], error: memoryProblem(err) };
+    return { items: [], error: memoryProblem(cutOff.signal.aborted ? cutOff.signal.reason : err) };
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -29,7 +29,7 @@ export interface CallPolicy {
  * Circuit breaker outside, timeout inside: a hung call counts as the backend's failure. Unlike a
  * service dependency, a model backend that answers 4xx (bad key, unknown model) or nonsense (bad
  * JSON, wrong shape) is just as useless as one that is down, so every failure counts against it;
- * only the caller's own abort stays neutral (the breaker's rule).
+ * only the caller's own abort, or its deadline running out first, stays neutral.
  */
 export function createBackendPolicy(options: BackendPolicyOptions): {
   policy: CallPolicy;
@@ -43,7 +43,9 @@ export function createBackendPolicy(options: BackendPolicyOptions): {
     maxOpenMs: options.openMs * 8,
     // The timeout inside ends a probe first; this only frees the slot if something still hangs.
     probeTimeoutMs: options.timeoutMs + 1000,
-    isFailure: () => true,
+    // Cut off by the caller's deadline before the backend's own timeout: the caller's budget ran
+    // out, which says nothing about the backend (else ordinary short deadlines would open it).
+    isFailure: (err) => !(err.code === 'timeout' && (err.details as { kind?: string })?.kind === 'deadline'),
     ...(clock ? { clock } : {}),
   });
   const timeout = new TimeoutPolicy({ timeoutMs: options.timeoutMs, ...(clock ? { clock } : {}) });

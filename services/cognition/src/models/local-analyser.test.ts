@@ -90,4 +90,13 @@ describe('LocalAnalyser', () => {
   it('tokenises with apostrophes kept, as the lexicons spell them', () => {
     expect(words("Don’t STOP, it isn't 2 late")).toEqual(["don't", 'stop', 'it', "isn't", '2', 'late']);
   });
+
+  it('summarises a message with a quarter of a million distinct words without overflowing', async () => {
+    const content = Array.from({ length: 250_000 }, (_, i) => `w${i.toString(36)}x`).join(' ');
+    const result = await new LocalAnalyser().analyse({
+      type: 'summary',
+      messages: [{ content, timestamp: 't' }],
+    });
+    expect(result).toMatchObject({ summary: expect.any(String) });
+  });
 });

@@ -32,7 +32,9 @@ export function summarise(messages: ConversationMessage[], maxSentences = 3): Su
   const all = messages.flatMap((m) => sentences(m.content));
   if (all.length === 0) return { summary: '', key_points: [] };
   const tf = frequencies(messages, 2);
-  const top = Math.max(1, ...tf.values());
+  // A loop, not Math.max(...values): spreading 150k distinct words overflows the call stack.
+  let top = 1;
+  for (const n of tf.values()) if (n > top) top = n;
   const scored = all.map((sentence, index) => {
     const content = [...new Set(words(sentence).filter((w) => isContentWord(w, 2)))];
     const sum = content.reduce((acc, w) => acc + (tf.get(w) ?? 0) / top, 0);

@@ -113,4 +113,42 @@ describe('ModelChain', () => {
     });
     expect(() => new ModelChain([])).toThrow(RangeError);
   });
+
+  it("gives remote backends the caller's deadline less the answer margin", async () => {
+    const seen: (number | undefined)[] = [];
+    const backend = new FakeBackend('remote', undefined);
+    const chain = new ModelChain([
+      {
+        backend,
+        policy: {
+          execute: (fn, _signal, deadline) => {
+            seen.push(deadline);
+            return fn({ signal: undefined });
+          },
+        },
+      },
+    ]);
+    const deadline = Date.now() + 10_000;
+    await chain.run(task, { deadline });
+    expect(seen).toEqual([deadline - 300]);
+  });
+
+  it("does not hold it against a backend when the caller's deadline cuts it off first", async () => {
+    const clock = new FakeClock(Date.now());
+    const hang = { ...new FakeBackend('slow', undefined), analyse: () => new Promise<never>(() => {}) };
+    const entry = remote(hang as unknown as ModelBackend, clock);
+    for (let i = 0; i < 3; i++) {
+      const call = entry.policy?.execute(() => hang.analyse(), undefined, clock.now() + 200).catch((e) => e);
+      await clock.advanceAsync(210); // the shared timer wheel fires within 5 ms after a deadline
+      expect(await call).toMatchObject({ code: 'timeout', details: { kind: 'deadline' } });
+    }
+    expect(entry.breaker?.state).toBe('closed');
+    // Its own timeout (1000 ms here) is another matter: twice, and its circuit opens.
+    for (let i = 0; i < 2; i++) {
+      const call = entry.policy?.execute(() => hang.analyse()).catch((e) => e);
+      await clock.advanceAsync(1010);
+      expect(await call).toMatchObject({ code: 'timeout', details: { kind: 'attempt' } });
+    }
+    expect(entry.breaker?.state).toBe('open');
+  });
 });

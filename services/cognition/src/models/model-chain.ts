@@ -2,6 +2,7 @@ import type { ErrorCode } from '@cortex/errors';
 import { type CircuitBreaker, classify, type Listener, type ResilienceEvent } from '@cortex/resilience';
 import type { DependencyHealth } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
+import { budgetFor } from '../context/memory-reader';
 import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
 import type { CallPolicy } from './backend-policy';
 
@@ -49,6 +50,9 @@ export class ModelChain {
 
   async run(task: AnalysisTask, options: RunOptions = {}): Promise<ChainOutcome> {
     const started = this.now();
+    // Remote backends get the caller's deadline less the answer margin, so that when they run out
+    // the local analyser and the answer still fit in the caller's time.
+    const deadline = budgetFor(options.deadline);
     const failed: FailedAttempt[] = [];
     for (const { backend, policy, events } of this.entries) {
       if (options.signal?.aborted) {
@@ -56,14 +60,14 @@ export class ModelChain {
         break;
       }
       // A passed deadline is the caller's budget, not the backend's fault: do not let it trip a breaker.
-      if (policy && options.deadline !== undefined && options.deadline <= this.now()) {
+      if (policy && deadline !== undefined && deadline <= this.now()) {
         failed.push({ backend: backend.name, error: 'timeout' });
         continue;
       }
       const callStarted = this.now();
       try {
         const result = policy
-          ? await policy.execute((ctx) => backend.analyse(task, ctx.signal), options.signal, options.deadline)
+          ? await policy.execute((ctx) => backend.analyse(task, ctx.signal), options.signal, deadline)
           : await backend.analyse(task, options.signal);
         const now = this.now();
         events?.({ type: 'call', outcome: 'success', code: undefined, durationMs: now - callStarted });

@@ -76,4 +76,17 @@ describe('recordFailedTask', () => {
     await away.close();
     expect(log.warn).toHaveBeenCalledTimes(2);
   });
+
+  it('gives the same failure, seen again with the same request id, the same record id', async () => {
+    const memory = new ServiceClient({ service: 'memory', urls: url });
+    const log = logger();
+    received.length = 0;
+    await recordFailedTask(memory, task, { log, requestId: 'retried' });
+    await recordFailedTask(memory, task, { log, requestId: 'retried' });
+    await recordFailedTask(memory, task, { log, requestId: 'another request' });
+    await memory.close();
+    const ids = (received as { args: { id: string } }[]).map((r) => r.args.id);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
 });

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyBaseLogger } from 'fastify';
+import { budgetFor } from '../context/memory-reader';
 import type { FailedAttempt } from '../models/model-chain';
 
 export interface FailedTask {
@@ -20,14 +21,19 @@ export interface FailedTask {
 export async function recordFailedTask(
   memory: ServiceClient,
   task: FailedTask,
-  call: { log: FastifyBaseLogger; requestId: string },
+  call: { log: FastifyBaseLogger; requestId: string; deadline?: number | undefined },
 ): Promise<boolean> {
+  // The same failure seen again by a retry (ours, or the caller's with the same request id) is
+  // recorded once: memory answers `already_exists` for a known id.
+  const h = createHash('sha256')
+    .update(JSON.stringify([call.requestId, task.user_id, task.task, task.details]))
+    .digest('hex');
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   try {
     await memory.callTool(
       'record_failed_task',
       {
-        // The client's policy may retry; the id makes a retried record land once.
-        id: randomUUID(),
+        id,
         user_id: task.user_id,
         task: task.task,
         error: task.error,
@@ -35,7 +41,8 @@ export async function recordFailedTask(
         duration_ms: Math.max(0, Math.round(task.duration_ms)),
         details: { ...task.details, failures: task.failed },
       },
-      { requestId: call.requestId },
+      // Within the caller's time: the degraded answer must not wait past it for this record.
+      { requestId: call.requestId, deadline: budgetFor(call.deadline) },
     );
     return true;
   } catch (err) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { readItems } from '../context/memory-reader';
-import { scoreItems } from '../context/rank';
+import { scoreItems, terms } from '../context/rank';
 import { defineTool, idArg } from './tool';
 
 export const searchHistory = defineTool({
@@ -17,7 +17,13 @@ export const searchHistory = defineTool({
       requestId: call.requestId,
       deadline: call.deadline,
     });
-    const results = scoreItems(items, query)
+    // A query with no word of two letters or more ("x", "?") would score every item alike: such a
+    // query matches as plain text instead, so what comes back still contains what was asked for.
+    const candidates =
+      terms(query).length > 0
+        ? items
+        : items.filter((i) => i.content.toLowerCase().includes(query.toLowerCase()));
+    const results = scoreItems(candidates, terms(query).length > 0 ? query : null)
       .slice(0, limit)
       .map(({ item, score }) => ({ ...item, score: Math.round(score * 1000) / 1000 }));
     return { results, count: results.length, query, ...(error ? { error } : {}) };

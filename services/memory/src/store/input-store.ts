@@ -100,12 +100,16 @@ export async function conversation(
   userId: string | undefined,
   limit: number,
 ) {
-  const r = await db.query<StoredInput>(
-    `SELECT ${COLUMNS} FROM inputs WHERE conversation_id = $1 AND ($2::text IS NULL OR user_id = $2)
-     ORDER BY "timestamp" ASC, seq ASC LIMIT $3`,
+  // The newest `limit` messages (a window on a long conversation is its latest part), oldest first.
+  const r = await db.query<StoredInput & { at: unknown }>(
+    `SELECT * FROM (
+       SELECT ${COLUMNS}, "timestamp" AS at FROM inputs
+        WHERE conversation_id = $1 AND ($2::text IS NULL OR user_id = $2)
+        ORDER BY "timestamp" DESC, seq DESC LIMIT $3
+     ) newest ORDER BY at ASC, seq ASC`,
     [conversationId, userId ?? null, limit],
   );
-  return r.rows;
+  return r.rows.map(({ at: _at, ...row }): StoredInput => row);
 }
 
 export async function getInput(db: Queryable, id: string, userId: string | undefined) {
