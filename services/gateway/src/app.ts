@@ -96,8 +96,17 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     timeoutMs: cognitionUpstream.policy.config.timeoutMs,
     authenticate: authenticate(),
   });
-  dashboardRoutes(app, { memory, cognition, authenticate: authenticate() });
-  cognitionRoutes(app, { cognition, authenticate: authenticate() });
+  dashboardRoutes(app, {
+    memory,
+    cognition,
+    cognitionTimeoutMs: cognitionUpstream.policy.config.timeoutMs,
+    authenticate: authenticate(),
+  });
+  cognitionRoutes(app, {
+    cognition,
+    timeoutMs: cognitionUpstream.policy.config.timeoutMs,
+    authenticate: authenticate(),
+  });
 
   // The gateway keeps accepting input with memory away, so neither dependency is critical.
   app.health.add('memory', (signal) => memoryUpstream.health(signal));

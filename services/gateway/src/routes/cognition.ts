@@ -1,6 +1,7 @@
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
+import { analysisResult, searchResult } from './answers';
 
 const analysisParams = z.object({ conversation_id: z.string().min(1).max(256) });
 const analysisQuery = z.object({ type: z.enum(['summary', 'topics', 'sentiment']).default('summary') });
@@ -11,12 +12,15 @@ const searchQuery = z.object({
 
 export interface CognitionRouteDeps {
   cognition: ServiceClient;
+  /** Cognition's attempt timeout: told to cognition as its deadline, so it degrades within it. */
+  timeoutMs: number;
   authenticate: preHandlerHookHandler;
 }
 
 /**
  * The user's own analyses, by way of cognition's tools. Cognition answers 200 with an `error`
- * field when memory is away, so those answers pass through as they are.
+ * field when memory is away, so those answers pass through, but only in the contract's shape and
+ * only about this user: anything else is cognition's fault (502 `data_error`), never shown.
  */
 export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) {
   app.get<{ Params: { conversation_id: string } }>(
@@ -28,7 +32,11 @@ export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) 
       return deps.cognition.callTool(
         'analyze_conversation',
         { user_id: request.user.id, conversation_id, analysis_type: type },
-        { requestId: request.id },
+        {
+          requestId: request.id,
+          deadline: Date.now() + deps.timeoutMs,
+          schema: analysisResult(conversation_id),
+        },
       );
     },
   );
@@ -38,7 +46,7 @@ export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) 
     return deps.cognition.callTool(
       'search_history',
       { user_id: request.user.id, query, limit },
-      { requestId: request.id },
+      { requestId: request.id, deadline: Date.now() + deps.timeoutMs, schema: searchResult(request.user.id) },
     );
   });
 }

@@ -1,22 +1,28 @@
 import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import { contextResult, historyItems, type StoredItem } from './answers';
 
 export interface DashboardDeps {
   memory: ServiceClient;
   cognition: ServiceClient;
+  /** Cognition's attempt timeout, told to it as its deadline (as `/context` does). */
+  cognitionTimeoutMs: number;
   authenticate: preHandlerHookHandler;
 }
 
 /**
  * `GET /dashboard`: profile, recent history and context, fetched in parallel. A section whose
- * dependency fails comes back empty and is named in `errors`; the response still succeeds.
+ * dependency fails comes back empty and is named in `errors`; the response still succeeds. An
+ * answer of the wrong shape, or about another user, is such a failure (`data_error`): the
+ * sections are checked as /history and /context check them, with the same schemas.
  */
 export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps) {
   app.get('/dashboard', { preHandler: deps.authenticate }, async (request) => {
     const user = request.user;
     const errors: Record<string, string> = {};
-    const section = async <T>(name: string, load: () => Promise<T>, empty: T): Promise<T> => {
+    // The empty stand-in need not have every field of a full answer (context's `user_id`, `query`).
+    const section = async <T, E>(name: string, load: () => Promise<T>, empty: E): Promise<T | E> => {
       try {
         return await load();
       } catch (err) {
@@ -29,18 +35,27 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps) {
       section(
         'history',
         async () => {
-          const items = await deps.memory.collect(`history/${encodeURIComponent(user.id)}`, {
+          const raw = await deps.memory.collect(`history/${encodeURIComponent(user.id)}`, {
             query: { limit: 10 },
             requestId: request.id,
           });
+          const items = historyItems(raw, user.id);
           return { items, count: items.length };
         },
-        { items: [] as unknown[], count: 0 },
+        { items: [] as StoredItem[], count: 0 },
       ),
       section(
         'context',
         () =>
-          deps.cognition.callTool('get_context', { user_id: user.id, limit: 5 }, { requestId: request.id }),
+          deps.cognition.callTool(
+            'get_context',
+            { user_id: user.id, limit: 5 },
+            {
+              requestId: request.id,
+              deadline: Date.now() + deps.cognitionTimeoutMs,
+              schema: contextResult(user.id),
+            },
+          ),
         { context: [] as unknown[], count: 0 },
       ),
     ]);

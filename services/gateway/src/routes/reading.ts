@@ -1,31 +1,13 @@
-import { CortexError } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
+import { contextResult, historyItems } from './answers';
 
 const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
 const contextQuery = z.object({
   query: z.string().max(1000).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });
-const storedItem = z.object({
-  id: z.string(),
-  conversation_id: z.string().nullable(),
-  content: z.string(),
-  timestamp: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-});
-
-/** Cognition's `get_context` as the contract states it; anything else is a data error. */
-const contextResult = z
-  .object({
-    context: z.array(z.unknown()),
-    user_id: z.string(),
-    query: z.string().nullable(),
-    count: z.number(),
-    error: z.string().optional(),
-  })
-  .passthrough();
 
 export interface ReadingDeps {
   memory: ServiceClient;
@@ -43,10 +25,8 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
       requestId: request.id,
     });
     // Memory's answer is checked like any input: a wrong shape is its fault (502), not the caller's.
-    const items = z.array(storedItem).safeParse(raw);
-    if (!items.success)
-      throw new CortexError('data_error', 'memory answered history with an unexpected shape');
-    return { items: items.data, count: items.data.length };
+    const items = historyItems(raw, request.user.id);
+    return { items, count: items.length };
   });
 
   app.get('/context', { preHandler: deps.authenticate }, async (request) => {
@@ -54,7 +34,11 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
     return deps.cognition.callTool(
       'get_context',
       { user_id: request.user.id, query: query ?? null, limit },
-      { requestId: request.id, deadline: Date.now() + deps.timeoutMs, schema: contextResult },
+      {
+        requestId: request.id,
+        deadline: Date.now() + deps.timeoutMs,
+        schema: contextResult(request.user.id),
+      },
     );
   });
 }
