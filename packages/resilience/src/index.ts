@@ -38,5 +38,5 @@ export { createServicePolicy, ServicePolicy, type ServicePolicyDeps } from './po
 export { type RetryOptions, RetryPolicy } from './retry';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { sleep, sleepUntil } from './sleep';
-export { type TimeoutOptions, TimeoutPolicy } from './timeout';
+export { isDeadlineCut, type TimeoutOptions, TimeoutPolicy } from './timeout';
 export { sharedWheel, TimerWheel, WheelEntry } from './timer-wheel';

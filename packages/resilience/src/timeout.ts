@@ -20,6 +20,14 @@ export interface AttemptGuard {
 }
 
 /**
+ * A `timeout` because the caller's deadline (or the policy's total) ran out before the attempt's
+ * own limit: the caller's budget, not the dependency's slowness.
+ */
+export function isDeadlineCut(err: { code: string; details?: unknown }): boolean {
+  return err.code === 'timeout' && (err.details as { kind?: unknown } | undefined)?.kind === 'deadline';
+}
+
+/**
  * Rejects an attempt with `timeout` when it outlives `timeoutMs` or the total deadline
  * (`ctx.deadline`), whichever comes first, and aborts the attempt's signal so the work stops.
  *

@@ -9,5 +9,6 @@ export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthSta
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
+export { stableId } from './stable-id';
 export { registerTools, type Tool, type ToolCall } from './tools';
 export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';

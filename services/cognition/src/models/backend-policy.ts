@@ -1,6 +1,7 @@
 import {
   CircuitBreaker,
   type Clock,
+  isDeadlineCut,
   type Listener,
   type ResilienceEvent,
   TimeoutPolicy,
@@ -45,7 +46,7 @@ export function createBackendPolicy(options: BackendPolicyOptions): {
     probeTimeoutMs: options.timeoutMs + 1000,
     // Cut off by the caller's deadline before the backend's own timeout: the caller's budget ran
     // out, which says nothing about the backend (else ordinary short deadlines would open it).
-    isFailure: (err) => !(err.code === 'timeout' && (err.details as { kind?: string })?.kind === 'deadline'),
+    isFailure: (err) => !isDeadlineCut(err),
     ...(clock ? { clock } : {}),
   });
   const timeout = new TimeoutPolicy({ timeoutMs: options.timeoutMs, ...(clock ? { clock } : {}) });

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { ServiceClient } from '@cortex/network-client';
+import { stableId } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { budgetFor } from '../context/memory-reader';
 import type { FailedAttempt } from '../models/model-chain';
@@ -25,10 +25,7 @@ export async function recordFailedTask(
 ): Promise<boolean> {
   // The same failure seen again by a retry (ours, or the caller's with the same request id) is
   // recorded once: memory answers `already_exists` for a known id.
-  const h = createHash('sha256')
-    .update(JSON.stringify([call.requestId, task.user_id, task.task, task.details]))
-    .digest('hex');
-  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  const id = stableId(call.requestId, task.user_id, task.task, JSON.stringify(task.details));
   try {
     await memory.callTool(
       'record_failed_task',

@@ -19,11 +19,11 @@ export const searchHistory = defineTool({
     });
     // A query with no word of two letters or more ("x", "?") would score every item alike: such a
     // query matches as plain text instead, so what comes back still contains what was asked for.
-    const candidates =
-      terms(query).length > 0
-        ? items
-        : items.filter((i) => i.content.toLowerCase().includes(query.toLowerCase()));
-    const results = scoreItems(candidates, terms(query).length > 0 ? query : null)
+    const byWords = terms(query).length > 0;
+    const candidates = byWords
+      ? items
+      : items.filter((i) => i.content.toLowerCase().includes(query.toLowerCase()));
+    const results = scoreItems(candidates, byWords ? query : null)
       .slice(0, limit)
       .map(({ item, score }) => ({ ...item, score: Math.round(score * 1000) / 1000 }));
     return { results, count: results.length, query, ...(error ? { error } : {}) };

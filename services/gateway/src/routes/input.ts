@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { hasCode } from '@cortex/errors';
-import { storableObject, storableString } from '@cortex/service-kit';
+import { stableId, storableObject, storableString } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { PendingJournal } from '../pending/journal';
@@ -23,9 +23,7 @@ const idempotencyKey = z.string().min(1).max(256);
 
 /** A retry with the same key and user maps to the same item id, so memory stores it once. */
 export function itemIdFor(userId: string, key: string | undefined): string {
-  if (key === undefined) return randomUUID();
-  const h = createHash('sha256').update(userId).update('\0').update(key).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return key === undefined ? randomUUID() : stableId(userId, key);
 }
 
 export interface InputDeps {
