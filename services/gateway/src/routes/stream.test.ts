@@ -36,8 +36,14 @@ function fakeMemory(events: ReturnType<typeof stored>[], onPage?: () => void) {
   } as unknown as ServiceClient;
 }
 
-async function server(options: { authDelayMs?: number; memory?: ServiceClient; maxBufferedBytes?: number }) {
-  const app = Fastify();
+async function server(options: {
+  authDelayMs?: number;
+  memory?: ServiceClient;
+  maxBufferedBytes?: number;
+  /** The sockets' high-water mark: Node's default is 16 KiB up to Node 20, 64 KiB since 22. */
+  highWaterMark?: number;
+}) {
+  const app = Fastify(options.highWaterMark ? { http: { highWaterMark: options.highWaterMark } } : {});
   await app.register(sse);
   const hub = new EventHub(60_000);
   streamRoutes(app, {
@@ -97,22 +103,25 @@ describe('GET /output/stream', () => {
     third.req.destroy();
   });
 
-  it('replays a backlog longer than a page, in order, then goes live without a gap', async () => {
-    const backlog = Array.from({ length: 2_500 }, (_, i) => stored(i + 1));
-    let hub: EventHub | undefined;
-    let pages = 0;
-    const memory = fakeMemory(backlog, () => {
-      // A live event arrives while the replay is being read.
-      if (++pages === 2) hub?.publishStored('u', { id: 'live', type: 'input' } as never, 9_000);
-    });
-    const s = await server({ memory, maxBufferedBytes: 16 * 1024 });
-    hub = s.hub;
-    const c = open(s.port, { 'last-event-id': '0' });
-    for (let i = 0; i < 100 && c.ids().length < 2_501; i++) await sleep(20);
-    c.req.destroy();
-    expect(c.ids()).toEqual([...backlog.map((e) => e.seq), 9_000]);
-    expect(pages).toBe(3);
-  });
+  it.each([16 * 1024, 64 * 1024])(
+    'replays a backlog longer than a page, in order, then goes live without a gap (socket high-water mark %i)',
+    async (highWaterMark) => {
+      const backlog = Array.from({ length: 2_500 }, (_, i) => stored(i + 1));
+      let hub: EventHub | undefined;
+      let pages = 0;
+      const memory = fakeMemory(backlog, () => {
+        // A live event arrives while the replay is being read.
+        if (++pages === 2) hub?.publishStored('u', { id: 'live', type: 'input' } as never, 9_000);
+      });
+      const s = await server({ memory, maxBufferedBytes: 16 * 1024, highWaterMark });
+      hub = s.hub;
+      const c = open(s.port, { 'last-event-id': '0' });
+      for (let i = 0; i < 100 && c.ids().length < 2_501; i++) await sleep(20);
+      c.req.destroy();
+      expect(c.ids()).toEqual([...backlog.map((e) => e.seq), 9_000]);
+      expect(pages).toBe(3);
+    },
+  );
 
   it('lets the server close while a stream is still being authenticated', async () => {
     const { app, hub, port } = await server({ authDelayMs: 200 });

@@ -100,7 +100,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       reply.raw.once('close', () => gone.abort());
       try {
         await replayMissed(deps.memory, conn, resumeFrom, request.id, gone.signal);
-        conn.endReplay();
+        await conn.endReplay();
       } catch (err) {
         if (gone.signal.aborted) return;
         // Going live now would move the client's Last-Event-ID past what it missed. Closing keeps

@@ -9,9 +9,18 @@ class FakeResponse extends EventEmitter {
   writableLength = 0;
   destroyed = false;
   ended = false;
-  write(frame: string) {
+  /** What `write` answers: false is a socket past its high-water mark. */
+  below = true;
+  private readonly callbacks: (() => void)[] = [];
+  write(frame: string, cb?: () => void) {
     this.frames.push(frame);
-    return true;
+    if (cb) this.callbacks.push(cb);
+    return this.below;
+  }
+  /** The kernel took everything written so far. */
+  flush() {
+    this.writableLength = 0;
+    for (const cb of this.callbacks.splice(0)) cb();
   }
   end() {
     this.ended = true;
@@ -42,15 +51,51 @@ describe('SseConnection', () => {
     expect(raw.frames).toEqual(['data: {"id":"p"}\n\n', 'id: 9\n\n', 'id: 10\ndata: {"id":"q"}\n\n']);
   });
 
-  it('holds live events during a replay and merges them without repeats', () => {
+  it('holds live events during a replay and merges them without repeats', async () => {
     const { raw, c } = conn(4);
     c.sendStored({ id: 'live-7' }, 7);
     c.sendStored({ id: 'live-6' }, 6);
     expect(raw.frames).toEqual([]);
     c.sendStored({ id: 'replay-5' }, 5);
     expect(raw.frames).toEqual([]);
-    c.endReplay();
+    await c.endReplay();
     expect(raw.frames.map((f) => f.split('\n')[0])).toEqual(['id: 5', 'id: 6', 'id: 7']);
+  });
+
+  it('paces a replay by its own bound, whatever the socket high-water mark', async () => {
+    // A 64 KiB socket (Node 22+) accepts writes past a 1 KiB bound without asking to stop.
+    const { raw, c } = conn(0, 1024);
+    let done = false;
+    raw.writableLength = 400;
+    await c.replay({ id: 'a' }, 1); // under half the bound: no wait
+    raw.writableLength = 600;
+    const second = c.replay({ id: 'b' }, 2).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    raw.flush();
+    await second;
+    expect(done).toBe(true);
+    // A live event after the replay is delivered, not taken for a client that fell behind.
+    c.sendStored({ id: 'live' }, 3);
+    await c.endReplay();
+    expect(raw.frames.map((f) => f.split('\n')[0])).toEqual(['id: 1', 'id: 2', 'id: 3']);
+    expect(raw.ended).toBe(false);
+  });
+
+  it('waits for the socket when it asks, and stops waiting when the client leaves', async () => {
+    const { raw, c } = conn(0, 1 << 20);
+    raw.below = false;
+    let done = false;
+    const pending = c.replay({ id: 'a' }, 1).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    raw.emit('close');
+    await pending;
+    expect(done).toBe(true);
   });
 
   it('cuts off a client that stops reading, with an error event', () => {

@@ -78,18 +78,32 @@ export class SseConnection implements StreamSink {
   async replay(payload: { id: string }, seq: number): Promise<void> {
     const frame = this.storedFrame(payload, seq);
     if (frame === undefined || !this.isOpen) return;
-    // Past the socket's high-water mark: wait for it to drain (or close) before the next one.
-    if (!this.raw.write(frame)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.raw.off('drain', done);
-          this.raw.off('close', done);
-          resolve();
-        };
-        this.raw.on('drain', done);
-        this.raw.on('close', done);
-      });
-    }
+    await this.paced(frame);
+  }
+
+  /**
+   * Writes a frame; when the client has more than half of this stream's bound unread (or the
+   * socket asks to stop), waits until that frame has reached the socket. The pace is set by our
+   * own bound, not the socket's high-water mark: that is a Node default (16 KiB up to Node 20,
+   * 64 KiB since 22), and a replay paced by it left more unread than `write` tolerates, so the
+   * first live event after the replay cut the stream off as "too far behind".
+   */
+  private async paced(frame: string): Promise<void> {
+    let flushed = false;
+    let onFlushed: (() => void) | undefined;
+    const below = this.raw.write(frame, () => {
+      flushed = true;
+      onFlushed?.();
+    });
+    if ((below && this.raw.writableLength <= this.maxBufferedBytes / 2) || flushed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.raw.off('close', done);
+        resolve();
+      };
+      onFlushed = done;
+      this.raw.on('close', done);
+    });
   }
 
   /** The frame for a stored event, or undefined when this stream already has it. */
@@ -102,11 +116,16 @@ export class SseConnection implements StreamSink {
     return `id: ${seq}\ndata: ${JSON.stringify(payload)}\n\n`;
   }
 
-  /** Replay is done: deliver what arrived meanwhile, in order, then go live. */
-  endReplay() {
-    const buffered = this.buffer ?? [];
+  /**
+   * Replay is done: deliver what arrived meanwhile, in order and paced like the replay (a long
+   * replay can gather more live events than the client's bound), then go live.
+   */
+  async endReplay(): Promise<void> {
+    while (this.buffer !== undefined && this.buffer.length > 0 && this.isOpen) {
+      const batch = this.buffer.splice(0).sort((a, b) => a.seq - b.seq);
+      for (const b of batch) await this.replay(b.payload, b.seq);
+    }
     this.buffer = undefined;
-    for (const b of buffered.sort((a, b) => a.seq - b.seq)) this.sendStored(b.payload, b.seq);
   }
 
   private write(frame: string) {
