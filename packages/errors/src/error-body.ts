@@ -56,3 +56,15 @@ export function fromErrorBody(status: number, body: unknown, retryAfterMs?: numb
   }
   return new CortexError(code, message, { status, details, retryAfterMs: retry });
 }
+
+/**
+ * The contract's in-band error item of a streamed resource, or undefined for anything else. Items
+ * are told apart by shape, not by a key: an event that merely has an `error` field (a
+ * `task_failed` event carries `error: "<message>"`) has a `type` and is data, never a failure.
+ */
+export function inBandError(item: unknown): ErrorBody | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item) || 'type' in item) return undefined;
+  if (!('error' in item)) return undefined;
+  const parsed = errorBodySchema.safeParse(item);
+  return parsed.success ? parsed.data : undefined;
+}

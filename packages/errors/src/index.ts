@@ -5,6 +5,7 @@ export {
   type ErrorBodyInput,
   errorBodySchema,
   fromErrorBody,
+  inBandError,
   toErrorBody,
 } from './error-body';
 export { DEADLINE_HEADER } from './wire-headers';

@@ -1,4 +1,3 @@
-export { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
 export { type Instance, parseInstances } from './discovery';
 export { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 export { type AttemptContext, type CallPolicy, noPolicy } from './policy';

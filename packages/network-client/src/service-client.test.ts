@@ -164,6 +164,28 @@ describe('ServiceClient.getResource', () => {
     await expect(client(url).collect('err')).rejects.toMatchObject({ code: 'service_unavailable' });
     await expect(client(url).collect('cut')).rejects.toMatchObject({ code: 'data_error' });
   });
+
+  it('yields events that carry an error field of their own: only the bare error object is an error', async () => {
+    const failed = { type: 'task_failed', seq: 2, id: 't', error: 'all backends failed', task: 'summary' };
+    const typed = { type: 'note', error: { code: 'timeout', message: 'an object, but typed' } };
+    const url = await serve((_req, res) =>
+      sse(res, [
+        'data: {"n":1}\n\n',
+        `id: 2\ndata: ${JSON.stringify(failed)}\n\n`,
+        `data: ${JSON.stringify(typed)}\n\n`,
+        'data: {"error":"a bare string"}\n\n',
+        'data: {"n":3}\n\n',
+        'data: {"end":true}\n\n',
+      ]),
+    );
+    expect(await client(url).collect('events')).toEqual([
+      { n: 1 },
+      failed,
+      typed,
+      { error: 'a bare string' },
+      { n: 3 },
+    ]);
+  });
 });
 
 describe('ResumableStream', () => {
@@ -190,6 +212,36 @@ describe('ResumableStream', () => {
     await stream.close();
     expect(got.slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(requests.slice(0, 3)).toEqual([undefined, '2', '4']);
+  });
+
+  it('follows past a task_failed event and resumes after it like any other', async () => {
+    const requests: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      const last = req.headers['last-event-id'] as string | undefined;
+      requests.push(last);
+      const from = Number(last ?? 0);
+      const event = (seq: number) =>
+        seq === 2
+          ? { type: 'task_failed', seq, error: 'every backend failed' }
+          : { type: 'input', seq, content: `c${seq}` };
+      // One event per connection, then the end: every resume starts from the last id seen.
+      sse(res, [`id: ${from + 1}\ndata: ${JSON.stringify(event(from + 1))}\n\n`, 'data: {"end":true}\n\n']);
+    });
+    const got: unknown[] = [];
+    const breaks: unknown[] = [];
+    const stream = new ResumableStream(client(url), {
+      path: 'events',
+      baseDelayMs: 1,
+      maxDelayMs: 5,
+      onItem: (item) => got.push((item as { type: string }).type),
+      onBreak: (err) => breaks.push((err as { code?: string }).code ?? 'ended'),
+    }).start();
+    while (got.length < 4) await new Promise((r) => setTimeout(r, 10));
+    await stream.close();
+    expect(got.slice(0, 4)).toEqual(['input', 'task_failed', 'input', 'input']);
+    expect(requests.slice(0, 4)).toEqual([undefined, '1', '2', '3']);
+    // Every break was the server ending the stream; none was taken for an in-band error.
+    expect(breaks.filter((b) => b !== 'ended')).toEqual([]);
   });
 
   it("stays away for the server's Retry-After, and long after a 4xx, on a clock it is given", async () => {

@@ -1,7 +1,7 @@
-import { CortexError, DEADLINE_HEADER, hasCode } from '@cortex/errors';
+import { CortexError, DEADLINE_HEADER, hasCode, inBandError } from '@cortex/errors';
+import { errorFromResponse, errorFromTransport, parseRetryAfter } from '@cortex/resilience';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { errorFromResponse, errorFromTransport, parseRetryAfter } from './classify-http';
 import { type Instance, parseInstances } from './discovery';
 import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 import { type CallPolicy, noPolicy } from './policy';
@@ -235,7 +235,9 @@ export class ServiceClient {
           if (message.id !== undefined) options.onId?.(message.id);
           if (typeof item === 'object' && item !== null) {
             if ((item as { end?: unknown }).end === true) return;
-            if ('error' in item) throw errorFromResponse(this.service, 503, item, undefined);
+            // By shape: an event with an `error` field of its own (task_failed) is an item.
+            const failure = inBandError(item);
+            if (failure) throw errorFromResponse(this.service, 503, failure, undefined);
           }
           yield item;
         }

@@ -1,22 +1,42 @@
-import { type CodedError, CortexError, ERROR_CODES, type ErrorCode, hasCode } from '@cortex/errors';
+import {
+  type CodedError,
+  CortexError,
+  ERROR_CODES,
+  type ErrorCode,
+  fromErrorBody,
+  hasCode,
+} from '@cortex/errors';
 
-// Node and undici error codes. A connect timeout counts as `connection`: the request never left,
-// which is what callers of non-idempotent operations need to know.
+// Transport failures, by the `code` Node (libuv, getaddrinfo) and undici put on their errors. Every
+// one is the dependency (or the path to it) failing, not our request being wrong: retriable and
+// counted by the breaker. A connect timeout counts as `connection`: the request never left, which
+// is what callers of non-idempotent operations need to know.
 const CONNECTION_CODES = new Set([
+  // The peer, or the path to it.
   'ECONNREFUSED',
   'ECONNRESET',
   'ECONNABORTED',
   'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
+  'ENOTCONN',
+  'ENETRESET',
   'EHOSTUNREACH',
   'EHOSTDOWN',
   'ENETUNREACH',
   'ENETDOWN',
   'EADDRNOTAVAIL',
+  'EPROTO',
+  // Name resolution (a name that does not resolve now may resolve after a redeploy).
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EAI_NODATA',
+  // undici.
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
   'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_PRX_TLS',
 ]);
 const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
@@ -25,6 +45,12 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 const ABORT_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED']);
+// An answer that arrived but cannot be read: retrying the same instance gets the same bytes.
+const DATA_CODES = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+]);
 
 // 501 and 505 are answers about what the server can do at all, not about now.
 const NEVER_RETRY_STATUS = new Set([400, 401, 403, 404, 409, 422, 501, 505]);
@@ -48,12 +74,18 @@ interface ForeignError {
   message?: unknown;
   cause?: unknown;
   retryAfterMs?: unknown;
+  errors?: unknown;
 }
 
-/** The code a dependency's HTTP status means to its caller. */
+/**
+ * The code a dependency's HTTP status means to its caller; the one mapping every client uses. 503
+ * is `service_unavailable` (what our services answer when their own dependency is away), any other
+ * 5xx a `server_error`.
+ */
 export function codeForUpstreamStatus(status: number): ErrorCode {
   if (status === 408 || status === 504) return 'timeout';
   if (status === 429) return 'rate_limited';
+  if (status === 503) return 'service_unavailable';
   if (status >= 500) return 'server_error';
   return 'client_error';
 }
@@ -89,6 +121,10 @@ function classifyForeign(err: unknown, depth: number): CortexError {
   if (code !== undefined && CONNECTION_CODES.has(code)) {
     return new CortexError('connection', message, { cause: err });
   }
+  // llhttp's parse errors (HPE_*) and undici's unreadable answers.
+  if (code !== undefined && (DATA_CODES.has(code) || code.startsWith('HPE_'))) {
+    return new CortexError('data_error', message, { cause: err });
+  }
   if (e.name === 'AbortError' || (code !== undefined && ABORT_CODES.has(code))) {
     // AbortSignal.timeout() and our own timeouts surface as an abort whose cause says why.
     const inner = e.cause === undefined || depth > 2 ? undefined : classify(e.cause);
@@ -103,6 +139,11 @@ function classifyForeign(err: unknown, depth: number): CortexError {
   if (e.name === 'SyntaxError' || e.name === 'ZodError') {
     return new CortexError('data_error', message, { cause: err });
   }
+  // Happy eyeballs (autoSelectFamily) fails with an AggregateError of one error per address.
+  if (Array.isArray(e.errors) && e.errors.length > 0 && depth < 3) {
+    const inner = classifyForeign(e.errors[0], depth + 1);
+    if (inner.code !== 'unknown') return new CortexError(inner.code, message, { cause: err });
+  }
   // fetch() reports every transport failure as TypeError('fetch failed') with the real one as cause.
   if (e.cause !== undefined && depth < 3) {
     const inner = hasCode(e.cause) ? e.cause : classifyForeign(e.cause, depth + 1);
@@ -115,6 +156,90 @@ function classifyForeign(err: unknown, depth: number): CortexError {
     }
   }
   return new CortexError('unknown', message, { cause: err });
+}
+
+/**
+ * What an upstream's code means here. Its own failure (a tool that crashed) is a bad gateway, not
+ * our internal error; a code outside the taxonomy means what its status means (a 429 with a code
+ * of its own is still "slow down"); every other code keeps its meaning and its retriability.
+ */
+function relabel(code: ErrorCode, status: number): ErrorCode {
+  if (code === 'unknown') return codeForUpstreamStatus(status);
+  if (status >= 500 && (code === 'tool_execution_error' || code === 'internal_error')) return 'server_error';
+  return code;
+}
+
+/**
+ * A service's non-2xx answer (or in-band error item) as a CortexError. Our own services speak the
+ * taxonomy, so a 4xx or 5xx keeps the upstream's code (a caller can tell `service_unavailable`
+ * from `tool_execution_error`); without an error body the status decides. The status travels
+ * along for retry classification; the message names the service, never its address.
+ */
+export function errorFromResponse(
+  service: string,
+  status: number,
+  body: unknown,
+  retryAfterMs: number | undefined,
+): CortexError {
+  const fromBody = fromErrorBody(status, body, retryAfterMs);
+  if (fromBody) {
+    const code = relabel(fromBody.code, status);
+    const foreign = fromBody.code === 'unknown';
+    const upstreamCode = foreign
+      ? (fromBody.details as { upstream_code?: string }).upstream_code
+      : fromBody.code;
+    const upstreamDetails = foreign ? (fromBody.details as { details?: unknown }).details : fromBody.details;
+    return new CortexError(code, `${service}: ${fromBody.message}`, {
+      status,
+      details: {
+        service,
+        upstream_status: status,
+        ...(code === fromBody.code ? {} : { upstream_code: upstreamCode }),
+        ...(upstreamDetails === undefined ? {} : { upstream: upstreamDetails }),
+      },
+      retryAfterMs: fromBody.retryAfterMs,
+    });
+  }
+  return new CortexError(codeForUpstreamStatus(status), `${service} answered ${status}`, {
+    status,
+    details: { service, upstream_status: status },
+    retryAfterMs,
+  });
+}
+
+// Transport messages name the service, never the address undici's own messages carry.
+const TRANSPORT_MESSAGES: Partial<Record<ErrorCode, (service: string) => string>> = {
+  timeout: (s) => `${s} did not answer in time`,
+  connection: (s) => `${s} could not be reached`,
+  data_error: (s) => `${s} answered with a malformed body`,
+  aborted: (s) => `call to ${s} was aborted`,
+};
+
+/**
+ * A call that got no (readable) HTTP answer as a CortexError, classified by `classify`. When the
+ * call's signal fired, its reason decides: a timeout of ours (or an AbortSignal.timeout) is a
+ * `timeout`, anything else the caller's abort, whatever undici made of it.
+ */
+export function errorFromTransport(service: string, err: unknown, signal?: AbortSignal): CodedError {
+  if (hasCode(err)) return err;
+  const details = { service };
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason;
+    if (hasCode(reason)) return reason;
+    const code = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError' ? 'timeout' : 'aborted';
+    return new CortexError(code, TRANSPORT_MESSAGES[code]?.(service) ?? service, { cause: err, details });
+  }
+  const classified = classify(err);
+  const message =
+    (err as { name?: unknown } | undefined)?.name === 'SyntaxError'
+      ? `${service} answered with malformed JSON`
+      : (TRANSPORT_MESSAGES[classified.code]?.(service) ?? `call to ${service} failed`);
+  return new CortexError(classified.code, message, {
+    status: classified.status,
+    retryAfterMs: classified.retryAfterMs,
+    cause: err,
+    details,
+  });
 }
 
 /**

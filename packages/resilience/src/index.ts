@@ -6,6 +6,8 @@ export {
   classify,
   codeForUpstreamStatus,
   errorForStatus,
+  errorFromResponse,
+  errorFromTransport,
   isCallerFault,
   isRetriable,
   isUpstreamFailure,
@@ -36,6 +38,7 @@ export { type Attempt, type AttemptContext, callNext, type Policy, rootContext }
 export { abortError } from './policy-errors';
 export { createServicePolicy, ServicePolicy, type ServicePolicyDeps } from './policy-for-service';
 export { type RetryOptions, RetryPolicy } from './retry';
+export { parseRetryAfter } from './retry-after';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { sleep, sleepUntil } from './sleep';
 export { isDeadlineCut, type TimeoutOptions, TimeoutPolicy } from './timeout';

@@ -48,7 +48,8 @@ describe('OpenAiBackend', () => {
   it.each([
     ['401', 401, '{"error": "bad key"}', 'client_error'],
     ['429', 429, '{}', 'rate_limited'],
-    ['503', 503, 'down', 'server_error'],
+    ['503', 503, 'down', 'service_unavailable'],
+    ['502', 502, 'down', 'server_error'],
     ['no choices', 200, JSON.stringify({ choices: [] }), 'data_error'],
     [
       'prose only',
