@@ -8,6 +8,7 @@ export { type GroupCommitOptions, GroupCommitter } from './group-commit';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
+export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { envOrExit, type RunOptions, runService } from './run-service';
 export { stableId } from './stable-id';
 export { registerTools, type Tool, type ToolCall } from './tools';
