@@ -73,4 +73,23 @@ describe('InstanceSet', () => {
     const unknown = await expandDns(parseInstances('svc', 'http://not-yet.internal:9100'), resolve);
     expect(unknown.map((i) => i.url.host)).toEqual(['not-yet.internal:9100']);
   });
+
+  it('ends an ejection on news of health (a passing check after a failing one) or a successful call', () => {
+    const clock = new FakeClock();
+    const [a] = three();
+    const set = new InstanceSet(three(), { ejectAfterFailures: 1, ejectMs: 60_000, clock });
+    expect(set.degraded).toBe(false);
+    set.report(a!, false);
+    expect(set.degraded).toBe(true);
+    expect(set.setHealthy(a!, true)).toBe(false); // it was passing its checks: no news, stays out
+    expect(set.describe()[0]?.ejected).toBe(true);
+    expect(set.setHealthy(a!, false)).toBe(false);
+    expect(set.setHealthy(a!, true)).toBe(true);
+    expect(set.describe()[0]).toEqual({ id: '10.0.0.1:1', healthy: true, ejected: false });
+    set.report(a!, false);
+    expect(set.describe()[0]?.ejected).toBe(true);
+    set.report(a!, true);
+    expect(set.describe()[0]?.ejected).toBe(false);
+    expect(set.degraded).toBe(false);
+  });
 });

@@ -64,7 +64,10 @@ export class InstanceSet {
     if (!s) return;
     if (ok) {
       s.failures = 0;
-      if (s.ejectedUntil <= this.clock.now()) s.ejections = 0;
+      // A call that succeeded is evidence: an ejected instance (tried because all were out) is
+      // back at once. Its ejection count stays, so a relapse is ejected for longer.
+      if (s.ejectedUntil > this.clock.now()) s.ejectedUntil = 0;
+      else s.ejections = 0;
       return;
     }
     s.failures++;
@@ -77,9 +80,27 @@ export class InstanceSet {
     }
   }
 
-  setHealthy(instance: Instance, healthy: boolean) {
+  /**
+   * Records a health check's verdict. A healthy one after a failed one is news: the instance is
+   * back, so an ejection ends at once (an instance that passes its checks while failing calls
+   * stays ejected: that is what ejection is for). Returns whether it was such news.
+   */
+  setHealthy(instance: Instance, healthy: boolean): boolean {
     const s = this.states.find((x) => x.instance.id === instance.id);
-    if (s) s.healthy = healthy;
+    if (!s) return false;
+    const back = healthy && !s.healthy;
+    s.healthy = healthy;
+    if (back) {
+      s.ejectedUntil = 0;
+      s.failures = 0;
+    }
+    return back;
+  }
+
+  /** True when some instance is failing its health checks or ejected: worth checking often. */
+  get degraded(): boolean {
+    const now = this.clock.now();
+    return this.states.some((s) => !s.healthy || s.ejectedUntil > now);
   }
 
   /** States for /health and tests. */
@@ -113,6 +134,7 @@ export async function expandDns(
   instances: readonly Instance[],
   resolve: (host: string) => Promise<{ address: string; family: number }[]> = (host) =>
     lookup(host, { all: true }),
+  onError?: (host: string, err: unknown) => void,
 ): Promise<Instance[]> {
   const out: Instance[] = [];
   for (const instance of instances) {
@@ -128,7 +150,8 @@ export async function expandDns(
         url.hostname = a.family === 6 ? `[${a.address}]` : a.address;
         out.push({ url, id: `${host}/${url.host}` });
       }
-    } catch {
+    } catch (err) {
+      onError?.(host, err);
       out.push(instance);
     }
   }

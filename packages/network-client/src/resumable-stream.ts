@@ -21,7 +21,8 @@ export interface ResumableStreamOptions {
 
 /**
  * Follows a live resource for as long as it is wanted: every break (refused, reset, in-band
- * error, server restart) is followed by a reconnect after a jittered backoff, resuming with
+ * error, server restart) is followed by a reconnect after a jittered backoff (cut short when the
+ * client sees the service come back, see `ServiceClient.onRecovered`), resuming with
  * `Last-Event-ID` from the last id seen, so no item is skipped and none is repeated.
  */
 export class ResumableStream {
@@ -87,9 +88,19 @@ export class ResumableStream {
         failures++;
         this.options.onBreak?.(err, failures);
         previous = backoffDelay(backoff, failures, previous, random);
-        await sleepUntil(clock, clock.now() + waitAfter(err, previous, backoff.maxDelayMs), signal).catch(
-          () => {},
-        );
+        // The wait is sized for an outage; news that the service is back ends it.
+        const wake = new AbortController();
+        const off = this.client.onRecovered(() => wake.abort());
+        await sleepUntil(
+          clock,
+          clock.now() + waitAfter(err, previous, backoff.maxDelayMs),
+          AbortSignal.any([signal, wake.signal]),
+        ).catch(() => {});
+        off();
+        if (wake.signal.aborted) {
+          failures = 0;
+          previous = 0;
+        }
       }
     }
   }
@@ -107,6 +118,9 @@ export class ResumableStream {
  */
 function waitAfter(err: unknown, backoffMs: number, maxDelayMs: number): number {
   if (!hasCode(err)) return backoffMs;
+  // Our own breaker's open period is no Retry-After from the server: it ends early on evidence of
+  // health (which wakes this wait), and a refused attempt costs nothing.
+  if (err.code === 'circuit_open') return backoffMs;
   if (isCallerFault(err) && err.code !== 'aborted') return Math.max(backoffMs, maxDelayMs);
   return Math.max(backoffMs, err.retryAfterMs ?? 0);
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { DEADLINE_HEADER } from '@cortex/errors';
-import { FakeClock } from '@cortex/resilience';
+import { CircuitBreaker, FakeClock } from '@cortex/resilience';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ResumableStream } from './resumable-stream';
@@ -298,3 +298,143 @@ describe('instance health', () => {
     expect(c.instances.describe()).toEqual([expect.objectContaining({ ejected: false })]);
   });
 });
+
+describe('recovery driven by health checks', () => {
+  /** A server whose /health the test turns on and off. */
+  async function flappingHealth() {
+    const state = { up: false, checks: 0 };
+    const url = await serve((req, res) => {
+      if (req.url === '/health') {
+        state.checks++;
+        return json(res, state.up ? 200 : 503, { status: state.up ? 'healthy' : 'unhealthy' });
+      }
+      json(res, 200, { result: 'ok' });
+    });
+    return { url, state };
+  }
+  const openBreaker = async (breaker: CircuitBreaker) => {
+    await breaker
+      .execute(() => Promise.reject(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })))
+      .catch(() => {});
+    expect(breaker.state).toBe('open');
+  };
+
+  it('a healthy check after a failed one ends the open period, un-ejects, and tells listeners', async () => {
+    const { url, state } = await flappingHealth();
+    const clock = new FakeClock(0);
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 60_000, clock });
+    const c = client(url, { breaker, ejection: { ejectAfterFailures: 1, ejectMs: 60_000, clock } });
+    let recovered = 0;
+    c.onRecovered(() => recovered++);
+    await openBreaker(breaker);
+    const [instance] = c.instances.all;
+    c.instances.report(instance!, false);
+    await c.checkHealth();
+    expect(c.instances.describe()).toEqual([expect.objectContaining({ healthy: false, ejected: true })]);
+    expect([breaker.state, recovered, c.degraded]).toEqual(['open', 0, true]);
+    state.up = true;
+    await c.checkHealth();
+    expect(c.instances.describe()).toEqual([expect.objectContaining({ healthy: true, ejected: false })]);
+    expect([breaker.state, recovered]).toEqual(['half_open', 1]);
+    await expect(c.callTool('t', {}, {})).resolves.toBe('ok'); // a plain client: no policy
+  });
+
+  it('gives an open breaker one healthy check as evidence per outage, then only news', async () => {
+    const { url, state } = await flappingHealth();
+    state.up = true;
+    const clock = new FakeClock(0);
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 60_000, clock });
+    const c = client(url, { breaker });
+    await openBreaker(breaker); // calls failed while /health kept passing
+    await c.checkHealth();
+    expect(breaker.state).toBe('half_open'); // the first healthy check since it opened
+    await openBreaker(breaker); // the probe failed
+    await c.checkHealth();
+    expect(breaker.state).toBe('open'); // /health passing is no news now: the backed-off wait holds
+    state.up = false;
+    await c.checkHealth();
+    state.up = true;
+    await c.checkHealth();
+    expect(breaker.state).toBe('half_open'); // down and back up again is news
+  });
+
+  it('checks often while the service looks down, and seldom when it is fine', async () => {
+    const { url, state } = await flappingHealth();
+    const c = client(url, { healthCheckIntervalMs: 60_000, recoveryCheckIntervalMs: 20 });
+    await until(() => state.checks >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const whileDown = state.checks;
+    expect(whileDown).toBeGreaterThan(3);
+    state.up = true;
+    await until(() => !c.degraded);
+    const before = state.checks;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(state.checks - before).toBeLessThanOrEqual(1);
+  });
+
+  it('recheck() asks now and says whether the breaker lets calls through', async () => {
+    const { url, state } = await flappingHealth();
+    const clock = new FakeClock(0);
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 60_000, clock });
+    const c = client(url, { breaker });
+    await openBreaker(breaker);
+    expect(await c.recheck(1000)).toBe(false);
+    state.up = true;
+    expect(await c.recheck(1000)).toBe(true);
+    expect(breaker.state).toBe('half_open');
+    const hanging = client(await serve(() => {}), { breaker: new CircuitBreaker({ failureThreshold: 1 }) });
+    const started = Date.now();
+    expect(await hanging.recheck(50)).toBe(false); // no answer in time: no reason to try again
+    expect(Date.now() - started).toBeLessThan(1000); // the 2 s check itself was not waited for
+  });
+
+  it('logs a name that does not resolve, with the host and the error, and keeps the name', async () => {
+    const logged: { obj: Record<string, unknown>; msg: string }[] = [];
+    const c = client('http://no-such-host.invalid:9', {
+      log: { warn: (obj, msg) => logged.push({ obj: obj as Record<string, unknown>, msg }) },
+    });
+    await c.refresh();
+    expect(logged[0]?.msg).toMatch(/could not resolve/);
+    expect(logged[0]?.obj).toMatchObject({ service: 'memory', host: 'no-such-host.invalid' });
+    expect(logged[0]?.obj.err).toBeInstanceOf(Error);
+    expect(c.instances.all.map((i) => i.url.hostname)).toEqual(['no-such-host.invalid']);
+  });
+
+  it('a resumable stream waiting out a long backoff reconnects as soon as the service is back', async () => {
+    const { url, state } = await flappingHealth();
+    let opened = 0;
+    const streamUrl = await serve((req, res) => {
+      if (req.url === '/health')
+        return json(res, state.up ? 200 : 503, { status: state.up ? 'healthy' : 'x' });
+      opened++;
+      if (!state.up) return json(res, 503, { error: { code: 'service_unavailable', message: 'down' } });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"n":1}\n\n');
+    });
+    void url;
+    const c = client(streamUrl);
+    const items: unknown[] = [];
+    const stream = new ResumableStream(c, {
+      path: 'events',
+      onItem: (item) => items.push(item),
+      baseDelayMs: 60_000,
+      maxDelayMs: 60_000,
+      random: () => 1,
+    }).start();
+    await until(() => opened === 1);
+    await c.checkHealth(); // down: news needs a failed check first
+    state.up = true;
+    await c.checkHealth();
+    await until(() => items.length === 1);
+    expect(opened).toBe(2);
+    await stream.close();
+  });
+});
+
+async function until(check: () => boolean, timeoutMs = 5000) {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

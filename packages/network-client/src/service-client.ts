@@ -1,5 +1,13 @@
 import { CortexError, DEADLINE_HEADER, hasCode, inBandError } from '@cortex/errors';
-import { errorFromResponse, errorFromTransport, parseRetryAfter } from '@cortex/resilience';
+import {
+  type Clock,
+  errorFromResponse,
+  errorFromTransport,
+  parseRetryAfter,
+  systemClock,
+  type TimerHandle,
+  unrefTimer,
+} from '@cortex/resilience';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { type Instance, parseInstances } from './discovery';
@@ -19,6 +27,28 @@ export interface ServiceClientOptions {
   ejection?: InstanceSetOptions;
   /** Background `/health` checks of every instance (and DNS re-resolution); 0 turns them off. */
   healthCheckIntervalMs?: number;
+  /**
+   * While the service looks down (an instance failing its checks or ejected, the breaker not
+   * closed), its health is checked this often instead, so that its return is seen at once.
+   * Default 250 ms.
+   */
+  recoveryCheckIntervalMs?: number;
+  /** The circuit breaker in front of this service: health checks are evidence for it. */
+  breaker?: HealthEvidenceSink;
+  /** Where failures recovered from in the background (DNS, health checks) are logged. */
+  log?: BackgroundLog;
+  clock?: Clock;
+}
+
+/** What the client needs of a circuit breaker (`CircuitBreaker` from @cortex/resilience fits). */
+export interface HealthEvidenceSink {
+  readonly state: string;
+  evidenceOfHealth(): boolean;
+}
+
+/** A pino logger fits. */
+export interface BackgroundLog {
+  warn(obj: object, msg: string): void;
 }
 
 export interface ResourceOptions extends CallOptions {
@@ -53,24 +83,90 @@ export class ServiceClient {
   private readonly pools = new Map<string, Pool>();
   readonly policy: CallPolicy;
   private readonly timeoutMs: number;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private healthTimer: TimerHandle | undefined;
   private closed = false;
+  private readonly recoveredListeners = new Set<() => void>();
+  /**
+   * Whether a healthy check has already been given to the open breaker as evidence in this
+   * outage. One such check ends the open period; after that a check counts again only as news (a
+   * healthy answer after a failed one), so that a service whose /health passes while its calls
+   * fail still gets the breaker's backed-off waits.
+   */
+  private evidenceSpent = false;
+  private rechecking: Promise<unknown> | undefined;
 
   constructor(private readonly options: ServiceClientOptions) {
     this.service = options.service;
     this.configured = parseInstances(options.service, options.urls);
-    this.instances = new InstanceSet(this.configured, options.ejection);
+    this.clock = options.clock ?? systemClock;
+    this.instances = new InstanceSet(this.configured, { clock: this.clock, ...options.ejection });
     this.policy = options.policy ?? noPolicy;
     this.timeoutMs = options.timeoutMs ?? 5000;
     const interval = options.healthCheckIntervalMs ?? 0;
     if (interval > 0) {
-      const tick = () => {
-        void this.refresh().finally(() => {
-          if (!this.closed) this.healthTimer = setTimeout(tick, interval).unref();
-        });
+      const fast = Math.min(interval, options.recoveryCheckIntervalMs ?? 250);
+      let lastFull = Number.NEGATIVE_INFINITY;
+      let lastCheck = Number.NEGATIVE_INFINITY;
+      const tick = async () => {
+        const now = this.clock.now();
+        if (now - lastFull >= interval) {
+          lastFull = lastCheck = now;
+          await this.refresh();
+        } else if (this.degraded && now - lastCheck >= fast) {
+          lastCheck = now;
+          await this.checkHealth();
+        }
       };
-      tick();
+      const loop = () => {
+        void tick()
+          .catch((err) => this.options.log?.warn({ err, service: this.service }, 'health check failed'))
+          .finally(() => {
+            if (this.closed) return;
+            this.healthTimer = this.clock.setTimeout(loop, fast);
+            unrefTimer(this.healthTimer);
+          });
+      };
+      loop();
     }
+  }
+
+  /** An instance failing its checks or ejected, or the breaker not closed. */
+  get degraded(): boolean {
+    const breaker = this.options.breaker;
+    return this.instances.degraded || (breaker !== undefined && breaker.state !== 'closed');
+  }
+
+  /**
+   * Calls `listener` whenever the service is seen coming back: an instance passes a health check
+   * after failing one, or a health check ended the breaker's open period. Waits that were sized
+   * for an outage (reconnect backoffs, replays) can end early. Returns the unsubscribe function.
+   */
+  onRecovered(listener: () => void): () => void {
+    this.recoveredListeners.add(listener);
+    return () => this.recoveredListeners.delete(listener);
+  }
+
+  /**
+   * For a caller that met an open circuit: checks health now (joining a check in flight), waiting
+   * at most `maxWaitMs` for the answer. Resolves true if the breaker lets calls through after it.
+   */
+  async recheck(maxWaitMs: number): Promise<boolean> {
+    this.rechecking ??= this.checkHealth().finally(() => {
+      this.rechecking = undefined;
+    });
+    let timer: TimerHandle | undefined;
+    const answered = await Promise.race([
+      this.rechecking.then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = this.clock.setTimeout(() => resolve(false), maxWaitMs);
+      }),
+    ]);
+    this.clock.clearTimeout(timer);
+    return answered && this.options.breaker?.state !== 'open';
   }
 
   private pool(instance: Instance): Pool {
@@ -95,14 +191,41 @@ export class ServiceClient {
 
   /** Re-resolves names and re-checks every instance's health. */
   async refresh() {
+    const onError = (host: string, err: unknown) =>
+      this.options.log?.warn(
+        { err, service: this.service, host },
+        'could not resolve a service host; keeping its name',
+      );
     try {
-      this.instances.replace(await expandDns(this.configured));
-    } catch {}
-    const health = await this.checkHealth();
-    for (const instance of this.instances.all) {
-      const state = health.instances[instance.id];
-      this.instances.setHealthy(instance, state === 'healthy' || state === 'warning');
+      this.instances.replace(await expandDns(this.configured, undefined, onError));
+    } catch (err) {
+      this.options.log?.warn(
+        { err, service: this.service },
+        'could not update the instance list; keeping it',
+      );
     }
+    await this.checkHealth();
+  }
+
+  /** Applies a round of health checks: instance states, evidence for the breaker, recovery news. */
+  private applyHealth(results: readonly (readonly [string, string])[]) {
+    const breaker = this.options.breaker;
+    if (breaker?.state === 'closed') this.evidenceSpent = false;
+    let news = false;
+    let anyHealthy = false;
+    for (const [id, status] of results) {
+      const ok = status === 'healthy' || status === 'warning';
+      const instance = this.instances.all.find((i) => i.id === id);
+      if (instance && this.instances.setHealthy(instance, ok)) news = true;
+      if (ok) anyHealthy = true;
+      else this.evidenceSpent = false;
+    }
+    let recovered = news;
+    if (breaker && anyHealthy && (news || !this.evidenceSpent) && breaker.evidenceOfHealth()) {
+      this.evidenceSpent = true;
+      recovered = true;
+    }
+    if (recovered) for (const listener of this.recoveredListeners) listener();
   }
 
   /** `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner). */
@@ -263,7 +386,8 @@ export class ServiceClient {
 
   /**
    * Asks every instance's `/health`. The service is as healthy as its best instance: one live
-   * instance is enough to serve calls.
+   * instance is enough to serve calls. Every check is also evidence: instance states are updated,
+   * and a healthy answer ends the breaker's open period (see `applyHealth`).
    */
   async checkHealth(
     signal?: AbortSignal,
@@ -286,6 +410,8 @@ export class ServiceClient {
         }
       }),
     );
+    // A check the caller gave up on says nothing about the instances.
+    if (!signal?.aborted && !this.closed) this.applyHealth(results);
     let best: keyof typeof rank = 'unhealthy';
     for (const [, s] of results)
       if (s in rank && rank[s as keyof typeof rank] < rank[best]) best = s as keyof typeof rank;
@@ -294,7 +420,7 @@ export class ServiceClient {
 
   async close() {
     this.closed = true;
-    if (this.healthTimer) clearTimeout(this.healthTimer);
+    if (this.healthTimer !== undefined) this.clock.clearTimeout(this.healthTimer);
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 }

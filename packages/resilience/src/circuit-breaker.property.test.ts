@@ -60,6 +60,8 @@ const opArb = fc.oneof(
     weight: 3,
     arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
   },
+  // A health check that succeeded.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('evidence' as const) }) },
 );
 
 describe('CircuitBreaker state machine (property-based)', () => {
@@ -87,7 +89,9 @@ describe('CircuitBreaker state machine (property-based)', () => {
             openUntil = clock.now() + e.openMs;
             probes.clear();
           } else if (e.type === 'breaker_half_open') {
-            if (clock.now() < openUntil) violations.push(`half-open at ${clock.now()} < ${openUntil}`);
+            // Only evidence of health ends an open period early.
+            if (clock.now() < openUntil && !e.evidence)
+              violations.push(`half-open at ${clock.now()} < ${openUntil}`);
             model = 'half_open';
             probes.clear();
           } else if (e.type === 'breaker_close') {
@@ -120,6 +124,11 @@ describe('CircuitBreaker state machine (property-based)', () => {
             const [p] = pending.splice(op.pick % pending.length, 1);
             p!.settle(op.outcome);
             await flush();
+          } else if (op.kind === 'evidence') {
+            const before = breaker.state;
+            const moved = breaker.evidenceOfHealth();
+            if (moved !== (before === 'open')) violations.push(`evidence moved=${moved} from ${before}`);
+            if (breaker.state === 'open') violations.push('still open after evidence of health');
           } else if (op.kind === 'advance') {
             clock.advance(op.ms);
             const state = breaker.state;

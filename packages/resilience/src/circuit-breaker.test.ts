@@ -217,6 +217,61 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('closed');
   });
 
+  it('evidence of health ends a backed-off open period at once and lets one probe through', async () => {
+    const { clock, breaker, events } = setup({ failureThreshold: 1, openMs: 1_000, maxOpenMs: 60_000 });
+    await failTimes(breaker, 1);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(60_000);
+      await rejection(breaker.execute(() => fail())); // failed probes back the period off
+    }
+    expect(breaker.openUntil).toBe(clock.now() + 16_000);
+    expect(breaker.evidenceOfHealth()).toBe(true);
+    expect(breaker.state).toBe('half_open');
+    expect(events.at(-1)).toEqual({ type: 'breaker_half_open', evidence: true });
+    const probe = held(breaker);
+    const other = await rejection(breaker.execute(ok));
+    expect(hasCode(other, 'circuit_open')).toBe(true); // still one probe at a time
+    expect(breaker.evidenceOfHealth()).toBe(false); // half-open: nothing to end
+    probe.settle(true);
+    await probe.p.outcome;
+    expect(breaker.state).toBe('closed');
+    expect(breaker.evidenceOfHealth()).toBe(false);
+  });
+
+  it('after evidence, a failed probe opens again with the next backed-off period', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 1, openMs: 1_000 });
+    await failTimes(breaker, 1);
+    clock.advance(10);
+    breaker.evidenceOfHealth();
+    await rejection(breaker.execute(() => fail()));
+    expect(breaker.state).toBe('open');
+    expect(breaker.openUntil).toBe(clock.now() + 2_000);
+  });
+
+  it('a call admitted before the circuit opened that succeeds later is evidence of health', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 1, openMs: 5_000 });
+    const slowOk = held(breaker);
+    const slowFail = held(breaker);
+    await failTimes(breaker, 1);
+    clock.advance(100);
+    slowFail.settle(false);
+    await slowFail.p.outcome;
+    expect(breaker.state).toBe('open'); // a late failure decides nothing
+    slowOk.settle(true);
+    await slowOk.p.outcome;
+    expect(breaker.state).toBe('half_open');
+  });
+
+  it('a late success slower than slowCallMs is no evidence', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 1, openMs: 5_000, slowCallMs: 50 });
+    const slow = held(breaker);
+    await failTimes(breaker, 1);
+    clock.advance(100);
+    slow.settle(true);
+    await slow.p.outcome;
+    expect(breaker.state).toBe('open');
+  });
+
   it('reset() closes by hand', async () => {
     const { breaker } = setup({ failureThreshold: 1 });
     await failTimes(breaker, 1);

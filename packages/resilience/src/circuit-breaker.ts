@@ -18,7 +18,8 @@ export const REJECTED = -2;
  * CLOSED → OPEN → HALF_OPEN → CLOSED. The state is a function of the clock: an open circuit
  * becomes half-open when its time is up whether or not a call arrives (and `state` says so), a
  * probe that never settles cannot wedge HALF_OPEN, and late results from calls admitted under an
- * earlier state are ignored. The CLOSED fast path reads no clock and allocates nothing.
+ * earlier state are not held against the current one (a late success while open is evidence of
+ * health, see `evidenceOfHealth`). The CLOSED fast path reads no clock and allocates nothing.
  */
 export class CircuitBreaker implements Policy {
   readonly events = new Emitter();
@@ -162,6 +163,30 @@ export class CircuitBreaker implements Policy {
   /** @internal Records the outcome of a call admitted by `enter` under `generation`. */
   leave(slot: number, generation: number, start: number, err: unknown, failed: boolean): void {
     if (generation === this.generation) this.settle(slot, start, err, failed);
+    // A call admitted before the circuit opened that now succeeds (in time) is the dependency
+    // answering: evidence of health, though not a verdict on the state it was admitted under.
+    else if (!failed && this.current === OPEN && !this.tooSlow(start)) this.evidenceOfHealth();
+  }
+
+  /**
+   * Evidence from outside the probe path that the dependency answers again: a successful health
+   * check, or a call that succeeded after the circuit opened. An open circuit ends its open period
+   * now (however far it was backed off) and lets a probe through; the probe decides as usual, and
+   * a failed one opens the circuit again with the next backed-off period. Returns whether it
+   * moved; other states are left alone (half-open already lets probes through).
+   */
+  evidenceOfHealth(): boolean {
+    if (this.current !== OPEN) return false;
+    this.refresh(this.clock.now());
+    if (this.current !== OPEN) return false;
+    this.transition(HALF_OPEN);
+    this.probeSuccesses = 0;
+    if (this.events.active) this.events.emit({ type: 'breaker_half_open', evidence: true });
+    return true;
+  }
+
+  private tooSlow(start: number): boolean {
+    return this.slowCallMs !== undefined && this.clock.now() - start > this.slowCallMs;
   }
 
   /** @internal Gives a probe slot back without a verdict (the call never reached the dependency). */

@@ -18,7 +18,8 @@ export type ResilienceEvent =
   | { type: 'retry'; attempt: number; delayMs: number; reason: ErrorCode }
   | { type: 'give_up'; attempts: number; reason: GiveUpReason; code: ErrorCode }
   | { type: 'breaker_open'; openMs: number; openings: number }
-  | { type: 'breaker_half_open' }
+  /** `evidence`: left OPEN early on evidence of health (`evidenceOfHealth`), not by the clock. */
+  | { type: 'breaker_half_open'; evidence?: true }
   | { type: 'breaker_close' }
   | { type: 'breaker_reject'; state: BreakerState; retryAfterMs: number | undefined }
   | { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'deadline' }

@@ -12,7 +12,7 @@ export {
   isRetriable,
   isUpstreamFailure,
 } from './classify';
-export { type Clock, systemClock, type TimerHandle } from './clock';
+export { type Clock, systemClock, type TimerHandle, unrefTimer } from './clock';
 export { ComposedPolicy, fuse, wrap } from './compose';
 export {
   envKeys,

@@ -1,11 +1,12 @@
 export { createServiceApp, type ServiceAppOptions } from './create-app';
 export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
-export { lockDirectory } from './dir-lock';
+export { holderAlive, holderOf, type LockHolder, lockDirectory } from './dir-lock';
 export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
+export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';

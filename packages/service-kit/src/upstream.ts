@@ -17,12 +17,14 @@ export interface UpstreamOptions {
   defaults?: Record<string, string>;
   env?: Record<string, string | undefined>;
   healthCheckIntervalMs?: number;
+  /** How often health is checked while the dependency looks down (default 250 ms). */
+  recoveryCheckIntervalMs?: number;
 }
 
 export interface Upstream {
   client: ServiceClient;
   policy: ServicePolicy;
-  /** For /health: the dependency's reachability and its circuit. */
+  /** For /health: the dependency's reachability and its circuit (`warning` while it is not closed). */
   health(
     signal: AbortSignal,
   ): Promise<{ status: 'healthy' | 'warning' | 'unhealthy'; circuit: string; [k: string]: unknown }>;
@@ -53,6 +55,10 @@ export function createUpstream(app: FastifyInstance, options: UpstreamOptions): 
     // undici's own timeouts are only a backstop behind the policy's per-attempt timeout.
     timeoutMs: Math.max(config.timeoutMs * 2, 1000),
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 5000,
+    recoveryCheckIntervalMs: options.recoveryCheckIntervalMs ?? 250,
+    // Health checks are evidence for the breaker: memory answering ends an open period at once.
+    ...(policy.breaker ? { breaker: policy.breaker } : {}),
+    log: app.log,
   });
   app.addHook('onClose', async () => client.close());
   return {
@@ -60,9 +66,14 @@ export function createUpstream(app: FastifyInstance, options: UpstreamOptions): 
     policy,
     async health(signal) {
       const h = await client.checkHealth(signal);
+      const circuit = policy.breaker?.state ?? 'disabled';
+      // Calls are refused while the circuit is not closed, whatever the dependency says of itself.
+      const status =
+        h.status === 'healthy' && (circuit === 'open' || circuit === 'half_open') ? 'warning' : h.status;
       return {
         ...h,
-        circuit: policy.breaker?.state ?? 'disabled',
+        status,
+        circuit,
         instances_ejected: client.instances.describe().filter((i) => i.ejected).length,
       };
     },

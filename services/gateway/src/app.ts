@@ -41,7 +41,14 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     // Journalled inputs wait for the breaker to let a probe through: keep that wait short. A
     // Retry-After from memory is not waited out inside a client's request: the input is journalled
     // (the replayer honours it), and a read answers 503 with the same Retry-After.
-    defaults: { BREAKER_OPEN_MS: '2000', BREAKER_MAX_OPEN_MS: '10000', RETRY_MAX_RETRY_AFTER_MS: '0' },
+    // A few probes at once when memory comes back: the feed's reconnect, the replayer's first item
+    // and a user's input each get through instead of being turned away by the others.
+    defaults: {
+      BREAKER_OPEN_MS: '2000',
+      BREAKER_MAX_OPEN_MS: '10000',
+      BREAKER_HALF_OPEN_MAX_PROBES: '4',
+      RETRY_MAX_RETRY_AFTER_MS: '0',
+    },
   });
   const cognitionUpstream = createUpstream(app, {
     name: 'cognition',
@@ -57,6 +64,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const journal = await PendingJournal.open(env.PENDING_STORE_DIR, {
     maxItems: env.PENDING_MAX_ITEMS,
     maxBytes: env.PENDING_MAX_BYTES,
+    log: app.log,
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
@@ -71,6 +79,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
       );
     },
   }).start();
+  // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).
+  const stopResuming = memory.onRecovered(() => replayer.resume());
 
   await app.register(formbody);
   await registerProtection(app, {
@@ -81,7 +91,14 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
   const writer = new InputWriter(memory);
-  inputRoutes(app, { writer, hub, journal, replayer, authenticate: authenticate() });
+  inputRoutes(app, {
+    writer,
+    hub,
+    journal,
+    replayer,
+    authenticate: authenticate(),
+    recheckMemory: (maxWaitMs) => memory.recheck(maxWaitMs),
+  });
   streamRoutes(app, {
     hub,
     memory,
@@ -125,6 +142,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
 
   app.addHook('preClose', async () => {
     hub.closeAll();
+    stopResuming();
     await Promise.all([feed.close(), replayer.stop()]);
   });
   app.addHook('onClose', async () => journal.close());

@@ -38,7 +38,11 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       maxConnections: env.DB_POOL_MAX,
-      onError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
+      onError: (err, context) =>
+        app.log.warn(
+          { err: { message: err.message, code: (err as { code?: unknown }).code } },
+          context ?? 'idle database connection lost',
+        ),
     }));
   // Migrations run through the gate: a database unreachable at start is retried in the background
   // while tools answer 503 and /health says why, instead of the process crash-looping.

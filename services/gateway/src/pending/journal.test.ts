@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,6 +147,29 @@ describe('PendingJournal', () => {
     await j.close();
     const again = await PendingJournal.open(dir, options);
     expect(again.live().map((i) => i.item_id)).toEqual(['item-4999', 'item-5000', 'item-5001']);
+    await again.close();
+  });
+
+  it('logs a failed compaction with its error and context, and keeps working on the old log', async () => {
+    const dir = freshDir();
+    const logged: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = {
+      warn: (obj: object, msg: string) => logged.push({ obj: obj as Record<string, unknown>, msg }),
+      error: (obj: object, msg: string) => logged.push({ obj: obj as Record<string, unknown>, msg }),
+    };
+    const j = await PendingJournal.open(dir, { maxItems: 5000, maxBytes: 10 * 1024 * 1024, log });
+    mkdirSync(join(dir, 'journal.log.tmp')); // the compaction's temporary file cannot be created
+    const batch = Array.from({ length: 1001 }, (_, i) => item(i));
+    await Promise.all(batch.map((b) => j.append(b)));
+    await j.markStored(batch.map((b) => b.item_id));
+    await j.append(item(7777));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]?.msg).toMatch(/compaction failed/);
+    expect(logged[0]?.obj).toMatchObject({ dir, doneLines: 1001, err: { code: 'EISDIR' } });
+    await j.close();
+    rmSync(join(dir, 'journal.log.tmp'), { recursive: true });
+    const again = await PendingJournal.open(dir, options);
+    expect(again.live().map((i) => i.item_id)).toEqual(['item-7777']);
     await again.close();
   });
 

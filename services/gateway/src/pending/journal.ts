@@ -18,6 +18,8 @@ export interface PendingItem {
 export interface JournalOptions {
   maxItems: number;
   maxBytes: number;
+  /** Where failures the journal recovers from by itself are logged (a pino logger fits). */
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 type Record_ = { a: PendingItem } | { d: string };
@@ -208,7 +210,15 @@ export class PendingJournal {
         }
         await this.cutBack();
       }
-      if (this.doneLines > 1000 && this.doneLines > this.items.size) await this.compact().catch(() => {});
+      if (this.doneLines > 1000 && this.doneLines > this.items.size) {
+        // A failed compaction leaves the old log in use, whole: it is tried again after more writes.
+        await this.compact().catch((err) =>
+          this.options.log?.warn(
+            { err, dir: this.dir, doneLines: this.doneLines, items: this.items.size },
+            'pending journal compaction failed; keeping the uncompacted log',
+          ),
+        );
+      }
     }
     this.writing = undefined;
   }
@@ -218,8 +228,12 @@ export class PendingJournal {
     try {
       await this.fh.truncate(this.goodSize);
       await this.fh.datasync();
-    } catch {
+    } catch (err) {
       this.broken = true;
+      this.options.log?.error(
+        { err, dir: this.dir, goodSize: this.goodSize },
+        'pending journal could not be cut back after a failed write; refusing appends',
+      );
     }
   }
 
@@ -253,13 +267,21 @@ export class PendingJournal {
     this.fh = next;
     this.goodSize = Buffer.byteLength(body);
     this.doneLines = 0;
-    await previous.close().catch(() => {});
+    await previous
+      .close()
+      .catch((err) =>
+        this.options.log?.warn({ err, dir: this.dir }, 'closing the replaced journal file failed'),
+      );
     try {
       const dirHandle = await open(this.dir, 'r');
-      await dirHandle.sync().catch(() => {});
-      await dirHandle.close();
-    } catch {
+      try {
+        await dirHandle.sync();
+      } finally {
+        await dirHandle.close();
+      }
+    } catch (err) {
       // Best effort: the rename is done; an unsynced directory entry only matters on power loss.
+      this.options.log?.warn({ err, dir: this.dir }, 'syncing the journal directory after compaction failed');
     }
   }
 

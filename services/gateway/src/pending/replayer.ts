@@ -18,14 +18,17 @@ export interface ReplayerOptions {
 /**
  * Drains the pending journal into memory in the background, oldest first, after a restart too.
  * While memory refuses, it backs off with jitter (the breaker in front of memory turns those
- * attempts into instant refusals); an item memory rejects as invalid can never succeed and is
+ * attempts into instant refusals) until memory is seen back (`resume`); an item memory rejects as invalid can never succeed and is
  * dropped with an error log rather than blocking everything behind it.
  */
 export class PendingReplayer {
   private readonly controller = new AbortController();
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
-  private notBefore = 0;
+  /** Memory's own Retry-After: a floor nothing shortens. */
+  private pushbackUntil = 0;
+  /** Our backoff after a refused round: ended early by `resume()`. */
+  private backoffUntil = 0;
   stored = 0;
   dropped = 0;
   failures = 0;
@@ -47,8 +50,20 @@ export class PendingReplayer {
   kick(retryAfterMs?: number) {
     if (retryAfterMs !== undefined && retryAfterMs > 0) {
       const clock = this.options.clock ?? systemClock;
-      this.notBefore = Math.max(this.notBefore, clock.now() + retryAfterMs);
+      this.pushbackUntil = Math.max(this.pushbackUntil, clock.now() + retryAfterMs);
     }
+    this.wake?.();
+  }
+
+  /**
+   * Memory was seen coming back (a health check answered): the backoff, sized for an outage, ends
+   * now and the next round starts at once (with one item, the probe). Memory's own Retry-After
+   * still holds.
+   */
+  resume() {
+    this.backoffUntil = 0;
+    // Still "after a refusal": the next round is one item, which the half-open breaker admits.
+    this.failures = Math.min(this.failures, 1);
     this.wake?.();
   }
 
@@ -65,30 +80,43 @@ export class PendingReplayer {
     while (!signal.aborted) {
       const items = this.journal.live();
       if (items.length === 0) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            signal.removeEventListener('abort', done);
-            this.wake = undefined;
-            resolve();
-          };
-          this.wake = done;
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await this.sleep(signal);
         continue;
       }
-      if (clock.now() < this.notBefore) {
-        await sleepUntil(clock, this.notBefore, signal).catch(() => {});
+      const notBefore = Math.max(this.pushbackUntil, this.backoffUntil);
+      if (clock.now() < notBefore) {
+        // `resume()` wakes this wait; the loop then sees what is left of memory's Retry-After.
+        await this.sleep(signal, clock, notBefore);
         continue;
       }
-      const refusal = await this.replay(items, signal);
+      // After refusals, one item goes first: the breaker lets one probe through, and a round of
+      // sixteen would be refused around it and back off again.
+      const refusal = await this.replay(this.failures > 0 ? items.slice(0, 1) : items, signal);
       if (refusal === 'none') {
         this.failures = 0;
+        previous = 0;
         continue;
       }
       this.failures++;
       previous = backoffDelay(backoff, this.failures, previous, random);
       // Memory's Retry-After is a floor: never come back earlier than it asked.
-      this.notBefore = Math.max(this.notBefore, clock.now() + Math.max(previous, refusal.pushbackMs));
+      this.backoffUntil = clock.now() + previous;
+      this.pushbackUntil = Math.max(this.pushbackUntil, clock.now() + refusal.pushbackMs);
+    }
+  }
+
+  /** Until woken (`kick`, `resume`, stop) or, with a clock, until `until`. */
+  private async sleep(signal: AbortSignal, clock?: Clock, until?: number) {
+    const woken = new AbortController();
+    const done = () => woken.abort();
+    this.wake = done;
+    signal.addEventListener('abort', done, { once: true });
+    try {
+      if (clock && until !== undefined) await sleepUntil(clock, until, woken.signal).catch(() => {});
+      else await new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve()));
+    } finally {
+      signal.removeEventListener('abort', done);
+      if (this.wake === done) this.wake = undefined;
     }
   }
 
@@ -118,7 +146,10 @@ export class PendingReplayer {
             await this.journal.markStored([item.item_id]);
           } else {
             refused = true;
-            if (hasCode(err)) pushbackMs = Math.max(pushbackMs, err.retryAfterMs ?? 0);
+            // Our own breaker's open period is not memory's Retry-After: it ends on evidence of
+            // health, which calls `resume()`.
+            if (hasCode(err) && err.code !== 'circuit_open')
+              pushbackMs = Math.max(pushbackMs, err.retryAfterMs ?? 0);
           }
         }
       }

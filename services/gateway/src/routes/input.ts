@@ -32,7 +32,18 @@ export interface InputDeps {
   journal: PendingJournal;
   replayer: PendingReplayer;
   authenticate: preHandlerHookHandler;
+  /**
+   * Asks memory's health now, waiting at most `maxWaitMs`; true if calls may go through after it
+   * (see `ServiceClient.recheck`). Without it an open circuit journals at once.
+   */
+  recheckMemory?: (maxWaitMs: number) => Promise<boolean>;
 }
+
+/**
+ * How long an input met by an open circuit waits for a health check of memory before it is
+ * journalled. A refused connection answers in a millisecond; only a hanging memory costs this.
+ */
+const RECHECK_WAIT_MS = 200;
 
 /**
  * `POST /input`. Stored in memory → `received`. Memory away (refused, timed out, circuit open,
@@ -57,14 +68,23 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     const pending = await deps.journal.held(itemId);
     if (pending) return { status: 'received_storage_pending', item_id: itemId, data: pending };
     let retryAfterMs: number | undefined;
+    const store = () =>
+      deps.writer.store({ user_id: user.id, item_id: itemId, data, requestId: request.id, log: request.log });
     try {
-      const kept = await deps.writer.store({
-        user_id: user.id,
-        item_id: itemId,
-        data,
-        requestId: request.id,
-        log: request.log,
-      });
+      let kept: typeof data;
+      try {
+        kept = await store();
+      } catch (err) {
+        // The circuit may still be open although memory is back (its open period was sized for an
+        // outage): the gateway asks memory's health itself rather than journal a storable input.
+        if (
+          !hasCode(err, 'circuit_open') ||
+          !deps.recheckMemory ||
+          !(await deps.recheckMemory(RECHECK_WAIT_MS))
+        )
+          throw err;
+        kept = await store();
+      }
       return { status: 'received', item_id: itemId, data: kept };
     } catch (err) {
       if (refusedByMemory(err)) throw err;
@@ -72,7 +92,8 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
         { code: hasCode(err) ? err.code : 'unknown' },
         'memory could not store input; journalling',
       );
-      retryAfterMs = hasCode(err) ? err.retryAfterMs : undefined;
+      // Our own breaker's remaining open period is not memory's Retry-After (it ends on evidence).
+      retryAfterMs = hasCode(err) && err.code !== 'circuit_open' ? err.retryAfterMs : undefined;
     }
     let held: typeof data;
     try {

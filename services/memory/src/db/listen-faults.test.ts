@@ -8,6 +8,7 @@ const base = process.env.DATABASE_URL;
 describe.skipIf(!base)('LISTEN through a failing network (postgres)', () => {
   let target: ProxiedPostgres;
   let db: PgDatabase;
+  let background: string[];
   const channel = `listen_faults_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
 
   /** NOTIFY sent straight to the server, not through the proxy. */
@@ -23,7 +24,9 @@ describe.skipIf(!base)('LISTEN through a failing network (postgres)', () => {
 
   beforeEach(async () => {
     target = await proxiedPostgres(base as string);
+    background = [];
     db = new PgDatabase({
+      onError: (err, context) => background.push(`${context}: ${err.message}`),
       connectionString: target.url,
       statementTimeoutMs: 2000,
       connectTimeoutMs: 1000,
@@ -54,6 +57,8 @@ describe.skipIf(!base)('LISTEN through a failing network (postgres)', () => {
     await notify('after');
     await vi.waitFor(() => expect(got).toContain('after'));
     expect(got).not.toContain('while-down');
+    // Recovered in the background, and said so.
+    expect(background.some((b) => b.startsWith('LISTEN connection'))).toBe(true);
   });
 
   it('subscribes while the server is unreachable and comes up by itself', async () => {

@@ -10,7 +10,7 @@ export interface OpenOptions {
   statementTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
-  onError?: (err: Error) => void;
+  onError?: (err: Error, context?: string) => void;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {

@@ -7,7 +7,8 @@ export interface PgOptions {
   statementTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
-  onError?: (err: Error) => void;
+  /** Failures recovered from in the background (an idle pooled connection, the LISTEN connection). */
+  onError?: (err: Error, context?: string) => void;
   /**
    * How often the LISTEN connection is asked a `SELECT 1`: a connection that died without a word
    * (a partition) would otherwise stay "listening" for hours, and followers would only poll.
@@ -154,7 +155,10 @@ export class PgDatabase implements Database {
       c.on('notification', (msg) => {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       });
-      c.on('error', () => lost(c));
+      c.on('error', (err) => {
+        if (c === client) this.options.onError?.(err, 'LISTEN connection lost; reconnecting');
+        lost(c);
+      });
       c.on('end', () => lost(c));
       try {
         await c.connect();
@@ -163,13 +167,17 @@ export class PgDatabase implements Database {
         discard(c);
         // Unreachable or full (too many connections) at start is no reason not to start.
         if (!announce && !['connection', 'busy'].includes(classifyDbError(err))) throw err;
+        this.options.onError?.(err as Error, 'LISTEN connection could not be opened; retrying');
         scheduleReconnect();
         return;
       }
       if (stopped) return discard(c);
       client = c;
       checkTimer = setInterval(() => {
-        c.query('SELECT 1').catch(() => lost(c));
+        c.query('SELECT 1').catch((err: Error) => {
+          if (c === client) this.options.onError?.(err, 'LISTEN connection stopped answering; reconnecting');
+          lost(c);
+        });
       }, this.options.listenCheckMs ?? LISTEN_CHECK_MS);
       checkTimer.unref();
       if (announce) onReconnect?.();
