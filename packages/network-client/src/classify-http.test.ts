@@ -61,4 +61,19 @@ describe('errorFromResponse', () => {
       retryAfterMs: 1_000,
     });
   });
+
+  it("makes a refusal of this service's own credentials a bad gateway that is not retried", () => {
+    for (const [status, code] of [
+      [401, 'unauthorized'],
+      [403, 'forbidden'],
+    ] as const) {
+      for (const answer of [body(code), undefined]) {
+        const e = errorFromResponse('memory', status, answer, undefined);
+        // Never the end client's 401/403: it was our secret, not their token, that was refused.
+        expect(e).toMatchObject({ code: 'server_error', status: 502, noRetry: true });
+        expect(e.details).toMatchObject({ upstream_status: status });
+        expect(isRetriable(e)).toBe(false);
+      }
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { errorFromResponse, errorFromTransport, parseRetryAfter } from './classi
 import { type Instance, parseInstances } from './discovery';
 import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 import { type CallPolicy, noPolicy } from './policy';
+import type { TokenSource } from './service-token-signer';
 import { readSse } from './sse-reader';
 
 export interface ServiceClientOptions {
@@ -19,6 +20,12 @@ export interface ServiceClientOptions {
   ejection?: InstanceSetOptions;
   /** Background `/health` checks of every instance (and DNS re-resolution); 0 turns them off. */
   healthCheckIntervalMs?: number;
+  /**
+   * Signs every tool call and resource request (`Authorization: Bearer`, audience `audience`,
+   * default the service's name); `/health` checks stay unauthenticated.
+   */
+  tokens?: TokenSource;
+  audience?: string;
 }
 
 export interface ResourceOptions extends CallOptions {
@@ -105,9 +112,14 @@ export class ServiceClient {
     }
   }
 
-  /** `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner). */
-  private headers(options: CallOptions, extra: Record<string, string>, deadline = options.deadline) {
+  /**
+   * `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner).
+   * Each attempt asks for the token anew: a retry after a renewal carries the fresh one.
+   */
+  private async headers(options: CallOptions, extra: Record<string, string>, deadline = options.deadline) {
     const headers: Record<string, string> = { ...extra };
+    const tokens = this.options.tokens;
+    if (tokens) headers.authorization = `Bearer ${await tokens.token(this.options.audience ?? this.service)}`;
     if (options.requestId) headers['x-request-id'] = options.requestId;
     if (deadline !== undefined) {
       const remaining = deadline - Date.now();
@@ -132,7 +144,7 @@ export class ServiceClient {
           res = await pool.request({
             path: `/tool/${encodeURIComponent(name)}`,
             method: 'POST',
-            headers: this.headers(options, { 'content-type': 'application/json' }, deadline),
+            headers: await this.headers(options, { 'content-type': 'application/json' }, deadline),
             body: payload,
             signal,
           });
@@ -192,7 +204,7 @@ export class ServiceClient {
               path: `/resource/${path}${query}`,
               method: 'GET',
               bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
-              headers: this.headers(
+              headers: await this.headers(
                 options,
                 {
                   accept: 'text/event-stream',

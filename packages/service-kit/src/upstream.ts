@@ -1,4 +1,4 @@
-import { ServiceClient } from '@cortex/network-client';
+import { ServiceClient, type TokenSource } from '@cortex/network-client';
 import {
   createServicePolicy,
   envServiceName,
@@ -17,6 +17,8 @@ export interface UpstreamOptions {
   defaults?: Record<string, string>;
   env?: Record<string, string | undefined>;
   healthCheckIntervalMs?: number;
+  /** Signs every call to the upstream (service authentication); health checks stay unsigned. */
+  tokens?: TokenSource;
 }
 
 export interface Upstream {
@@ -53,6 +55,7 @@ export function createUpstream(app: FastifyInstance, options: UpstreamOptions): 
     // undici's own timeouts are only a backstop behind the policy's per-attempt timeout.
     timeoutMs: Math.max(config.timeoutMs * 2, 1000),
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 5000,
+    ...(options.tokens ? { tokens: options.tokens } : {}),
   });
   app.addHook('onClose', async () => client.close());
   return {
