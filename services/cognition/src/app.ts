@@ -26,7 +26,11 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
     // Only the gateway calls cognition, and may use all of it.
-    auth: { service: 'cognition', secrets: { gateway: env.serviceSecrets.gateway }, permissions: { gateway: 'all' } },
+    auth: {
+      service: 'cognition',
+      secrets: { gateway: env.serviceSecrets.gateway },
+      permissions: { gateway: 'all' },
+    },
   });
   for (const variable of env.defaultedSecrets) {
     app.log.warn({ variable }, 'service secret not set: using the development secret');
@@ -36,7 +40,10 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
-    tokens: new ServiceTokenSigner({ issuer: 'cognition', secret: env.serviceSecrets.cognition[0] as string }),
+    tokens: new ServiceTokenSigner({
+      issuer: 'cognition',
+      secret: env.serviceSecrets.cognition[0] as string,
+    }),
   });
   const metricsFor = resilienceMetrics(app.metrics);
   const models = buildModelChain(env, { clock, eventsFor: (name) => metricsFor(`model:${name}`) });
