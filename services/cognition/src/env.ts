@@ -12,6 +12,9 @@ import { parseBackendSpecs, resolveApiKeys } from './models/backend-config';
 
 export const cognitionEnvSchema = baseEnvSchema.extend({
   NODE_ENV: nodeEnvSchema,
+  /** Service secrets (comma-separated for rotation), checked by loadServiceSecrets. */
+  COGNITION_SERVICE_SECRET: z.string().optional(),
+  GATEWAY_SERVICE_SECRET: z.string().optional(),
   PORT: portSchema(9100),
   MEMORY_SERVICE_URL: urlListSchema('http://localhost:9000'),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),

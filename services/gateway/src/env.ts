@@ -17,6 +17,8 @@ export const gatewayEnvSchema = baseEnvSchema
     MEMORY_SERVICE_URL: urlListSchema('http://localhost:9000'),
     COGNITION_SERVICE_URL: urlListSchema('http://localhost:9100'),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Signs calls to memory and cognition (comma-separated for rotation), checked by loadServiceSecrets. */
+    GATEWAY_SERVICE_SECRET: z.string().optional(),
     /** Local users for POST /auth/login: `name:password[:user_id]`, comma-separated. */
     AUTH_USERS: z.string().optional(),
     TOKEN_TTL_S: z.coerce.number().int().positive().default(86_400),

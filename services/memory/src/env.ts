@@ -3,6 +3,9 @@ import { z } from 'zod';
 
 export const memoryEnvSchema = baseEnvSchema.extend({
   NODE_ENV: nodeEnvSchema,
+  /** Service secrets (comma-separated for rotation), checked by loadServiceSecrets. */
+  GATEWAY_SERVICE_SECRET: z.string().optional(),
+  COGNITION_SERVICE_SECRET: z.string().optional(),
   PORT: portSchema(9000),
   DATABASE_URL: z.string().url().optional(),
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset. */
