@@ -239,7 +239,8 @@ describe('service authentication between gateway, memory and cognition', () => {
   });
 });
 
-describe('production refuses to start with unsafe secrets', () => {
+// Each case is a process that stops at once: run a few side by side.
+describe.concurrent('production refuses to start with unsafe secrets', () => {
   const strong = {
     JWT_SECRET: TEST_SECRET,
     GATEWAY_SERVICE_SECRET: SERVICE_SECRETS.gateway,
@@ -294,7 +295,7 @@ describe('production refuses to start with unsafe secrets', () => {
     ],
   ];
 
-  it.each(cases)('%s', async (_what, service, env, variable, values) => {
+  it.for(cases)('%s', async ([, service, env, variable, values], { expect }) => {
     const { code, output } = await startRefused(service, { NODE_ENV: 'production', ...env });
     expect(code, output).toBe(1);
     const lines = output.split('\n');
@@ -303,7 +304,9 @@ describe('production refuses to start with unsafe secrets', () => {
     for (const v of values) expect(output).not.toContain(v);
   });
 
-  it('reads NODE_ENV strictly: "prod" and "Production" never run with development secrets', async () => {
+  it('reads NODE_ENV strictly: "prod" and "Production" never run with development secrets', async ({
+    expect,
+  }) => {
     const prod = await startRefused('memory', { NODE_ENV: 'prod', ...serviceSecretsEnv('memory') });
     expect(prod.code, prod.output).toBe(1);
     expect(prod.output).toMatch(/^invalid environment variable NODE_ENV \("prod"\)/);
