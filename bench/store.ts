@@ -15,6 +15,7 @@ import { Pool } from 'undici';
 import { buildMemoryApp } from '../services/memory/src/app';
 import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import { loadMemoryEnv } from '../services/memory/src/env';
+import { BENCH_GATEWAY_SERVICE_SECRET, gatewayServiceAuth } from './lib/service-tokens';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -71,6 +72,7 @@ const input = () => ({
 
 /** JIT, connection pools and caches warm before anything is measured. */
 async function warmUp(port: number) {
+  const auth = await gatewayServiceAuth();
   const http = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
   const end = performance.now() + WARM_UP_MS;
   await Promise.all(
@@ -79,7 +81,7 @@ async function warmUp(port: number) {
         const res = await http.request({
           method: 'POST',
           path: '/tool/store_input',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...auth },
           body: JSON.stringify({ arguments: { user_id: 'warm-up', input_data: input() } }),
         });
         await res.body.dump();
@@ -95,6 +97,7 @@ async function benchMemory(url: string, groupCommit: 'on' | 'off'): Promise<Cell
     GROUP_COMMIT: groupCommit,
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
+    GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
   });
   const app = await buildMemoryApp({ env });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -108,7 +111,7 @@ async function benchMemory(url: string, groupCommit: 'on' | 'off'): Promise<Cell
         const res = await http.request({
           method: 'POST',
           path: '/tool/store_input',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...(await gatewayServiceAuth()) },
           body: JSON.stringify({ arguments: { user_id: `bench-${concurrency}`, input_data: input() } }),
         });
         await res.body.dump();

@@ -5,6 +5,7 @@ import { http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { Metrics } from './harness/metrics';
 import { E2E_RECOVERY, recoveryBoundMs, waitForRecovery } from './harness/recovery';
+import { serviceAuth } from './harness/service-tokens';
 import { SseRecorder } from './harness/sse-client';
 import { System } from './harness/system';
 import { waitUntil } from './harness/wait';
@@ -28,8 +29,9 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     await system.databaseProxy?.up();
   });
 
-  const storeDirect = (memoryUrl: string, user: User, id: string, content: string) =>
+  const storeDirect = async (memoryUrl: string, user: User, id: string, content: string) =>
     http('POST', `${memoryUrl}/tool/store_input`, {
+      headers: await serviceAuth(),
       body: { arguments: { user_id: user.id, input_data: { id, content } } },
     });
 
@@ -125,7 +127,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     const b = await system.addMemory();
     const users = await makeUsers('two-writers', 6);
     const ids = new Set(users.map((u) => u.id));
-    const follower = await SseRecorder.open(`${a.url}/resource/events`);
+    const follower = await SseRecorder.open(`${a.url}/resource/events`, await serviceAuth());
     await follower.waitFor((e) => e.some((x) => x.data.type === 'position'), 10_000, 'the starting position');
 
     const answers: { id: string; status: string }[] = [];
@@ -149,7 +151,10 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     );
     follower.close();
     const resumeFrom = follower.lastEventId as string;
-    const resumed = await SseRecorder.open(`${b.url}/resource/events`, { 'last-event-id': resumeFrom });
+    const resumed = await SseRecorder.open(`${b.url}/resource/events`, {
+      ...(await serviceAuth()),
+      'last-event-id': resumeFrom,
+    });
     await Promise.all(writers);
     expect(answers.every((x) => x.status === 'stored')).toBe(true);
     const total = answers.length;

@@ -3,8 +3,8 @@ import { http } from './harness/http';
 import { Impostor, type ImpostorFault, type SeenRequest } from './harness/impostor';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
 import { ServiceProcess } from './harness/service-process';
+import { serviceAuth, serviceSecretsEnv } from './harness/service-tokens';
 import { primaryMode, System } from './harness/system';
-import { TEST_SECRET } from './harness/tokens';
 import { waitUntil } from './harness/wait';
 
 // Answers the real services never give (5xx with and without Retry-After, bodies that are not JSON,
@@ -20,7 +20,7 @@ describe('protocol faults from impostor memory and cognition', () => {
 
   beforeAll(async () => {
     memory = await Impostor.start();
-    cognitionImpostor = await Impostor.start();
+    cognitionImpostor = await Impostor.start(undefined, { service: 'cognition' });
     system = await System.start({
       database: primaryMode(),
       memoryUrl: memory.url,
@@ -35,8 +35,9 @@ describe('protocol faults from impostor memory and cognition', () => {
     });
     // A real cognition reading from the impostor memory, asked directly.
     realCognition = await new ServiceProcess('cognition', {
+      NODE_ENV: 'production',
       LOG_LEVEL: 'info',
-      JWT_SECRET: TEST_SECRET,
+      ...serviceSecretsEnv('cognition'),
       MEMORY_SERVICE_URL: memory.url,
     }).start();
     gw = system.gateway.url;
@@ -168,6 +169,7 @@ describe('protocol faults from impostor memory and cognition', () => {
       expect(history.body.error.request_id, what).toBe(history.headers['x-request-id']);
       expect(history.headers['retry-after'], what).toBeUndefined();
       const degraded = await http('POST', `${realCognition.url}/tool/get_context`, {
+        headers: await serviceAuth('gateway', 'cognition'),
         body: { arguments: { user_id: users[1]?.id, query: 'x' } },
       });
       expect(degraded.status, what).toBe(200);
@@ -199,6 +201,7 @@ describe('protocol faults from impostor memory and cognition', () => {
       expect.soft(context.status, `context, ${kind}: ${JSON.stringify(context.body)}`).toBe(502);
       expect.soft(context.body.error?.code, `context, ${kind}`).toBe('data_error');
       const degraded = await http('POST', `${realCognition.url}/tool/get_context`, {
+        headers: await serviceAuth('gateway', 'cognition'),
         body: { arguments: { user_id: users[0]?.id } },
       });
       expect(degraded.status, kind).toBe(200);
@@ -211,5 +214,22 @@ describe('protocol faults from impostor memory and cognition', () => {
     expectAllStored(ledger);
     const context = await http('GET', `${gw}/context?query=x`, { token: users[0]?.token });
     expect(context.status).toBe(200);
+  });
+
+  it('every call the impostors received carried a valid service token of its caller', () => {
+    const unsigned = (i: Impostor) =>
+      i.requests.filter((r) => r.path !== '/health' && r.caller === undefined);
+    expect(unsigned(memory).map((r) => r.path)).toEqual([]);
+    expect(unsigned(cognitionImpostor).map((r) => r.path)).toEqual([]);
+    // Tool calls, history reads and the event feed from the gateway; reads from cognition.
+    const by = (i: Impostor, caller: string) =>
+      new Set(
+        i.requests.filter((r) => r.caller === caller).map((r) => r.path.split('/').slice(0, 3).join('/')),
+      );
+    expect([...by(memory, 'gateway')]).toEqual(
+      expect.arrayContaining(['/tool/store_input', '/resource/history', '/resource/events']),
+    );
+    expect([...by(memory, 'cognition')]).toEqual(expect.arrayContaining(['/resource/history']));
+    expect([...by(cognitionImpostor, 'gateway')]).toEqual(expect.arrayContaining(['/tool/get_context']));
   });
 });

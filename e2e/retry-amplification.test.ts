@@ -21,7 +21,7 @@ describe(`retry amplification with memory down (RETRY_MAX_ATTEMPTS=${MAX_ATTEMPT
 
   beforeAll(async () => {
     memory = await Impostor.start({ kind: 'status', status: 503 });
-    cognition = await Impostor.start();
+    cognition = await Impostor.start(undefined, { service: 'cognition' });
     system = await System.start({
       database: primaryMode(),
       memoryUrl: memory.url,

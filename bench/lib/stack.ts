@@ -5,11 +5,13 @@ import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import { DATABASE_URL } from './env';
 import { freePort } from './ports';
 import { BenchService } from './service';
+import { BENCH_GATEWAY_SERVICE_SECRET } from './service-tokens';
 import { BENCH_SECRET } from './tokens';
 
 // Benches measure the pipeline, not the guards: rate limiting and load shedding are off.
 export const BENCH_GATEWAY_ENV = {
   JWT_SECRET: BENCH_SECRET,
+  GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
   RATE_LIMIT_PER_MINUTE: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',
   PENDING_MAX_ITEMS: '10000000',
@@ -58,7 +60,11 @@ export class Stack {
       this.dropSchema = iso.drop;
       this.databaseUrl = iso.url;
       this.memory = new BenchService('memory', {
-        env: { DATABASE_URL: iso.url, ...options.memoryEnv },
+        env: {
+          DATABASE_URL: iso.url,
+          GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
+          ...options.memoryEnv,
+        },
         nodeArgs: options.memoryNodeArgs ?? [],
       });
       await this.memory.start();

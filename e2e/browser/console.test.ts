@@ -54,6 +54,8 @@ describe('browser console', () => {
       env: {
         // Short breaker settings so the memory circuit opens, and closes again, within seconds.
         gateway: {
+          // The harness runs production, which has no demo users: the one the page signs in as.
+          AUTH_USERS: 'demo:demo:demo-user',
           RESILIENCE_MEMORY_BREAKER_FAILURE_THRESHOLD: '2',
           RESILIENCE_MEMORY_BREAKER_OPEN_MS: '500',
           RESILIENCE_MEMORY_BREAKER_MAX_OPEN_MS: '1500',

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { type Callee, type Caller, verifiedCaller } from './service-tokens';
 
 /** How the impostor answers tool calls and resources (never `/health`, see `healthy`). */
 export type ImpostorFault =
@@ -31,6 +32,8 @@ export interface SeenRequest {
   status: number | undefined;
   /** The Retry-After this answer carried, in ms. */
   retryAfterMs: number | undefined;
+  /** The service whose valid service token the request carried (undefined: refused with 401). */
+  caller: Caller | undefined;
 }
 
 interface StoredItem {
@@ -47,9 +50,13 @@ interface StoredItem {
  * A stand-in for memory (or cognition) over plain node:http, for protocol faults the real services
  * never produce: 5xx with and without Retry-After, bodies that are not JSON, wrong shapes, streams
  * without their end marker. It counts and timestamps every request, so tests can count the
- * attempts a client made and the spacing between them.
+ * attempts a client made and the spacing between them. Like the real services it refuses, with
+ * 401, every request but `/health` that lacks a valid service token addressed to it, so every
+ * scenario run against it also proves that the callers sign every call.
  */
 export class Impostor {
+  /** The service it plays: the audience its callers' tokens must name. */
+  service: Callee = 'memory';
   fault: ImpostorFault | ((request: SeenRequest) => ImpostorFault) = { kind: 'ok' };
   /** What `/health` says; by default healthy exactly when the fault is `ok`. */
   healthy: boolean | undefined;
@@ -67,9 +74,10 @@ export class Impostor {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(fault?: ImpostorFault) {
+  static async start(fault?: ImpostorFault, options: { service?: Callee } = {}) {
     const impostor = new Impostor();
     if (fault) impostor.fault = fault;
+    if (options.service) impostor.service = options.service;
     const server = createServer((req, res) => {
       // A bug here must show as an answer, not as a hang the gateway would time out on.
       impostor.handle(req, res).catch((err) => {
@@ -136,6 +144,7 @@ export class Impostor {
       answeredAt: undefined,
       status: undefined,
       retryAfterMs: undefined,
+      caller: undefined,
     };
     this.requests.push(seen);
     const answer = (status: number, contentType: string, text: string, retryAfterS?: number) => {
@@ -155,6 +164,21 @@ export class Impostor {
         healthy ? 200 : 503,
         'application/json',
         JSON.stringify({ status: healthy ? 'healthy' : 'unhealthy' }),
+      );
+    }
+    seen.caller = await verifiedCaller(header(req, 'authorization'), this.service);
+    if (!seen.caller) {
+      return answer(
+        401,
+        'application/json',
+        JSON.stringify({
+          error: {
+            code: 'unauthorized',
+            message: 'impostor: no valid service token',
+            request_id: seen.requestId ?? 'none',
+            timestamp: new Date().toISOString(),
+          },
+        }),
       );
     }
     const fault = this.currentFault(seen);

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { createParser } from 'eventsource-parser';
 import { request } from 'undici';
 import { http } from './http';
+import { serviceAuth } from './service-tokens';
 import { tokenFor } from './tokens';
 
 export interface User {
@@ -123,7 +124,7 @@ export async function storedInputs(memoryUrl: string, userId?: string): Promise<
     const q = new URLSearchParams({ after: String(after), follow: 'false', limit: '10000' });
     if (userId) q.set('user_id', userId);
     const res = await request(`${memoryUrl}/resource/events?${q}`, {
-      headers: { accept: 'text/event-stream' },
+      headers: { accept: 'text/event-stream', ...(await serviceAuth('gateway', 'memory')) },
     });
     if (res.statusCode !== 200)
       throw new Error(`memory feed answered ${res.statusCode}: ${await res.body.text()}`);

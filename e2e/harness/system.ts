@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FaultProxy } from '@cortex/fault-proxy';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import { ServiceProcess } from './service-process';
+import { serviceSecretsEnv } from './service-tokens';
 import { TEST_SECRET } from './tokens';
 
 export type DatabaseMode = 'postgres' | 'pglite';
@@ -57,22 +58,34 @@ export class System {
   ) {
     this.workDir = mkdtempSync(join(tmpdir(), 'cortex-e2e-'));
     this.cleanups.push(() => rmSync(this.workDir, { recursive: true, force: true }));
-    // Short breaker waits keep recovery scenarios to seconds; the behaviour is the same.
+    // Run as production runs: real, distinct, strong secrets, each service given only those it
+    // needs. Short breaker waits keep recovery scenarios to seconds; the behaviour is the same.
     this.common = {
+      NODE_ENV: 'production',
       LOG_LEVEL: 'info',
-      JWT_SECRET: TEST_SECRET,
       RESILIENCE_MEMORY_BREAKER_OPEN_MS: '500',
       RESILIENCE_MEMORY_BREAKER_MAX_OPEN_MS: '2000',
       RESILIENCE_COGNITION_BREAKER_OPEN_MS: '500',
       RESILIENCE_COGNITION_BREAKER_MAX_OPEN_MS: '2000',
     };
-    this.memory = new ServiceProcess('memory', { ...this.common, ...memoryEnv, ...options.env?.memory });
-    this.cognition = new ServiceProcess('cognition', { ...this.common, ...options.env?.cognition });
+    this.memory = new ServiceProcess('memory', {
+      ...this.common,
+      ...serviceSecretsEnv('memory'),
+      ...memoryEnv,
+      ...options.env?.memory,
+    });
+    this.cognition = new ServiceProcess('cognition', {
+      ...this.common,
+      ...serviceSecretsEnv('cognition'),
+      ...options.env?.cognition,
+    });
     const replicas = options.gateways ?? 1;
     for (let i = 0; i < replicas; i++) {
       this.gateways.push(
         new ServiceProcess('gateway', {
           ...this.common,
+          JWT_SECRET: TEST_SECRET,
+          ...serviceSecretsEnv('gateway'),
           PENDING_STORE_DIR: join(this.workDir, i === 0 ? 'pending' : `pending-${i}`),
           ...options.env?.gateway,
         }),
@@ -148,6 +161,7 @@ export class System {
     if (this.databaseUrl === undefined) throw new Error('a second memory needs the postgres mode');
     const extra = new ServiceProcess('memory', {
       ...this.common,
+      ...serviceSecretsEnv('memory'),
       DATABASE_URL: this.databaseUrl,
       ...this.options.env?.memory,
       ...env,

@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 
-export const TEST_SECRET = 'e2e-secret-0123456789abcdef';
+/** The gateway's `JWT_SECRET` in every e2e system (as strong as production requires). */
+export const TEST_SECRET = 'e2e-user-token-secret-5d2b8f0e4a6c1e3b7d9f';
 
 export function signToken(
   claims: Record<string, unknown>,

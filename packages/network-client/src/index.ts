@@ -8,4 +8,5 @@ export {
   ServiceClient,
   type ServiceClientOptions,
 } from './service-client';
+export { ServiceTokenSigner, type ServiceTokenSignerOptions, type TokenSource } from './service-token-signer';
 export { readSse } from './sse-reader';

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ResumableStream } from './resumable-stream';
 import { ServiceClient } from './service-client';
+import { ServiceTokenSigner } from './service-token-signer';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 const servers: Server[] = [];
@@ -438,3 +439,38 @@ async function until(check: () => boolean, timeoutMs = 5000) {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('ServiceClient service tokens', () => {
+  it('signs tool calls, resources and resumable streams for its audience, never health checks', async () => {
+    const seen: { path: string; authorization: string | undefined }[] = [];
+    const url = await serve((req, res) => {
+      seen.push({ path: req.url?.split('?')[0] ?? '', authorization: req.headers.authorization });
+      if (req.url === '/health') return json(res, 200, { status: 'healthy' });
+      if (req.url?.startsWith('/tool/')) return json(res, 200, { result: {} });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"n": 1}\n\ndata: {"end": true}\n\n');
+    });
+    const signer = new ServiceTokenSigner({
+      issuer: 'gateway',
+      secret: 'client-test-secret-0123456789abcdef',
+    });
+    const c = client(url, { tokens: signer });
+    await c.callTool('store_input', {});
+    await c.collect('history/u');
+    await c.checkHealth();
+    const expected = `Bearer ${await signer.token('memory')}`;
+    expect(seen).toEqual([
+      { path: '/tool/store_input', authorization: expected },
+      { path: '/resource/history/u', authorization: expected },
+      { path: '/health', authorization: undefined },
+    ]);
+    const payload = JSON.parse(Buffer.from(expected.split('.')[1] as string, 'base64url').toString());
+    expect(payload).toMatchObject({ sub: 'gateway', aud: 'memory' });
+    // One token for all of them: the calls did not sign.
+    expect(signer.signed).toBe(1);
+    // An explicit audience wins over the service's name.
+    seen.length = 0;
+    await client(url, { tokens: signer, audience: 'cognition' }).callTool('t', {});
+    expect(seen[0]?.authorization).toBe(`Bearer ${await signer.token('cognition')}`);
+  });
+});

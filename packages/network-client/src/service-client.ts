@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { type Instance, parseInstances } from './discovery';
 import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 import { type CallPolicy, noPolicy } from './policy';
+import type { TokenSource } from './service-token-signer';
 import { readSse } from './sse-reader';
 
 export interface ServiceClientOptions {
@@ -27,6 +28,12 @@ export interface ServiceClientOptions {
   ejection?: InstanceSetOptions;
   /** Background `/health` checks of every instance (and DNS re-resolution); 0 turns them off. */
   healthCheckIntervalMs?: number;
+  /**
+   * Signs every tool call and resource request (`Authorization: Bearer`, audience `audience`,
+   * default the service's name); `/health` checks stay unauthenticated.
+   */
+  tokens?: TokenSource;
+  audience?: string;
   /**
    * While the service looks down (an instance failing its checks or ejected, the breaker not
    * closed), its health is checked this often instead, so that its return is seen at once.
@@ -228,9 +235,14 @@ export class ServiceClient {
     if (recovered) for (const listener of this.recoveredListeners) listener();
   }
 
-  /** `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner). */
-  private headers(options: CallOptions, extra: Record<string, string>, deadline = options.deadline) {
+  /**
+   * `deadline` is the attempt's (the policy's total timeout or the caller's, whichever is sooner).
+   * Each attempt asks for the token anew: a retry after a renewal carries the fresh one.
+   */
+  private async headers(options: CallOptions, extra: Record<string, string>, deadline = options.deadline) {
     const headers: Record<string, string> = { ...extra };
+    const tokens = this.options.tokens;
+    if (tokens) headers.authorization = `Bearer ${await tokens.token(this.options.audience ?? this.service)}`;
     if (options.requestId) headers['x-request-id'] = options.requestId;
     if (deadline !== undefined) {
       const remaining = deadline - Date.now();
@@ -255,7 +267,7 @@ export class ServiceClient {
           res = await pool.request({
             path: `/tool/${encodeURIComponent(name)}`,
             method: 'POST',
-            headers: this.headers(options, { 'content-type': 'application/json' }, deadline),
+            headers: await this.headers(options, { 'content-type': 'application/json' }, deadline),
             body: payload,
             signal,
           });
@@ -315,7 +327,7 @@ export class ServiceClient {
               path: `/resource/${path}${query}`,
               method: 'GET',
               bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
-              headers: this.headers(
+              headers: await this.headers(
                 options,
                 {
                   accept: 'text/event-stream',

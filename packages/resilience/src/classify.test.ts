@@ -188,11 +188,16 @@ describe('classify: HTTP statuses, the same through every entry point', () => {
       classify({ status, message: 'x' }),
       classify({ statusCode: status, message: 'x' }),
       errorForStatus(status),
-      // A service's answer without an error body, as the network client sees it.
-      errorFromResponse('memory', status, 'Bad Gateway', undefined),
-      errorFromResponse('memory', status, undefined, undefined),
-      // With an error body whose code is outside the taxonomy: its status decides.
-      errorFromResponse('memory', status, { error: { code: 'proprietary', message: 'm' } }, undefined),
+      // A service's answer as the network client sees it, except a refusal of our own service
+      // credentials, which is ours to fix (see "errorFromResponse: error bodies").
+      ...(status === 401 || status === 403
+        ? []
+        : [
+            errorFromResponse('memory', status, 'Bad Gateway', undefined),
+            errorFromResponse('memory', status, undefined, undefined),
+            // With an error body whose code is outside the taxonomy: its status decides.
+            errorFromResponse('memory', status, { error: { code: 'proprietary', message: 'm' } }, undefined),
+          ]),
     ];
     for (const e of all) {
       expect(e).toMatchObject({ code, status });
@@ -240,6 +245,21 @@ describe('errorFromResponse: error bodies', () => {
       upstream_status: 500,
       upstream_code: 'tool_execution_error',
     });
+  });
+
+  it("makes a refusal of this service's own credentials a bad gateway that is not retried", () => {
+    for (const [status, code] of [
+      [401, 'unauthorized'],
+      [403, 'forbidden'],
+    ] as const) {
+      for (const answer of [body(code), undefined]) {
+        const e = errorFromResponse('memory', status, answer, undefined);
+        // Never the end client's 401/403: it was our secret, not their token, that was refused.
+        expect(e).toMatchObject({ code: 'server_error', status: 502, noRetry: true });
+        expect(e.details).toMatchObject({ upstream_status: status });
+        expect(isRetriable(e)).toBe(false);
+      }
+    }
   });
 
   it('reads a code outside the taxonomy by its status, keeping what it said', () => {

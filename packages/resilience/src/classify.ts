@@ -158,6 +158,11 @@ function classifyForeign(err: unknown, depth: number): CortexError {
   return new CortexError('unknown', message, { cause: err });
 }
 
+// The upstream refused *this service's* credentials (a secret that differs between the two, a
+// clock far off): our misconfiguration, never the end client's, so it must not reach the client
+// as its own 401/403. It is a bad gateway that retrying cannot fix.
+const REFUSED_US = new Set<ErrorCode>(['unauthorized', 'forbidden']);
+
 /**
  * What an upstream's code means here. Its own failure (a tool that crashed) is a bad gateway, not
  * our internal error; a code outside the taxonomy means what its status means (a 429 with a code
@@ -165,6 +170,7 @@ function classifyForeign(err: unknown, depth: number): CortexError {
  */
 function relabel(code: ErrorCode, status: number): ErrorCode {
   if (code === 'unknown') return codeForUpstreamStatus(status);
+  if (REFUSED_US.has(code)) return 'server_error';
   if (status >= 500 && (code === 'tool_execution_error' || code === 'internal_error')) return 'server_error';
   return code;
 }
@@ -189,8 +195,10 @@ export function errorFromResponse(
       ? (fromBody.details as { upstream_code?: string }).upstream_code
       : fromBody.code;
     const upstreamDetails = foreign ? (fromBody.details as { details?: unknown }).details : fromBody.details;
+    const refusedUs = REFUSED_US.has(fromBody.code);
     return new CortexError(code, `${service}: ${fromBody.message}`, {
-      status,
+      status: refusedUs ? 502 : status,
+      noRetry: refusedUs,
       details: {
         service,
         upstream_status: status,
@@ -198,6 +206,13 @@ export function errorFromResponse(
         ...(upstreamDetails === undefined ? {} : { upstream: upstreamDetails }),
       },
       retryAfterMs: fromBody.retryAfterMs,
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new CortexError('server_error', `${service} answered ${status}`, {
+      status: 502,
+      noRetry: true,
+      details: { service, upstream_status: status },
     });
   }
   return new CortexError(codeForUpstreamStatus(status), `${service} answered ${status}`, {

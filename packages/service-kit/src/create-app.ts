@@ -6,6 +6,7 @@ import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 import { installErrorHandling } from './error-handler';
 import { HealthRegistry } from './health';
 import { installMetrics } from './metrics';
+import { installServiceAuth, type ServiceAuthOptions } from './service-auth';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,11 @@ export interface ServiceAppOptions {
    * tiny one, passed on, would make calls to healthy dependencies time out and trip circuits).
    */
   trustDeadlineHeader?: boolean;
+  /**
+   * Service authentication (memory, cognition): every route but `/health` and `/metrics` needs a
+   * service token, checked before anything else looks at the request.
+   */
+  auth?: ServiceAuthOptions;
   fastify?: Partial<FastifyServerOptions>;
 }
 
@@ -86,6 +92,10 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Before the deadline check: an unauthenticated caller learns nothing but 401.
+  if (options.auth) installServiceAuth(app, options.auth);
+  app.addHook('onRequest', async (request) => {
     if (!trustDeadline) return;
     const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER]);
     if (deadline !== undefined && deadline <= Date.now()) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
+import { baseEnvSchema, EnvError, loadEnv, nodeEnvSchema, portSchema, urlListSchema } from './env';
 
 const schema = baseEnvSchema.extend({
   PORT: portSchema(9000),
@@ -27,5 +27,35 @@ describe('loadEnv', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadEnv(z.object({ PORT: portSchema(1) }), { PORT: '' }).PORT).toBe(1);
+  });
+
+  it('reads NODE_ENV strictly: any case of development, test or production, nothing else', () => {
+    const schema = z.object({ NODE_ENV: nodeEnvSchema });
+    expect(loadEnv(schema, {}).NODE_ENV).toBe('development');
+    expect(loadEnv(schema, { NODE_ENV: 'Production' }).NODE_ENV).toBe('production');
+    expect(loadEnv(schema, { NODE_ENV: 'TEST' }).NODE_ENV).toBe('test');
+    for (const value of ['prod', 'staging', 'production1', 'dev']) {
+      expect(() => loadEnv(schema, { NODE_ENV: value }), value).toThrow(
+        /^invalid environment variable NODE_ENV/,
+      );
+    }
+  });
+
+  it('names a secret variable without showing its value', () => {
+    const secretive = z.object({
+      JWT_SECRET: z.string().min(16),
+      AUTH_USERS: z.string().regex(/^x/),
+      DATABASE_URL: z.url(),
+    });
+    const valid = { JWT_SECRET: 'a-long-enough-secret', AUTH_USERS: 'x', DATABASE_URL: 'postgres://h/db' };
+    for (const [variable, value] of [
+      ['JWT_SECRET', 'hunter2-short'],
+      ['AUTH_USERS', 'alice:pa55word'],
+      ['DATABASE_URL', 'pa55word@nohost'],
+    ] as const) {
+      const run = () => loadEnv(secretive, { ...valid, [variable]: value });
+      expect(run).toThrow(new RegExp(`^invalid environment variable ${variable} \\(set, value not shown\\)`));
+      expect(run).not.toThrow(/hunter2|pa55word/);
+    }
   });
 });

@@ -6,6 +6,23 @@ export const baseEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/**
+ * `NODE_ENV`, read strictly: `prod` or `Production` must not quietly run with development
+ * secrets, so only development, test and production are accepted (any case, normalised to lower
+ * case) and anything else stops the start.
+ */
+export const nodeEnvSchema = z
+  .string()
+  .default('development')
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(
+    z.enum(['development', 'test', 'production'], {
+      error: 'must be development, test or production',
+    }),
+  );
+
+export type NodeEnv = z.infer<typeof nodeEnvSchema>;
+
 export const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /** A comma-separated list of URLs, each validated. */
@@ -20,6 +37,12 @@ export const urlListSchema = (fallback: string) =>
         .filter(Boolean),
     )
     .pipe(z.array(z.url()).min(1));
+
+// Variables whose values are credentials (or hold them): an error names them, never shows them.
+const SENSITIVE = /SECRET|PASSWORD|TOKEN|API_KEY|AUTH_USERS|DATABASE_URL/i;
+
+/** Whether a variable's value must never appear in a message or a log line. */
+export const isSensitive = (variable: string) => SENSITIVE.test(variable);
 
 export class EnvError extends Error {
   override readonly name = 'EnvError';
@@ -36,8 +59,13 @@ export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEn
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const name = issue?.path.join('.') || 'environment';
-  const value = typeof issue?.path[0] === 'string' ? source[issue.path[0]] : undefined;
+  const variable = typeof issue?.path[0] === 'string' ? issue.path[0] : undefined;
+  const value = variable === undefined ? undefined : source[variable];
   const shown =
-    value === undefined ? 'unset' : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    value === undefined
+      ? 'unset'
+      : isSensitive(variable as string)
+        ? 'set, value not shown'
+        : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   throw new EnvError(`invalid environment variable ${name} (${shown}): ${issue?.message ?? 'invalid'}`);
 }

@@ -1,7 +1,16 @@
 export { createServiceApp, type ServiceAppOptions } from './create-app';
 export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 export { holderAlive, holderOf, type LockHolder, lockDirectory } from './dir-lock';
-export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
+export {
+  baseEnvSchema,
+  EnvError,
+  isSensitive,
+  loadEnv,
+  type NodeEnv,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
@@ -10,6 +19,19 @@ export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
+export { installServiceAuth, type ServiceAuthOptions, type ServicePermission } from './service-auth';
+export {
+  CALLER_SERVICES,
+  type CallerService,
+  checkSecrets,
+  DEVELOPMENT_SECRETS,
+  loadServiceSecrets,
+  MIN_SECRET_LENGTH,
+  SERVICE_SECRET_VARIABLE,
+  type ServiceSecrets,
+  secretList,
+} from './service-secrets';
+export { MAX_SERVICE_TOKEN_LIFETIME_S, ServiceTokenVerifier } from './service-token-verifier';
 export { stableId } from './stable-id';
 export { registerTools, type Tool, type ToolCall } from './tools';
 export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';

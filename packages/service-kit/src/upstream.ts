@@ -1,4 +1,4 @@
-import { ServiceClient } from '@cortex/network-client';
+import { ServiceClient, type TokenSource } from '@cortex/network-client';
 import {
   createServicePolicy,
   envServiceName,
@@ -19,6 +19,8 @@ export interface UpstreamOptions {
   healthCheckIntervalMs?: number;
   /** How often health is checked while the dependency looks down (default 250 ms). */
   recoveryCheckIntervalMs?: number;
+  /** Signs every call to the upstream (service authentication); health checks stay unsigned. */
+  tokens?: TokenSource;
 }
 
 export interface Upstream {
@@ -59,6 +61,7 @@ export function createUpstream(app: FastifyInstance, options: UpstreamOptions): 
     // Health checks are evidence for the breaker: memory answering ends an open period at once.
     ...(policy.breaker ? { breaker: policy.breaker } : {}),
     log: app.log,
+    ...(options.tokens ? { tokens: options.tokens } : {}),
   });
   app.addHook('onClose', async () => client.close());
   return {

@@ -1,13 +1,34 @@
 import { createServer } from 'node:http';
 import { testDatabases } from '@cortex/memory/testing';
+import { ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCognitionApp } from './app';
 import { loadCognitionEnv } from './env';
 import { closedPortUrl, type MemoryApp, startMemory } from './testing/memory-server';
 
-const tool = (app: FastifyInstance, name: string, args: unknown) =>
-  app.inject({ method: 'POST', url: `/tool/${name}`, payload: { arguments: args } });
+// Signed as the gateway signs its calls, with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (audience: 'memory' | 'cognition') => ({
+  authorization: `Bearer ${await gatewayTokens.token(audience)}`,
+});
+
+const tool = async (
+  app: FastifyInstance,
+  name: string,
+  args: unknown,
+  audience: 'memory' | 'cognition' = 'cognition',
+) =>
+  app.inject({
+    method: 'POST',
+    url: `/tool/${name}`,
+    payload: { arguments: args },
+    headers: await asGateway(audience),
+  });
 
 const HOUR = 3_600_000;
 const at = (hoursAgo: number) => new Date(Date.now() - hoursAgo * HOUR).toISOString();
@@ -29,10 +50,12 @@ describe.each(testDatabases())('cognition with a real memory service on $name', 
       ['bob', 'Bob writes in the same conversation id, but is not alice.', 'c1', 1],
     ];
     for (const [user_id, content, conversation_id, hoursAgo] of seed) {
-      const res = await tool(memory, 'store_input', {
-        user_id,
-        input_data: { content, conversation_id, timestamp: at(hoursAgo) },
-      });
+      const res = await tool(
+        memory,
+        'store_input',
+        { user_id, input_data: { content, conversation_id, timestamp: at(hoursAgo) } },
+        'memory',
+      );
       expect(res.statusCode).toBe(200);
     }
     app = await buildCognitionApp({
@@ -141,7 +164,9 @@ describe.each(testDatabases())('cognition with a real memory service on $name', 
   });
 
   it('lists its tools and reports healthy dependencies', async () => {
-    const tools = (await app.inject({ url: '/tools' })).json().tools.map((t: { name: string }) => t.name);
+    const tools = (await app.inject({ url: '/tools', headers: await asGateway('cognition') }))
+      .json()
+      .tools.map((t: { name: string }) => t.name);
     expect(tools).toEqual(['get_context', 'analyze_conversation', 'search_history']);
     const health = await app.inject({ url: '/health' });
     expect(health.statusCode).toBe(200);

@@ -1,3 +1,4 @@
+import { ServiceTokenSigner } from '@cortex/network-client';
 import type { Clock } from '@cortex/resilience';
 import { createServiceApp, createUpstream, registerTools, resilienceMetrics } from '@cortex/service-kit';
 import type { CognitionEnv } from './env';
@@ -24,12 +25,25 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
     service: 'cognition',
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
+    // Only the gateway calls cognition, and may use all of it.
+    auth: {
+      service: 'cognition',
+      secrets: { gateway: env.serviceSecrets.gateway },
+      permissions: { gateway: 'all' },
+    },
   });
+  for (const variable of env.defaultedSecrets) {
+    app.log.warn({ variable }, 'service secret not set: using the development secret');
+  }
   // Closed with the app by createUpstream.
   const memoryUpstream = createUpstream(app, {
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    tokens: new ServiceTokenSigner({
+      issuer: 'cognition',
+      secret: env.serviceSecrets.cognition[0] as string,
+    }),
   });
   const metricsFor = resilienceMetrics(app.metrics);
   const models = buildModelChain(env, { clock, eventsFor: (name) => metricsFor(`model:${name}`) });

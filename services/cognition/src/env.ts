@@ -1,8 +1,20 @@
-import { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
+import {
+  baseEnvSchema,
+  EnvError,
+  loadEnv,
+  loadServiceSecrets,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from '@cortex/service-kit';
 import { z } from 'zod';
 import { parseBackendSpecs, resolveApiKeys } from './models/backend-config';
 
 export const cognitionEnvSchema = baseEnvSchema.extend({
+  NODE_ENV: nodeEnvSchema,
+  /** Service secrets (comma-separated for rotation), checked by loadServiceSecrets. */
+  COGNITION_SERVICE_SECRET: z.string().optional(),
+  GATEWAY_SERVICE_SECRET: z.string().optional(),
   PORT: portSchema(9100),
   MEMORY_SERVICE_URL: urlListSchema('http://localhost:9000'),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
@@ -36,14 +48,21 @@ export const cognitionEnvSchema = baseEnvSchema.extend({
   LOCAL_ANALYSER: z.enum(['on', 'off']).default('on'),
 });
 
-export type CognitionEnv = z.infer<typeof cognitionEnvSchema>;
+export type CognitionEnv = z.infer<typeof cognitionEnvSchema> & {
+  /** Its own secrets (the first signs calls to memory) and the gateway's (verify its calls). */
+  serviceSecrets: { gateway: string[]; cognition: string[] };
+  /** Secret variables left unset (development secrets in use). */
+  defaultedSecrets: string[];
+};
 
 /**
  * Parses the environment. API keys are read here, by the variable names MODEL_BACKENDS gives, so a
  * missing key stops the start-up (naming MODEL_BACKENDS) instead of failing every call later.
  */
 export function loadCognitionEnv(source: NodeJS.ProcessEnv = process.env): CognitionEnv {
-  const env = loadEnv(cognitionEnvSchema, source);
+  const parsed = loadEnv(cognitionEnvSchema, source);
+  const { secrets, defaulted } = loadServiceSecrets(source, parsed.NODE_ENV, ['cognition', 'gateway']);
+  const env = { ...parsed, serviceSecrets: secrets, defaultedSecrets: defaulted };
   if (env.LOCAL_ANALYSER === 'off' && env.MODEL_BACKENDS.length === 0) {
     throw new EnvError(
       'invalid environment variable LOCAL_ANALYSER ("off"): needs at least one MODEL_BACKENDS entry',

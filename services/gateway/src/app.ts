@@ -1,3 +1,4 @@
+import { ServiceTokenSigner } from '@cortex/network-client';
 import { createServiceApp, createUpstream } from '@cortex/service-kit';
 import formbody from '@fastify/formbody';
 import sse from '@fastify/sse';
@@ -34,6 +35,14 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     trustDeadlineHeader: false,
   });
   if (env.usingDevSecret) app.log.warn('JWT_SECRET is not set: using the development secret');
+  for (const variable of env.defaultedSecrets) {
+    app.log.warn({ variable }, 'service secret not set: using the development secret');
+  }
+  // One signer for both upstreams: it keeps one token per audience and renews it before expiry.
+  const serviceTokens = new ServiceTokenSigner({
+    issuer: 'gateway',
+    secret: env.serviceSecrets.gateway[0] as string,
+  });
   const memoryUpstream = createUpstream(app, {
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
@@ -49,11 +58,13 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
       BREAKER_HALF_OPEN_MAX_PROBES: '4',
       RETRY_MAX_RETRY_AFTER_MS: '0',
     },
+    tokens: serviceTokens,
   });
   const cognitionUpstream = createUpstream(app, {
     name: 'cognition',
     urls: env.COGNITION_SERVICE_URL,
     timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    tokens: serviceTokens,
   });
   const memory = memoryUpstream.client;
   const cognition = cognitionUpstream.client;

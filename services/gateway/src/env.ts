@@ -1,15 +1,24 @@
-import { baseEnvSchema, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
+import {
+  baseEnvSchema,
+  checkSecrets,
+  DEVELOPMENT_SECRETS,
+  loadEnv,
+  loadServiceSecrets,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from '@cortex/service-kit';
 import { z } from 'zod';
-
-const DEV_SECRET = 'cortex-dev-secret-change-me-0123456789';
 
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
-    NODE_ENV: z.string().default('development'),
+    NODE_ENV: nodeEnvSchema,
     PORT: portSchema(8000),
     MEMORY_SERVICE_URL: urlListSchema('http://localhost:9000'),
     COGNITION_SERVICE_URL: urlListSchema('http://localhost:9100'),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Signs calls to memory and cognition (comma-separated for rotation), checked by loadServiceSecrets. */
+    GATEWAY_SERVICE_SECRET: z.string().optional(),
     /** Local users for POST /auth/login: `name:password[:user_id]`, comma-separated. */
     AUTH_USERS: z.string().optional(),
     TOKEN_TTL_S: z.coerce.number().int().positive().default(86_400),
@@ -40,13 +49,24 @@ export const gatewayEnvSchema = baseEnvSchema
     }
     return {
       ...env,
-      JWT_SECRET: env.JWT_SECRET ?? DEV_SECRET,
+      JWT_SECRET: env.JWT_SECRET ?? DEVELOPMENT_SECRETS.JWT_SECRET,
       usingDevSecret: env.JWT_SECRET === undefined,
       AUTH_USERS: env.AUTH_USERS ?? (production ? '' : 'demo:demo:demo-user,alice:alice:alice,bob:bob:bob'),
       PENDING_STORE_DIR: env.PENDING_STORE_DIR ?? `.data/gateway-pending-${env.PORT}`,
     };
   });
 
-export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;
+export type GatewayEnv = z.infer<typeof gatewayEnvSchema> & {
+  /** Its own service secrets; the first signs the gateway's calls to memory and cognition. */
+  serviceSecrets: { gateway: string[] };
+  /** Secret variables left unset (development secrets in use). */
+  defaultedSecrets: string[];
+};
 
-export const loadGatewayEnv = (source: NodeJS.ProcessEnv = process.env) => loadEnv(gatewayEnvSchema, source);
+/** Parses the environment; in production, missing, weak or shared secrets stop the start. */
+export function loadGatewayEnv(source: NodeJS.ProcessEnv = process.env): GatewayEnv {
+  const env = loadEnv(gatewayEnvSchema, source);
+  checkSecrets(source, env.NODE_ENV, ['JWT_SECRET']);
+  const { secrets, defaulted } = loadServiceSecrets(source, env.NODE_ENV, ['gateway']);
+  return { ...env, serviceSecrets: secrets, defaultedSecrets: defaulted };
+}

@@ -1,3 +1,5 @@
+import { ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildMemoryApp } from './app';
@@ -13,11 +15,26 @@ function parseSse(body: string): unknown[] {
     .map((l) => JSON.parse(l.slice(6)));
 }
 
+// The gateway's calls, signed as the gateway signs them with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (headers: Record<string, string> = {}) => ({
+  ...headers,
+  authorization: `Bearer ${await gatewayTokens.token('memory')}`,
+});
+
 describe.each(testDatabases())('memory service on $name', (target) => {
   let app: FastifyInstance;
   let db: Database;
-  const tool = (name: string, payload: unknown) =>
-    app.inject({ method: 'POST', url: `/tool/${name}`, payload: payload as object });
+  const tool = async (name: string, payload: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: `/tool/${name}`,
+      payload: payload as object,
+      headers: await asGateway(),
+    });
 
   beforeAll(async () => {
     db = await target.open();
@@ -192,15 +209,19 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     }
     const history = await app.inject({
       url: '/resource/history/u6?limit=2',
-      headers: { accept: 'text/event-stream' },
+      headers: await asGateway({ accept: 'text/event-stream' }),
     });
     expect(history.headers['content-type']).toContain('text/event-stream');
     const items = parseSse(history.body);
     expect(items.map((i) => (i as { content?: string }).content)).toEqual(['m2', 'm1', undefined]);
     expect(items.at(-1)).toEqual({ end: true });
     const conv = parseSse(
-      (await app.inject({ url: '/resource/conversation/conv-6', headers: { accept: 'text/event-stream' } }))
-        .body,
+      (
+        await app.inject({
+          url: '/resource/conversation/conv-6',
+          headers: await asGateway({ accept: 'text/event-stream' }),
+        })
+      ).body,
     );
     expect(conv.slice(0, 3).map((i) => (i as { content: string }).content)).toEqual(['m0', 'm1', 'm2']);
     // A window on a conversation is its latest part, still oldest first.
@@ -208,7 +229,7 @@ describe.each(testDatabases())('memory service on $name', (target) => {
       (
         await app.inject({
           url: '/resource/conversation/conv-6?limit=2',
-          headers: { accept: 'text/event-stream' },
+          headers: await asGateway({ accept: 'text/event-stream' }),
         })
       ).body,
     );

@@ -10,6 +10,7 @@ import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
 import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
+import { memoryPermissions } from './service-permissions';
 import { insertBatch, type NewInput, type StoreOutcome } from './store/input-store';
 import { memoryTools } from './tools/message-tools';
 import { taskTools } from './tools/task-tools';
@@ -29,7 +30,11 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     logLevel: env.LOG_LEVEL,
     defaultMetrics: defaultMetrics ?? false,
     bodyLimit: env.BODY_LIMIT_BYTES,
+    auth: { service: 'memory', secrets: env.serviceSecrets, permissions: memoryPermissions },
   });
+  for (const variable of env.defaultedSecrets) {
+    app.log.warn({ variable }, 'service secret not set: using the development secret');
+  }
   const opened =
     given ??
     (await openDatabase({

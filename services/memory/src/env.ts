@@ -1,7 +1,11 @@
-import { baseEnvSchema, loadEnv, portSchema } from '@cortex/service-kit';
+import { baseEnvSchema, loadEnv, loadServiceSecrets, nodeEnvSchema, portSchema } from '@cortex/service-kit';
 import { z } from 'zod';
 
 export const memoryEnvSchema = baseEnvSchema.extend({
+  NODE_ENV: nodeEnvSchema,
+  /** Service secrets (comma-separated for rotation), checked by loadServiceSecrets. */
+  GATEWAY_SERVICE_SECRET: z.string().optional(),
+  COGNITION_SERVICE_SECRET: z.string().optional(),
   PORT: portSchema(9000),
   DATABASE_URL: z.string().url().optional(),
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset. */
@@ -31,6 +35,16 @@ export const memoryEnvSchema = baseEnvSchema.extend({
   FEED_POLL_MS: z.coerce.number().int().positive().default(5000),
 });
 
-export type MemoryEnv = z.infer<typeof memoryEnvSchema>;
+export type MemoryEnv = z.infer<typeof memoryEnvSchema> & {
+  /** Secrets that verify the gateway's and cognition's service tokens (current first). */
+  serviceSecrets: { gateway: string[]; cognition: string[] };
+  /** Secret variables left unset (development secrets in use). */
+  defaultedSecrets: string[];
+};
 
-export const loadMemoryEnv = (source: NodeJS.ProcessEnv = process.env) => loadEnv(memoryEnvSchema, source);
+/** Parses the environment; in production, missing, weak or shared secrets stop the start. */
+export function loadMemoryEnv(source: NodeJS.ProcessEnv = process.env): MemoryEnv {
+  const env = loadEnv(memoryEnvSchema, source);
+  const { secrets, defaulted } = loadServiceSecrets(source, env.NODE_ENV, ['gateway', 'cognition']);
+  return { ...env, serviceSecrets: secrets, defaultedSecrets: defaulted };
+}

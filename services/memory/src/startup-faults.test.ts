@@ -1,3 +1,5 @@
+import { ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,10 +11,21 @@ import { loadMemoryEnv } from './env';
 
 const base = process.env.DATABASE_URL;
 
-const store = (app: FastifyInstance, id: string) =>
+// Signed as the gateway signs its calls, with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (headers: Record<string, string> = {}) => ({
+  ...headers,
+  authorization: `Bearer ${await gatewayTokens.token('memory')}`,
+});
+
+const store = async (app: FastifyInstance, id: string) =>
   app.inject({
     method: 'POST',
     url: '/tool/store_input',
+    headers: await asGateway(),
     payload: { user_id: 'start', input_data: { id, content: id } },
   });
 

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,10 +13,21 @@ import { loadMemoryEnv } from './env';
 
 const base = process.env.DATABASE_URL;
 
-const store = (app: FastifyInstance, id: string, user = 'load') =>
+// Signed as the gateway signs its calls, with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (headers: Record<string, string> = {}) => ({
+  ...headers,
+  authorization: `Bearer ${await gatewayTokens.token('memory')}`,
+});
+
+const store = async (app: FastifyInstance, id: string, user = 'load') =>
   app.inject({
     method: 'POST',
     url: '/tool/store_input',
+    headers: await asGateway(),
     payload: { arguments: { user_id: user, input_data: { id, content: `content of ${id}` } } },
   });
 
@@ -143,6 +156,7 @@ describe.skipIf(!base)('memory with PostgreSQL failing under it (postgres)', () 
     const update = app.inject({
       method: 'POST',
       url: '/tool/update_message',
+      headers: await asGateway(),
       payload: { user_id: 'reset', message_id: 'locked', updates: { content: 'changed' } },
     });
     await vi.waitFor(async () => {

@@ -1,5 +1,7 @@
 import { testDatabases } from '@cortex/memory/testing';
+import { ServiceTokenSigner } from '@cortex/network-client';
 import { FakeClock } from '@cortex/resilience';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCognitionApp } from '../app';
@@ -10,6 +12,15 @@ import { type MemoryApp, startMemory } from '../testing/memory-server';
 const pglite = testDatabases().find((d) => d.name === 'pglite')!;
 const TIMEOUT_MS = 5000;
 const OPEN_MS = 60_000;
+
+// Signed as the gateway signs its calls, with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (audience: 'memory' | 'cognition') => ({
+  authorization: `Bearer ${await gatewayTokens.token(audience)}`,
+});
 
 describe('the model chain over real sockets', () => {
   let memory: MemoryApp;
@@ -24,6 +35,7 @@ describe('the model chain over real sockets', () => {
       await memory.inject({
         method: 'POST',
         url: '/tool/store_input',
+        headers: await asGateway('memory'),
         payload: { user_id: 'alice', input_data: { content, conversation_id: 'c1' } },
       });
     }
@@ -62,6 +74,7 @@ describe('the model chain over real sockets', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/tool/analyze_conversation',
+      headers: await asGateway('cognition'),
       payload: { arguments: { user_id: 'alice', conversation_id: 'c1', analysis_type } },
     });
     expect(res.statusCode).toBe(200);

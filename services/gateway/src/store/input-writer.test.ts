@@ -1,6 +1,7 @@
 import { buildMemoryApp } from '@cortex/memory';
 import { loadMemoryEnv } from '@cortex/memory/env';
-import { ServiceClient } from '@cortex/network-client';
+import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputWriter } from './input-writer';
@@ -25,7 +26,14 @@ describe('InputWriter against a real memory service', () => {
     });
     await memory.listen({ port: 0, host: '127.0.0.1' });
     const { port } = memory.server.address() as { port: number };
-    client = new ServiceClient({ service: 'memory', urls: `http://127.0.0.1:${port}` });
+    client = new ServiceClient({
+      service: 'memory',
+      urls: `http://127.0.0.1:${port}`,
+      tokens: new ServiceTokenSigner({
+        issuer: 'gateway',
+        secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+      }),
+    });
   });
   afterAll(async () => {
     await client.close();

@@ -1,4 +1,5 @@
-import { ServiceClient } from '@cortex/network-client';
+import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
+import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from '../app';
@@ -6,14 +7,25 @@ import type { Database } from '../db/database';
 import { testDatabases } from '../db/test-databases';
 import { loadMemoryEnv } from '../env';
 
+// Signed as the gateway signs its calls, with its development secret.
+const gatewayTokens = new ServiceTokenSigner({
+  issuer: 'gateway',
+  secret: DEVELOPMENT_SECRETS.GATEWAY_SERVICE_SECRET,
+});
+const asGateway = async (headers: Record<string, string> = {}) => ({
+  ...headers,
+  authorization: `Bearer ${await gatewayTokens.token('memory')}`,
+});
+
 describe.each(testDatabases())('the event feed on $name', (target) => {
   let app: FastifyInstance;
   let db: Database;
   let client: ServiceClient;
-  const store = (user: string, content: string) =>
+  const store = async (user: string, content: string) =>
     app.inject({
       method: 'POST',
       url: '/tool/store_input',
+      headers: await asGateway(),
       payload: { user_id: user, input_data: { content } },
     });
 
@@ -22,7 +34,12 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
     app = await buildMemoryApp({ env: loadMemoryEnv({ LOG_LEVEL: 'silent', FEED_POLL_MS: '60000' }), db });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
-    client = new ServiceClient({ service: 'memory', urls: `http://127.0.0.1:${port}`, timeoutMs: 120_000 });
+    client = new ServiceClient({
+      service: 'memory',
+      urls: `http://127.0.0.1:${port}`,
+      timeoutMs: 120_000,
+      tokens: gatewayTokens,
+    });
   });
   afterAll(async () => {
     await client.close();
@@ -102,6 +119,7 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
       service: 'memory',
       urls: `http://127.0.0.1:${port}`,
       timeoutMs: 120_000,
+      tokens: gatewayTokens,
     });
     const got: string[] = [];
     let following!: () => void;
@@ -145,7 +163,7 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
     const failing = await buildMemoryApp({ env: loadMemoryEnv({ LOG_LEVEL: 'silent' }), db: broken });
     try {
       for (const url of ['/resource/events', '/resource/events?after=0']) {
-        const res = await failing.inject({ url, headers: { accept: 'text/event-stream' } });
+        const res = await failing.inject({ url, headers: await asGateway({ accept: 'text/event-stream' }) });
         expect(res.statusCode, url).toBe(503);
         expect(res.json().error.code, url).toBe('service_unavailable');
       }
