@@ -31,6 +31,12 @@ export interface ServiceAppOptions {
    * tiny one, passed on, would make calls to healthy dependencies time out and trip circuits).
    */
   trustDeadlineHeader?: boolean;
+  /**
+   * What the open `GET /health` shows: everything (default; internal services), or only the
+   * overall and each dependency's status (a public edge, where circuit states, instance
+   * addresses and queue sizes are for signed-in users only: see `app.health.run()`).
+   */
+  publicHealth?: 'details' | 'status';
   fastify?: Partial<FastifyServerOptions>;
 }
 
@@ -38,9 +44,32 @@ export interface ServiceAppOptions {
 // characters, no surrounding spaces, at most 200 characters. Anything else gets a fresh id.
 const REQUEST_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
 
-/** A request's URL as logged: a token in the query (browsers' streams) never reaches a log. */
+const SECRET_PARAMS = new Set(['token', 'access_token']);
+
+function decodedKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).trim().toLowerCase();
+  } catch {
+    // Undecodable: the query parser cannot read it as `token` either, but redact to be sure.
+    return 'token';
+  }
+}
+
+/**
+ * A request's URL as logged: a token in the query (browsers' streams) never reaches a log. The
+ * query is split as the parser splits it and each key decoded, so `?%74oken=` is caught too.
+ */
 export function loggedUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const hash = url.indexOf('#', q);
+  const query = url.slice(q + 1, hash === -1 ? undefined : hash);
+  const parts = query.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const key = eq === -1 ? part : part.slice(0, eq);
+    return SECRET_PARAMS.has(decodedKey(key)) ? `${key}=[redacted]` : part;
+  });
+  return `${url.slice(0, q + 1)}${parts.join('&')}`;
 }
 
 /** The Fastify app every service builds on: logging, request ids, errors, health, metrics. */
@@ -100,6 +129,10 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.get('/health', { logLevel: 'warn' }, async (_request, reply) => {
     const { status, dependencies } = await app.health.run();
     reply.code(status === 'unhealthy' ? 503 : 200);
+    if (options.publicHealth === 'status') {
+      const states = Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, { status: v.status }]));
+      return { status, dependencies: states };
+    }
     return {
       status,
       service: options.service,

@@ -6,6 +6,22 @@ export const baseEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/**
+ * `NODE_ENV`, case-insensitively one of development|test|production (default development).
+ * Anything else (`prod`, `staging`) is refused rather than silently run as development, which
+ * would mean development secrets and demo users on a production host.
+ */
+export const nodeEnvSchema = z
+  .string()
+  .default('development')
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['development', 'test', 'production'], 'must be development, test or production'));
+
+export type NodeEnv = z.infer<typeof nodeEnvSchema>;
+
+/** Whether the (already parsed) NODE_ENV is production. */
+export const isProduction = (nodeEnv: NodeEnv) => nodeEnv === 'production';
+
 export const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /** A comma-separated list of URLs, each validated. */
@@ -21,6 +37,14 @@ export const urlListSchema = (fallback: string) =>
     )
     .pipe(z.array(z.url()).min(1));
 
+// Values of these variables are never printed: a typo'd secret must not land in a log.
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL|AUTH_USERS|DATABASE_URL/i;
+
+export interface LoadEnvOptions {
+  /** Variables for which an empty string is a value (e.g. "no users"), not "unset". */
+  keepEmpty?: readonly string[];
+}
+
 export class EnvError extends Error {
   override readonly name = 'EnvError';
 }
@@ -29,15 +53,24 @@ export class EnvError extends Error {
  * Parses the environment or throws an EnvError whose message is one line naming the variable,
  * which is what an operator reads in a crash-looping container's log.
  */
-export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function loadEnv<S extends z.ZodType>(
+  schema: S,
+  source: NodeJS.ProcessEnv = process.env,
+  options: LoadEnvOptions = {},
+): z.infer<S> {
   // Empty strings mean "unset": compose files and shells produce them for absent values.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const keep = new Set(options.keepEmpty ?? []);
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([k, v]) => v !== '' || keep.has(k)));
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const name = issue?.path.join('.') || 'environment';
   const value = typeof issue?.path[0] === 'string' ? source[issue.path[0]] : undefined;
   const shown =
-    value === undefined ? 'unset' : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    value === undefined
+      ? 'unset'
+      : SECRET_NAME.test(name)
+        ? `${value.length} characters, not shown`
+        : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   throw new EnvError(`invalid environment variable ${name} (${shown}): ${issue?.message ?? 'invalid'}`);
 }

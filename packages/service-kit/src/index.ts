@@ -1,7 +1,17 @@
 export { createServiceApp, type ServiceAppOptions } from './create-app';
 export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 export { lockDirectory } from './dir-lock';
-export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
+export {
+  baseEnvSchema,
+  EnvError,
+  isProduction,
+  type LoadEnvOptions,
+  loadEnv,
+  type NodeEnv,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
