@@ -61,6 +61,17 @@ describe('service app', () => {
     expect(loggedUrl('/x?tokens=1#token=2')).toBe('/x?tokens=1');
   });
 
+  it('answers a path that is not valid percent-encoding with the error body (400)', async () => {
+    const app = createServiceApp({ service: 't', logLevel: 'silent' });
+    app.get('/analysis/:id', async () => ({ ok: true }));
+    for (const url of ['/analysis/%FF', '/analysis/%E0%A4%A', '/analysis/%']) {
+      const res = await app.inject({ url, headers: { 'x-request-id': 'bad-url' } });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error, url).toMatchObject({ code: 'invalid_request', request_id: 'bad-url' });
+      expect(res.headers['x-request-id']).toBe('bad-url');
+    }
+  });
+
   it('shows only statuses on a public health route when asked', async () => {
     const app = createServiceApp({ service: 't', logLevel: 'silent', publicHealth: 'status' });
     app.health.add('db', () => ({ status: 'warning', circuit: 'open', url: 'http://10.0.0.5:9000' }));

@@ -3,7 +3,7 @@ import { CortexError } from '@cortex/errors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
-import { installErrorHandling } from './error-handler';
+import { installErrorHandling, sendError } from './error-handler';
 import { HealthRegistry } from './health';
 import { installMetrics } from './metrics';
 
@@ -97,6 +97,13 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Errors Fastify raises before routing (a path that is not valid percent-encoding such as
+    // `/analysis/%FF`) get the contract's error body too, not Fastify's own.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const bad = err.code === 'FST_ERR_BAD_URL';
+      sendError(request, reply, bad ? new CortexError('invalid_request', 'The URL is not valid percent-encoding') : err);
+    },
     ...options.fastify,
   });
 
