@@ -37,6 +37,8 @@ export interface ServiceAppOptions {
    * addresses and queue sizes are for signed-in users only: see `app.health.run()`).
    */
   publicHealth?: 'details' | 'status';
+  /** Reuse a health result for this long (ms): a public /health must not fan out per request. */
+  healthMaxAgeMs?: number;
   fastify?: Partial<FastifyServerOptions>;
 }
 
@@ -118,7 +120,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  app.decorate('health', new HealthRegistry());
+  app.decorate('health', new HealthRegistry(options.healthMaxAgeMs ?? 0));
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

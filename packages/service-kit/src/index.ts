@@ -15,7 +15,13 @@ export {
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
-export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
+export {
+  type DependencyHealth,
+  type HealthCheck,
+  HealthRegistry,
+  type HealthReport,
+  type HealthStatus,
+} from './health';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';

@@ -56,6 +56,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     trustDeadlineHeader: false,
     // Circuit states, instance addresses and queue sizes are for signed-in users: /health/details.
     publicHealth: 'status',
+    // Anonymous /health is not rate limited: one round of dependency checks per second serves all.
+    healthMaxAgeMs: 1000,
     fastify: { trustProxy: trustProxyOption(env.TRUST_PROXY), ...serverTimeouts(env) },
   });
   if (env.usingDevSecret) app.log.warn('JWT_SECRET is not set: using the development secret');
