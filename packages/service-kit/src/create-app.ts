@@ -104,7 +104,11 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     frameworkErrors: (err, request, reply) => {
       reply.header('x-request-id', request.id);
       const bad = err.code === 'FST_ERR_BAD_URL';
-      sendError(request, reply, bad ? new CortexError('invalid_request', 'The URL is not valid percent-encoding') : err);
+      sendError(
+        request,
+        reply,
+        bad ? new CortexError('invalid_request', 'The URL is not valid percent-encoding') : err,
+      );
     },
     ...options.fastify,
   });
@@ -120,7 +124,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  app.decorate('health', new HealthRegistry(options.healthMaxAgeMs ?? 0));
+  app.decorate('health', new HealthRegistry());
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -136,10 +140,12 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   installMetrics(app, options.service, { defaultMetrics: options.defaultMetrics ?? false });
 
   app.get('/health', { logLevel: 'warn' }, async (_request, reply) => {
-    const { status, dependencies } = await app.health.run();
+    const { status, dependencies } = await app.health.run(options.healthMaxAgeMs);
     reply.code(status === 'unhealthy' ? 503 : 200);
     if (options.publicHealth === 'status') {
-      const states = Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, { status: v.status }]));
+      const states = Object.fromEntries(
+        Object.entries(dependencies).map(([k, v]) => [k, { status: v.status }]),
+      );
       return { status, dependencies: states };
     }
     return {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnvSchema, EnvError, isProduction, loadEnv, nodeEnvSchema, portSchema, urlListSchema } from './env';
+import {
+  baseEnvSchema,
+  EnvError,
+  isProduction,
+  loadEnv,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from './env';
 
 const schema = baseEnvSchema.extend({
   PORT: portSchema(9000),
@@ -42,7 +50,9 @@ describe('nodeEnvSchema', () => {
 
   it('refuses anything else rather than running as development', () => {
     for (const value of ['prod', 'staging', 'production ish'])
-      expect(() => loadEnv(withNodeEnv, { NODE_ENV: value })).toThrow(/^invalid environment variable NODE_ENV/);
+      expect(() => loadEnv(withNodeEnv, { NODE_ENV: value })).toThrow(
+        /^invalid environment variable NODE_ENV/,
+      );
   });
 });
 

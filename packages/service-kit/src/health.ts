@@ -25,24 +25,22 @@ export class HealthRegistry {
   private readonly checks = new Map<string, Registered>();
   private last: { at: number; report: Promise<HealthReport> } | undefined;
 
-  /**
-   * `maxAgeMs` > 0: concurrent and repeated runs within that time share one result, so a flood
-   * of anonymous /health requests costs the dependencies one check per interval, not one each.
-   */
-  constructor(
-    private readonly maxAgeMs = 0,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly now: () => number = Date.now) {}
 
   add(name: string, check: HealthCheck, options: { critical?: boolean } = {}) {
     this.checks.set(name, { check, critical: options.critical ?? false });
   }
 
-  run(): Promise<HealthReport> {
+  /**
+   * `maxAgeMs` > 0: a result started less than that long ago (finished or still running) is
+   * shared, so a flood of anonymous /health requests costs the dependencies one round of checks
+   * per interval, not one each. Without it, the checks run afresh.
+   */
+  run(maxAgeMs = 0): Promise<HealthReport> {
     const now = this.now();
-    if (this.last && now - this.last.at < this.maxAgeMs) return this.last.report;
+    if (maxAgeMs > 0 && this.last && now - this.last.at < maxAgeMs) return this.last.report;
     const report = this.runAll();
-    if (this.maxAgeMs > 0) this.last = { at: now, report };
+    this.last = { at: now, report };
     return report;
   }
 

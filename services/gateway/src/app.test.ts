@@ -97,7 +97,10 @@ describe('gateway app', () => {
     const second = await post('two');
     expect(second.statusCode).toBe(200);
     expect(second.json().status).toBe('received_not_stored');
-    const details = await app.inject({ url: '/health/details', headers: { authorization: `Bearer ${token}` } });
+    const details = await app.inject({
+      url: '/health/details',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(details.statusCode).toBe(200);
     expect(details.json()).toMatchObject({
       status: 'warning',
@@ -114,13 +117,21 @@ describe('gateway app', () => {
     expect(body.status).toBe('warning');
     for (const [name, dep] of Object.entries(body.dependencies as Record<string, object>))
       expect(Object.keys(dep), name).toEqual(['status']);
-    expect(Object.keys(body.dependencies).sort()).toEqual(['cognition', 'memory', 'pending_store', 'streams']);
+    expect(Object.keys(body.dependencies).sort()).toEqual([
+      'cognition',
+      'memory',
+      'pending_store',
+      'streams',
+    ]);
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|circuit|items|connections/);
     const anonymous = await app.inject({ url: '/health/details' });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.json().error.code).toBe('unauthorized');
     const token = await login(app);
-    const details = await app.inject({ url: '/health/details', headers: { authorization: `Bearer ${token}` } });
+    const details = await app.inject({
+      url: '/health/details',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(details.json().dependencies.memory).toHaveProperty('circuit');
     expect(details.json().dependencies.pending_store).toHaveProperty('items', 0);
   });
@@ -164,7 +175,6 @@ describe('gateway app', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('invalid_request');
   });
-
 });
 
 /** An HS256 token as anyone can make one without the secret: a payload and a bogus signature. */
@@ -177,7 +187,10 @@ describe('gateway abuse bounds', () => {
   it('never lets forged tokens naming alice spend alice’s budget', async () => {
     const app = await gateway({ RATE_LIMIT_PER_MINUTE: '3', AUTH_USERS: 'ann:pw1:alice' });
     const asForged = () =>
-      app.inject({ url: '/history', headers: { authorization: `Bearer ${forged({ sub: 'alice', oid: 'alice' })}` } });
+      app.inject({
+        url: '/history',
+        headers: { authorization: `Bearer ${forged({ sub: 'alice', oid: 'alice' })}` },
+      });
     for (let i = 0; i < 6; i++) expect((await asForged()).statusCode).toBe(401);
     const token = await login(app);
     const get = () => app.inject({ url: '/dashboard', headers: { authorization: `Bearer ${token}` } });
@@ -246,7 +259,11 @@ describe('gateway abuse bounds', () => {
   it('refreshes a token it issued, keeping the sign-in time, and not a forged or foreign one', async () => {
     const app = await gateway({ SESSION_MAX_S: '3600' });
     const token = await login(app);
-    const res = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { authorization: `Bearer ${token}` } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.statusCode).toBe(200);
     const fresh = res.json().access_token as string;
     const claims = (t: string) => JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString());

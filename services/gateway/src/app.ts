@@ -24,7 +24,9 @@ export interface GatewayAppOptions {
 }
 
 /** Fastify takes a hop count at run time (proxy-addr), though its types leave numbers out. */
-function trustProxyOption(value: boolean | number | string): boolean | string | ((a: string, i: number) => boolean) {
+function trustProxyOption(
+  value: boolean | number | string,
+): boolean | string | ((a: string, i: number) => boolean) {
   if (typeof value !== 'number') return value;
   return (_address, hop) => hop < value;
 }
@@ -39,7 +41,8 @@ export function serverTimeouts(env: Pick<GatewayEnv, 'REQUEST_TIMEOUT_MS' | 'CON
     requestTimeout: request,
     connectionTimeout: env.CONNECTION_TIMEOUT_MS,
     http: {
-      connectionsCheckingInterval: request > 0 ? Math.min(30_000, Math.max(50, Math.floor(request / 4))) : 30_000,
+      connectionsCheckingInterval:
+        request > 0 ? Math.min(30_000, Math.max(50, Math.floor(request / 4))) : 30_000,
       // Headers are part of the request: they may not take longer than all of it.
       headersTimeout: request > 0 ? Math.min(60_000, request) : 60_000,
     },
@@ -170,8 +173,9 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   }));
 
   // What the open /health leaves out, for signed-in users (the console's health panel).
-  app.get('/health/details', { preHandler: authenticate() }, async () => {
+  app.get('/health/details', { preHandler: authenticate() }, async (_request, reply) => {
     const { status, dependencies } = await app.health.run();
+    reply.code(status === 'unhealthy' ? 503 : 200);
     return { status, service: 'gateway', timestamp: new Date().toISOString(), dependencies };
   });
 

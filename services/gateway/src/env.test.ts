@@ -12,7 +12,9 @@ describe('gateway environment', () => {
 
   it('treats Production in any case as production: no development secret, no demo users', () => {
     for (const value of ['Production', 'PRODUCTION', 'production']) {
-      expect(() => loadGatewayEnv({ NODE_ENV: value })).toThrow(/JWT_SECRET \(unset\): is required in production/);
+      expect(() => loadGatewayEnv({ NODE_ENV: value })).toThrow(
+        /JWT_SECRET \(unset\): is required in production/,
+      );
       expect(
         () => loadGatewayEnv({ NODE_ENV: value, JWT_SECRET: 'cortex-dev-secret-change-me-0123456789' }),
         value,
@@ -24,10 +26,14 @@ describe('gateway environment', () => {
   });
 
   it('takes only password hashes in production', () => {
-    expect(() => loadGatewayEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET, AUTH_USERS: 'ann:pw' })).toThrow(
-      /AUTH_USERS \(6 characters, not shown\): entry 1 has a plaintext password/,
-    );
-    const env = loadGatewayEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET, AUTH_USERS: `ann:${HASH}:ann-id` });
+    expect(() =>
+      loadGatewayEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET, AUTH_USERS: 'ann:pw' }),
+    ).toThrow(/AUTH_USERS \(6 characters, not shown\): entry 1 has a plaintext password/);
+    const env = loadGatewayEnv({
+      NODE_ENV: 'production',
+      JWT_SECRET: SECRET,
+      AUTH_USERS: `ann:${HASH}:ann-id`,
+    });
     expect(env.users.map((u) => u.id)).toEqual(['ann-id']);
   });
 
@@ -51,7 +57,9 @@ describe('gateway environment', () => {
     expect(loadGatewayEnv({}).TRUST_PROXY).toBe(false);
     expect(loadGatewayEnv({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadGatewayEnv({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
-    expect(loadGatewayEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY).toBe('10.0.0.0/8, 127.0.0.1');
+    expect(loadGatewayEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY).toBe(
+      '10.0.0.0/8, 127.0.0.1',
+    );
     expect(() => loadGatewayEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
   });
 });

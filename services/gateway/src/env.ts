@@ -30,7 +30,10 @@ export const trustProxySchema = z
     if (/^\d+$/.test(s)) return Number(s);
     return v.trim();
   })
-  .refine((v) => typeof v !== 'string' || /^[0-9a-f.:/,\s]+$/i.test(v), 'must be false, true, a hop count or addresses');
+  .refine(
+    (v) => typeof v !== 'string' || /^[0-9a-f.:/,\s]+$/i.test(v),
+    'must be false, true, a hop count or addresses',
+  );
 
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
@@ -56,7 +59,7 @@ export const gatewayEnvSchema = baseEnvSchema
     SSE_RETRY_MS: positive(2000),
     SSE_MAX_CONNECTIONS_PER_USER: positive(10),
     /** Open streams per gateway process, all users together. */
-    SSE_MAX_CONNECTIONS: positive(5000),
+    SSE_MAX_CONNECTIONS: positive(10_000),
     /** Bytes a slow SSE client may leave unread before it is cut off (it then resumes). */
     SSE_MAX_BUFFERED_BYTES: positive(256 * 1024),
     /** Requests per verified user per minute; 0 turns the limit off. */

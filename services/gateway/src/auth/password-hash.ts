@@ -16,7 +16,14 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 const memoryFor = (N: number, r: number, p: number) => 128 * N * r * (p + 1) + 1024 * 1024;
 
-function derive(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  N: number,
+  r: number,
+  p: number,
+  length: number,
+): Promise<Buffer> {
   const options: ScryptOptions = { N, r, p, maxmem: memoryFor(N, r, p) };
   // The async form runs on the thread pool: a login never blocks the event loop for its 50+ ms.
   return new Promise((resolve, reject) =>

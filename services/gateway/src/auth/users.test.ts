@@ -9,7 +9,9 @@ describe('AUTH_USERS', () => {
   it('takes scrypt hashes made by hashPassword, and checks passwords against them', async () => {
     const hash = await hashPassword('correct horse', FAST);
     expect(hash).toMatch(/^scrypt\$1024\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
-    const users = parseUsers(`ann:${hash}:ann-id,bob:${await hashPassword('b', FAST)}`, { allowPlaintext: false });
+    const users = parseUsers(`ann:${hash}:ann-id,bob:${await hashPassword('b', FAST)}`, {
+      allowPlaintext: false,
+    });
     expect(users.map((u) => [u.name, u.id])).toEqual([
       ['ann', 'ann-id'],
       ['bob', 'bob'],
@@ -55,8 +57,12 @@ describe('AUTH_USERS', () => {
   });
 
   it('bounds scrypt parameters so a typo cannot make each login take gigabytes', () => {
-    expect(() => parseScryptHash(`scrypt$4194304$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`)).toThrow(/power of two/);
-    expect(() => parseScryptHash(`scrypt$1048576$32$16$${'A'.repeat(22)}$${'B'.repeat(43)}`)).toThrow(/512 MiB/);
+    expect(() => parseScryptHash(`scrypt$4194304$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`)).toThrow(
+      /power of two/,
+    );
+    expect(() => parseScryptHash(`scrypt$1048576$32$16$${'A'.repeat(22)}$${'B'.repeat(43)}`)).toThrow(
+      /512 MiB/,
+    );
   });
 
   it('does one derivation whether or not the user exists', async () => {

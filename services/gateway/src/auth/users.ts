@@ -47,7 +47,9 @@ export function parseUsers(spec: string, options: { allowPlaintext: boolean }): 
     } else if (options.allowPlaintext) {
       credential = { kind: 'plain', digest: plainDigest(secret) };
     } else {
-      throw new Error(`${where} has a plaintext password; production takes scrypt hashes only (hash-password)`);
+      throw new Error(
+        `${where} has a plaintext password; production takes scrypt hashes only (hash-password)`,
+      );
     }
     return { name, id: id || name, credential };
   });

@@ -8,7 +8,10 @@ const SCRIPT = fileURLToPath(new URL('./hash-password.ts', import.meta.url));
 
 describe('hash-password', () => {
   it('hashes the password read from stdin into an AUTH_USERS entry that checks', async () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', SCRIPT], { input: 'pässword 1\n', encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', SCRIPT], {
+      input: 'pässword 1\n',
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(0);
     const hash = run.stdout.trim();
     expect(hash).not.toContain('pässword');

@@ -1,6 +1,6 @@
 // Prints a scrypt hash for AUTH_USERS (`name:<hash>[:user_id]`). The password is read from stdin,
 // never from argv (argv is visible to every process on the host and lands in shell history).
-import { stdin, stderr, stdout } from 'node:process';
+import { stderr, stdin, stdout } from 'node:process';
 import { hashPassword } from '../auth/password-hash';
 
 async function readHidden(): Promise<string> {
@@ -8,7 +8,9 @@ async function readHidden(): Promise<string> {
   if (!stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   stderr.write('Password: ');
   stdin.setRawMode(true);

@@ -23,7 +23,9 @@ const KEYS = 50_000;
 const ALLOW: Limiter = async () => {};
 
 const limited = (what: string, max: number, ttlMs: number) =>
-  new CortexError('rate_limited', `Rate limit of ${max} ${what} exceeded`, { retryAfterMs: Math.max(1000, ttlMs) });
+  new CortexError('rate_limited', `Rate limit of ${max} ${what} exceeded`, {
+    retryAfterMs: Math.max(1000, ttlMs),
+  });
 
 /**
  * Makes a limiter over @fastify/rate-limit's store: `key` names the bucket (return undefined to
@@ -32,7 +34,12 @@ const limited = (what: string, max: number, ttlMs: number) =>
  */
 export function makeLimiter(
   app: FastifyInstance,
-  options: { max: number; windowMs: number; what: string; key: (request: FastifyRequest) => string | undefined },
+  options: {
+    max: number;
+    windowMs: number;
+    what: string;
+    key: (request: FastifyRequest) => string | undefined;
+  },
 ): Limiter {
   if (options.max <= 0) return ALLOW;
   const take = app.createRateLimit({
@@ -63,7 +70,8 @@ export async function registerProtection(app: FastifyInstance, options: Protecti
     cache: KEYS,
     // The default key is the client address, with neighbours in one IPv6 subnet counted as one.
     allowList: (request) => EXEMPT.has(request.routeOptions.url ?? ''),
-    errorResponseBuilder: (_request, context) => limited('requests per minute per address', context.max, context.ttl),
+    errorResponseBuilder: (_request, context) =>
+      limited('requests per minute per address', context.max, context.ttl),
   });
   const limitUser = makeLimiter(app, {
     max: options.rateLimitPerMinute,

@@ -1,8 +1,8 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { ServiceClient } from '@cortex/network-client';
 import { FakeClock } from '@cortex/resilience';
-import sse from '@fastify/sse';
 import { createServiceApp } from '@cortex/service-kit';
+import sse from '@fastify/sse';
 import type { FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventHub } from '../stream/event-hub';
@@ -149,13 +149,20 @@ describe('GET /output/stream', () => {
     for (let i = 0; i < 100 && hub.size < 2; i++) await sleep(10);
     expect(hub.size).toBe(2);
     const refused = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve) => {
-      const req = httpRequest({ port, host: '127.0.0.1', path: '/output/stream', headers: { 'x-user': 'c' } });
+      const req = httpRequest({
+        port,
+        host: '127.0.0.1',
+        path: '/output/stream',
+        headers: { 'x-user': 'c' },
+      });
       req.on('response', (res) => {
         let body = '';
         res.on('data', (c) => {
           body += c;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }),
+        );
       });
       req.end();
     });
@@ -171,7 +178,7 @@ describe('GET /output/stream', () => {
     c.req.destroy();
   });
 
-  it("ends a stream with a token_expired error event when its token expires", async () => {
+  it('ends a stream with a token_expired error event when its token expires', async () => {
     const clock = new FakeClock(1_000_000);
     const { hub, port } = await server({ clock, expiresAt: 1_000_000 + 60_000 });
     const c = open(port);
