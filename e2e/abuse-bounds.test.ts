@@ -136,7 +136,7 @@ describe('gateway abuse bounds over real sockets', () => {
       });
       expect(extra.status).toBe(429);
       expect(extra.headers['retry-after']).toBeDefined();
-      expect((extra.events[0]?.data.error as { code: string }).code).toBe('too_many_connections');
+      expect(extra.events[0]?.data.error).toMatchObject({ code: 'too_many_connections' });
     } finally {
       for (const s of streams) s.close();
     }
