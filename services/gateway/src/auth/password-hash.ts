@@ -65,26 +65,27 @@ export async function hashPassword(
   return formatScryptHash({ ...params, salt, hash });
 }
 
-// Compared against when there is no such user, so an unknown name costs what a known one does.
-const DUMMY: ScryptHash = {
-  ...DEFAULT_SCRYPT,
-  salt: Buffer.alloc(16, 7),
-  hash: Buffer.alloc(KEY_LENGTH, 0),
-};
-
 /** A plaintext password (development only) kept as its digest, compared in constant time. */
 export const plainDigest = (password: string) => createHash('sha256').update(password, 'utf8').digest();
 
 export type Credential = { kind: 'scrypt'; hash: ScryptHash } | { kind: 'plain'; digest: Buffer };
 
 /**
- * Whether `password` matches. The work does not depend on whether the credential exists or how
- * much of the password is right: always one scrypt derivation, always a constant-time compare.
+ * What an unknown user's attempt is checked against, so that it costs what a known user's does:
+ * a hash with the configured users' scrypt parameters (or, with plaintext users only, which is
+ * development, a digest). It never matches: its hash is random and the caller refuses anyway.
  */
-export async function verifyPassword(credential: Credential | undefined, password: string): Promise<boolean> {
-  const h = credential?.kind === 'scrypt' ? credential.hash : DUMMY;
+export function decoyCredential(like: readonly Credential[]): Credential {
+  const scryptUser = like.find((c) => c.kind === 'scrypt');
+  if (!scryptUser) return { kind: 'plain', digest: randomBytes(32) };
+  const { N, r, p, hash } = scryptUser.hash;
+  return { kind: 'scrypt', hash: { N, r, p, salt: randomBytes(16), hash: randomBytes(hash.length) } };
+}
+
+/** Whether `password` matches: one scrypt derivation (or digest) and a constant-time compare. */
+export async function verifyPassword(credential: Credential, password: string): Promise<boolean> {
+  if (credential.kind === 'plain') return timingSafeEqual(plainDigest(password), credential.digest);
+  const h = credential.hash;
   const derived = await derive(password, h.salt, h.N, h.r, h.p, h.hash.length);
-  const hashOk = timingSafeEqual(derived, h.hash);
-  if (credential?.kind === 'plain') return timingSafeEqual(plainDigest(password), credential.digest);
-  return credential !== undefined && hashOk;
+  return timingSafeEqual(derived, h.hash);
 }

@@ -1,5 +1,11 @@
 import { isStorableText } from '@cortex/service-kit';
-import { type Credential, parseScryptHash, plainDigest, verifyPassword } from './password-hash';
+import {
+  type Credential,
+  decoyCredential,
+  parseScryptHash,
+  plainDigest,
+  verifyPassword,
+} from './password-hash';
 
 export interface LocalUser {
   name: string;
@@ -59,6 +65,24 @@ export function findUser(users: readonly LocalUser[], name: string): LocalUser |
   return users.find((u) => u.name === name || u.id === name);
 }
 
-export function checkPassword(user: LocalUser | undefined, password: string): Promise<boolean> {
-  return verifyPassword(user?.credential, password);
+/**
+ * Checks passwords for a set of users. The work does not depend on whether the name is known or
+ * how much of the password is right: an unknown name is checked against a decoy with the same
+ * parameters as the real users, and every comparison is constant-time.
+ */
+export class PasswordChecker {
+  private readonly decoy: Credential;
+
+  constructor(readonly users: readonly LocalUser[]) {
+    this.decoy = decoyCredential(users.map((u) => u.credential));
+  }
+
+  find(name: string): LocalUser | undefined {
+    return findUser(this.users, name);
+  }
+
+  async check(user: LocalUser | undefined, password: string): Promise<boolean> {
+    const ok = await verifyPassword(user?.credential ?? this.decoy, password);
+    return ok && user !== undefined;
+  }
 }

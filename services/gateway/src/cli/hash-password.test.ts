@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { verifyPassword } from '../auth/password-hash';
+import { type Credential, verifyPassword } from '../auth/password-hash';
 import { parseUsers } from '../auth/users';
 
 const SCRIPT = fileURLToPath(new URL('./hash-password.ts', import.meta.url));
@@ -16,8 +16,10 @@ describe('hash-password', () => {
     const hash = run.stdout.trim();
     expect(hash).not.toContain('pässword');
     const [user] = parseUsers(`ann:${hash}`, { allowPlaintext: false });
-    expect(await verifyPassword(user?.credential, 'pässword 1')).toBe(true);
-    expect(await verifyPassword(user?.credential, 'pässword 1\n')).toBe(false);
+    const credential = user?.credential as Credential;
+    expect(credential.kind).toBe('scrypt');
+    expect(await verifyPassword(credential, 'pässword 1')).toBe(true);
+    expect(await verifyPassword(credential, 'pässword 1\n')).toBe(false);
   });
 
   it('refuses an empty password', () => {

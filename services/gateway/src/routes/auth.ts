@@ -2,7 +2,7 @@ import { CortexError } from '@cortex/errors';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { TokenService } from '../auth/tokens';
-import { checkPassword, findUser, type LocalUser } from '../auth/users';
+import { type LocalUser, PasswordChecker } from '../auth/users';
 import type { Limiter } from '../plugins/protection';
 
 const name = z.string().min(1).max(200);
@@ -42,14 +42,15 @@ declare module 'fastify' {
  */
 export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
   const now = deps.now ?? Date.now;
+  const passwords = new PasswordChecker(deps.users);
   app.post('/auth/login', async (request) => {
     await deps.limitLoginAddress(request);
     const body = loginBody.parse(request.body ?? {});
     const given = (body.username ?? body.email) as string;
-    const user = findUser(deps.users, given);
+    const user = passwords.find(given);
     request.loginKey = user ? `user:${user.id}` : `name:${given}`;
     await deps.limitLoginUser(request);
-    const ok = await checkPassword(user, body.password);
+    const ok = await passwords.check(user, body.password);
     if (!ok || !user) throw new CortexError('unauthorized', 'Unknown user or wrong password');
     const access_token = await deps.tokens.issue({ id: user.id, name: user.name });
     return { access_token, token_type: 'bearer', user_id: user.id };
