@@ -37,7 +37,7 @@ import {
 } from './lib/sse-worker-protocol';
 import { Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { usersWithTokens } from './lib/tokens';
+import { tokenFor, usersWithTokens } from './lib/tokens';
 
 const N = Math.max(1, Math.round(envNumber('SSE_CONNECTIONS', 10_000)));
 const PER_USER = Math.max(1, Math.round(envNumber('SSE_PER_USER', 10)));
@@ -94,9 +94,11 @@ async function gatewayMemory(stack: Stack) {
   return { rss, heap };
 }
 
-/** Open streams as the gateway counts them (its /health `streams` entry). */
+/** Open streams as the gateway counts them (its /health/details `streams` entry). */
 async function gatewayStreamCount(stack: Stack) {
-  const res = await request(`${stack.gateway.url}/health`);
+  const res = await request(`${stack.gateway.url}/health/details`, {
+    headers: { authorization: `Bearer ${await tokenFor('sse-bench-health')}` },
+  });
   const body = (await res.body.json()) as { dependencies?: { streams?: { connections?: number } } };
   return body.dependencies?.streams?.connections ?? -1;
 }
@@ -153,7 +155,7 @@ const users = await usersWithTokens(USERS, 'sse-user');
 const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), 'cortex-bench-prof-')) : undefined;
 progress('starting gateway + memory');
 const stack = await Stack.start({
-  gatewayEnv: { SSE_MAX_CONNECTIONS_PER_USER: String(PER_USER) },
+  gatewayEnv: { SSE_MAX_CONNECTIONS_PER_USER: String(PER_USER), SSE_MAX_CONNECTIONS: String(N + 100) },
   gatewayNodeArgs: [
     '--expose-gc',
     '--import',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { SseRecorder } from './harness/sse-client';
 import { databaseModes, System } from './harness/system';
 import { tokenFor } from './harness/tokens';
@@ -64,7 +64,7 @@ describe.each(databaseModes())('no input is lost (%s)', (database) => {
         .slice(1)
         .every((e) => e.id === undefined),
     ).toBe(true);
-    const health = await http('GET', `${gw()}/health`);
+    const health = await gatewayHealthDetails(gw());
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
     expect(health.body.dependencies.pending_store.items).toBe(N);
@@ -105,6 +105,6 @@ describe.each(databaseModes())('no input is lost (%s)', (database) => {
     expect(again.ofType('input')).toHaveLength(0);
     resumed.close();
     again.close();
-    expect((await http('GET', `${gw()}/health`)).body.dependencies.pending_store.items).toBe(0);
+    expect((await gatewayHealthDetails(gw())).body.dependencies.pending_store.items).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, reconcile, storedInputs } from './harness/ledger';
 import { runLoad } from './harness/load';
 import { Metrics } from './harness/metrics';
@@ -39,7 +39,7 @@ describe.each(databaseModes())('memory and cognition outages (%s)', (database) =
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set(['received_storage_pending']));
     expect(new Set(answers.map((a) => a.itemId)).size).toBe(30);
 
-    const health = await http('GET', `${gw}/health`);
+    const health = await gatewayHealthDetails(gw);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
     expect(health.body.dependencies.memory.status).toBe('unhealthy');

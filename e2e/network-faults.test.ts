@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { runLoad } from './harness/load';
 import { Metrics } from './harness/metrics';
@@ -150,7 +150,7 @@ describe(`network faults between the gateway and memory (${database})`, () => {
       );
     }
     expect(ledger.byStatus()).toEqual({ received_storage_pending: N });
-    expect((await http('GET', `${gw}/health`)).body.dependencies.pending_store.items).toBe(N);
+    expect((await gatewayHealthDetails(gw)).body.dependencies.pending_store.items).toBe(N);
 
     // Slow memory down so that the replay takes seconds, then let it start.
     proxy().set({ latencyMs: 200 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { Impostor, type ImpostorFault, type SeenRequest } from './harness/impostor';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
 import { ServiceProcess } from './harness/service-process';
@@ -58,7 +58,7 @@ describe('protocol faults from impostor memory and cognition', () => {
   async function drained() {
     memory.fault = { kind: 'ok' };
     return waitUntil('the journal drained into memory', async () => {
-      const h = await http('GET', `${gw}/health`);
+      const h = await gatewayHealthDetails(gw);
       return h.body.dependencies.pending_store.items === 0 ? true : undefined;
     });
   }

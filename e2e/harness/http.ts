@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { tokenFor } from './tokens';
 
 export interface JsonResponse {
   status: number;
@@ -75,4 +76,12 @@ export async function postDeclaringLength(
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     socket.setTimeout(10_000, () => socket.destroy(new Error('no answer to an oversized body')));
   });
+}
+
+/**
+ * A gateway's health with its details (dependency circuits, pending count): the open `/health`
+ * says only statuses, the details need a signed-in user.
+ */
+export async function gatewayHealthDetails(gatewayUrl: string): Promise<JsonResponse> {
+  return http('GET', `${gatewayUrl}/health/details`, { token: await tokenFor('e2e-health-reader') });
 }

@@ -45,6 +45,42 @@ describe('service app', () => {
     expect(loggedUrl('/history?limit=5')).toBe('/history?limit=5');
   });
 
+  it('redacts every encoding of the token key the query parser would read as `token`', async () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig';
+    for (const key of ['%74oken', 'tok%65n', '%74%6F%6B%65%6E', 'token', '+token', 'access_token']) {
+      const logged = loggedUrl(`/output/stream?a=1&${key}=${jwt}&b=2`);
+      expect(logged, key).not.toContain(jwt);
+      expect(logged, key).toBe(`/output/stream?a=1&${key}=[redacted]&b=2`);
+    }
+    // The parser agrees that `%74oken` is `token`: this is what a browser's stream could send.
+    const app = createServiceApp({ service: 't', logLevel: 'silent' });
+    app.get('/q', async (request) => request.query);
+    const res = await app.inject({ url: `/q?%74oken=${jwt}` });
+    expect(res.json()).toEqual({ token: jwt });
+    expect(loggedUrl('/x?%E0%A4%A=1')).toBe('/x?%E0%A4%A=[redacted]');
+    expect(loggedUrl('/x?tokens=1#token=2')).toBe('/x?tokens=1');
+  });
+
+  it('answers a path that is not valid percent-encoding with the error body (400)', async () => {
+    const app = createServiceApp({ service: 't', logLevel: 'silent' });
+    app.get('/analysis/:id', async () => ({ ok: true }));
+    for (const url of ['/analysis/%FF', '/analysis/%E0%A4%A', '/analysis/%']) {
+      const res = await app.inject({ url, headers: { 'x-request-id': 'bad-url' } });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error, url).toMatchObject({ code: 'invalid_request', request_id: 'bad-url' });
+      expect(res.headers['x-request-id']).toBe('bad-url');
+    }
+  });
+
+  it('shows only statuses on a public health route when asked', async () => {
+    const app = createServiceApp({ service: 't', logLevel: 'silent', publicHealth: 'status' });
+    app.health.add('db', () => ({ status: 'warning', circuit: 'open', url: 'http://10.0.0.5:9000' }));
+    const res = await app.inject({ url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'warning', dependencies: { db: { status: 'warning' } } });
+    expect((await app.health.run()).dependencies.db).toMatchObject({ circuit: 'open' });
+  });
+
   it('answers unknown routes with the error body', async () => {
     const res = await build().inject({ url: '/nope', headers: { 'x-request-id': 'r-1' } });
     expect(res.statusCode).toBe(404);

@@ -3,7 +3,7 @@ import { CortexError } from '@cortex/errors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
-import { installErrorHandling } from './error-handler';
+import { installErrorHandling, sendError } from './error-handler';
 import { HealthRegistry } from './health';
 import { installMetrics } from './metrics';
 import { installServiceAuth, type ServiceAuthOptions } from './service-auth';
@@ -37,6 +37,14 @@ export interface ServiceAppOptions {
    * service token, checked before anything else looks at the request.
    */
   auth?: ServiceAuthOptions;
+  /**
+   * What the open `GET /health` shows: everything (default; internal services), or only the
+   * overall and each dependency's status (a public edge, where circuit states, instance
+   * addresses and queue sizes are for signed-in users only: see `app.health.run()`).
+   */
+  publicHealth?: 'details' | 'status';
+  /** Reuse a health result for this long (ms): a public /health must not fan out per request. */
+  healthMaxAgeMs?: number;
   fastify?: Partial<FastifyServerOptions>;
 }
 
@@ -44,9 +52,32 @@ export interface ServiceAppOptions {
 // characters, no surrounding spaces, at most 200 characters. Anything else gets a fresh id.
 const REQUEST_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
 
-/** A request's URL as logged: a token in the query (browsers' streams) never reaches a log. */
+const SECRET_PARAMS = new Set(['token', 'access_token']);
+
+function decodedKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).trim().toLowerCase();
+  } catch {
+    // Undecodable: the query parser cannot read it as `token` either, but redact to be sure.
+    return 'token';
+  }
+}
+
+/**
+ * A request's URL as logged: a token in the query (browsers' streams) never reaches a log. The
+ * query is split as the parser splits it and each key decoded, so `?%74oken=` is caught too.
+ */
 export function loggedUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const hash = url.indexOf('#', q);
+  const query = url.slice(q + 1, hash === -1 ? undefined : hash);
+  const parts = query.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const key = eq === -1 ? part : part.slice(0, eq);
+    return SECRET_PARAMS.has(decodedKey(key)) ? `${key}=[redacted]` : part;
+  });
+  return `${url.slice(0, q + 1)}${parts.join('&')}`;
 }
 
 /** The Fastify app every service builds on: logging, request ids, errors, health, metrics. */
@@ -74,6 +105,17 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Errors Fastify raises before routing (a path that is not valid percent-encoding such as
+    // `/analysis/%FF`) get the contract's error body too, not Fastify's own.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const bad = err.code === 'FST_ERR_BAD_URL';
+      sendError(
+        request,
+        reply,
+        bad ? new CortexError('invalid_request', 'The URL is not valid percent-encoding') : err,
+      );
+    },
     ...options.fastify,
   });
 
@@ -108,8 +150,14 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   installMetrics(app, options.service, { defaultMetrics: options.defaultMetrics ?? false });
 
   app.get('/health', { logLevel: 'warn' }, async (_request, reply) => {
-    const { status, dependencies } = await app.health.run();
+    const { status, dependencies } = await app.health.run(options.healthMaxAgeMs);
     reply.code(status === 'unhealthy' ? 503 : 200);
+    if (options.publicHealth === 'status') {
+      const states = Object.fromEntries(
+        Object.entries(dependencies).map(([k, v]) => [k, { status: v.status }]),
+      );
+      return { status, dependencies: states };
+    }
     return {
       status,
       service: options.service,

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnvSchema, EnvError, loadEnv, nodeEnvSchema, portSchema, urlListSchema } from './env';
+import {
+  baseEnvSchema,
+  EnvError,
+  isProduction,
+  loadEnv,
+  nodeEnvSchema,
+  portSchema,
+  urlListSchema,
+} from './env';
 
 const schema = baseEnvSchema.extend({
   PORT: portSchema(9000),
@@ -54,8 +62,47 @@ describe('loadEnv', () => {
       ['DATABASE_URL', 'pa55word@nohost'],
     ] as const) {
       const run = () => loadEnv(secretive, { ...valid, [variable]: value });
-      expect(run).toThrow(new RegExp(`^invalid environment variable ${variable} \\(set, value not shown\\)`));
+      expect(run).toThrow(
+        new RegExp(`^invalid environment variable ${variable} \\(\\d+ characters, not shown\\)`),
+      );
       expect(run).not.toThrow(/hunter2|pa55word/);
     }
+  });
+});
+
+describe('nodeEnvSchema', () => {
+  const withNodeEnv = z.object({ NODE_ENV: nodeEnvSchema });
+  it('accepts the three environments in any case, defaulting to development', () => {
+    expect(loadEnv(withNodeEnv, {}).NODE_ENV).toBe('development');
+    expect(loadEnv(withNodeEnv, { NODE_ENV: 'Production' }).NODE_ENV).toBe('production');
+    expect(loadEnv(withNodeEnv, { NODE_ENV: 'TEST' }).NODE_ENV).toBe('test');
+    expect(isProduction(loadEnv(withNodeEnv, { NODE_ENV: 'PRODUCTION' }).NODE_ENV)).toBe(true);
+    expect(isProduction(loadEnv(withNodeEnv, { NODE_ENV: 'development' }).NODE_ENV)).toBe(false);
+  });
+
+  it('refuses anything else rather than running as development', () => {
+    for (const value of ['prod', 'staging', 'production ish'])
+      expect(() => loadEnv(withNodeEnv, { NODE_ENV: value })).toThrow(
+        /^invalid environment variable NODE_ENV/,
+      );
+  });
+});
+
+describe('loadEnv and secrets', () => {
+  const secrets = z.object({
+    JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    DATABASE_URL: z.url().optional(),
+  });
+  it('never prints a secret value in its message', () => {
+    const run = () => loadEnv(secrets, { JWT_SECRET: 'hunter2-short' });
+    expect(run).toThrow(/JWT_SECRET \(13 characters, not shown\): must be at least 16 characters/);
+    expect(run).not.toThrow(/hunter2/);
+    expect(() => loadEnv(secrets, { DATABASE_URL: 'postgres://u:pa ss@h/db' })).not.toThrow(/pa ss/);
+  });
+
+  it('keeps an empty string where asked, so "none" differs from "unset"', () => {
+    const schema = z.object({ AUTH_USERS: z.string().optional() });
+    expect(loadEnv(schema, { AUTH_USERS: '' }).AUTH_USERS).toBeUndefined();
+    expect(loadEnv(schema, { AUTH_USERS: '' }, { keepEmpty: ['AUTH_USERS'] }).AUTH_USERS).toBe('');
   });
 });

@@ -7,21 +7,20 @@ export const baseEnvSchema = z.object({
 });
 
 /**
- * `NODE_ENV`, read strictly: `prod` or `Production` must not quietly run with development
- * secrets, so only development, test and production are accepted (any case, normalised to lower
- * case) and anything else stops the start.
+ * `NODE_ENV`, case-insensitively one of development|test|production (default development).
+ * Anything else (`prod`, `staging`) is refused rather than silently run as development, which
+ * would mean development secrets and demo users on a production host.
  */
 export const nodeEnvSchema = z
   .string()
   .default('development')
   .transform((v) => v.trim().toLowerCase())
-  .pipe(
-    z.enum(['development', 'test', 'production'], {
-      error: 'must be development, test or production',
-    }),
-  );
+  .pipe(z.enum(['development', 'test', 'production'], 'must be development, test or production'));
 
 export type NodeEnv = z.infer<typeof nodeEnvSchema>;
+
+/** Whether the (already parsed) NODE_ENV is production. */
+export const isProduction = (nodeEnv: NodeEnv) => nodeEnv === 'production';
 
 export const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
@@ -39,10 +38,15 @@ export const urlListSchema = (fallback: string) =>
     .pipe(z.array(z.url()).min(1));
 
 // Variables whose values are credentials (or hold them): an error names them, never shows them.
-const SENSITIVE = /SECRET|PASSWORD|TOKEN|API_KEY|AUTH_USERS|DATABASE_URL/i;
+const SENSITIVE = /SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL|AUTH_USERS|DATABASE_URL/i;
 
 /** Whether a variable's value must never appear in a message or a log line. */
 export const isSensitive = (variable: string) => SENSITIVE.test(variable);
+
+export interface LoadEnvOptions {
+  /** Variables for which an empty string is a value (e.g. "no users"), not "unset". */
+  keepEmpty?: readonly string[];
+}
 
 export class EnvError extends Error {
   override readonly name = 'EnvError';
@@ -52,9 +56,14 @@ export class EnvError extends Error {
  * Parses the environment or throws an EnvError whose message is one line naming the variable,
  * which is what an operator reads in a crash-looping container's log.
  */
-export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function loadEnv<S extends z.ZodType>(
+  schema: S,
+  source: NodeJS.ProcessEnv = process.env,
+  options: LoadEnvOptions = {},
+): z.infer<S> {
   // Empty strings mean "unset": compose files and shells produce them for absent values.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const keep = new Set(options.keepEmpty ?? []);
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([k, v]) => v !== '' || keep.has(k)));
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -64,8 +73,8 @@ export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEn
   const shown =
     value === undefined
       ? 'unset'
-      : isSensitive(variable as string)
-        ? 'set, value not shown'
+      : isSensitive(name)
+        ? `${value.length} characters, not shown`
         : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   throw new EnvError(`invalid environment variable ${name} (${shown}): ${issue?.message ?? 'invalid'}`);
 }

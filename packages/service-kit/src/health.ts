@@ -19,14 +19,32 @@ const CHECK_TIMEOUT_MS = 2000;
  * Collects named checks. A service that still does its job with a dependency away reports
  * `warning` (200), so an orchestrator does not take it out of rotation for someone else's outage.
  */
+export type HealthReport = { status: HealthStatus; dependencies: Record<string, DependencyHealth> };
+
 export class HealthRegistry {
   private readonly checks = new Map<string, Registered>();
+  private last: { at: number; report: Promise<HealthReport> } | undefined;
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   add(name: string, check: HealthCheck, options: { critical?: boolean } = {}) {
     this.checks.set(name, { check, critical: options.critical ?? false });
   }
 
-  async run(): Promise<{ status: HealthStatus; dependencies: Record<string, DependencyHealth> }> {
+  /**
+   * `maxAgeMs` > 0: a result started less than that long ago (finished or still running) is
+   * shared, so a flood of anonymous /health requests costs the dependencies one round of checks
+   * per interval, not one each. Without it, the checks run afresh.
+   */
+  run(maxAgeMs = 0): Promise<HealthReport> {
+    const now = this.now();
+    if (maxAgeMs > 0 && this.last && now - this.last.at < maxAgeMs) return this.last.report;
+    const report = this.runAll();
+    this.last = { at: now, report };
+    return report;
+  }
+
+  private async runAll(): Promise<HealthReport> {
     const entries = [...this.checks.entries()];
     const results = await Promise.all(entries.map(([, r]) => runOne(r.check)));
     const dependencies: Record<string, DependencyHealth> = {};

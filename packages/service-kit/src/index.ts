@@ -4,7 +4,9 @@ export { holderAlive, holderOf, type LockHolder, lockDirectory } from './dir-loc
 export {
   baseEnvSchema,
   EnvError,
+  isProduction,
   isSensitive,
+  type LoadEnvOptions,
   loadEnv,
   type NodeEnv,
   nodeEnvSchema,
@@ -14,7 +16,13 @@ export {
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
-export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
+export {
+  type DependencyHealth,
+  type HealthCheck,
+  HealthRegistry,
+  type HealthReport,
+  type HealthStatus,
+} from './health';
 export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';

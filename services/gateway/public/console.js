@@ -29,6 +29,7 @@ const state = {
   retryDelayMs: 1000,
   prevLastId: '',
   healthTimer: undefined,
+  refreshTimer: undefined,
   confirming: false,
   draftKey: undefined,
   /** Rendered events by item id (`{ev, li}`): the de-duplication key. */
@@ -76,13 +77,56 @@ async function api(path, { method = 'GET', body, headers = {} } = {}) {
   return parsed;
 }
 
-function tokenExpired(token) {
+function claimsOf(token) {
   try {
-    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now();
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
   } catch {
-    return true;
+    return undefined;
   }
+}
+
+function tokenExpired(token) {
+  const claims = claimsOf(token);
+  return !claims || (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now());
+}
+
+function setToken(token) {
+  store.setItem(KEY.token, token);
+  state.token = token;
+  scheduleRefresh();
+}
+
+/**
+ * A token is renewed halfway through its life (POST /auth/refresh), so the session outlives it.
+ * The gateway ends a stream when the token that opened it expires; the console then reconnects
+ * with the fresh token and resumes from its last event id.
+ */
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  const claims = state.token ? claimsOf(state.token) : undefined;
+  if (typeof claims?.exp !== 'number') return;
+  const issued = typeof claims.iat === 'number' ? claims.iat : Date.now() / 1000;
+  const at = (issued + (claims.exp - issued) / 2) * 1000;
+  state.refreshTimer = setTimeout(refreshToken, Math.min(Math.max(at - Date.now(), 1000), 2 ** 31 - 1));
+}
+
+async function refreshToken() {
+  const token = state.token;
+  if (!token) return;
+  try {
+    const res = await fetch('/auth/refresh', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = await res.json().catch(() => undefined);
+    if (state.token !== token) return;
+    if (res.ok && typeof body?.access_token === 'string') return setToken(body.access_token);
+    // Refused (the session is too old): the stream ends at expiry and the user signs in again.
+    if (res.status === 401) return;
+  } catch {
+    // The gateway is away: try again shortly, while the token still lasts.
+  }
+  if (state.token === token && !tokenExpired(token)) state.refreshTimer = setTimeout(refreshToken, 5000);
 }
 
 // ---- Session -------------------------------------------------------------------------------
@@ -100,9 +144,8 @@ async function signIn(event) {
       method: 'POST',
       body: { username, password: form.password.value },
     });
-    store.setItem(KEY.token, res.access_token);
     store.setItem(KEY.user, res.user_id);
-    state.token = res.access_token;
+    setToken(res.access_token);
     state.userId = res.user_id;
     form.reset();
     showWorkspace();
@@ -119,6 +162,7 @@ function signOut(message = '') {
   state.source = undefined;
   clearTimeout(state.retryTimer);
   clearTimeout(state.healthTimer);
+  clearTimeout(state.refreshTimer);
   state.healthTimer = undefined;
   for (const key of Object.values(KEY)) store.removeItem(key);
   Object.assign(state, { token: null, userId: null, prevLastId: '', pending: new Set() });
@@ -250,6 +294,10 @@ function onStreamMessage(e) {
     state.retryDelayMs = 1000;
     setText($('stream-error'), '');
     setStreamState('live');
+  } else if (ev.type === 'error' && ev.code === 'token_expired') {
+    // The token that opened this stream has expired: reopen with the current (refreshed) one.
+    setStreamState('reconnecting');
+    connectStream();
   } else if (ev.type === 'error') {
     setText($('stream-error'), `Stream: ${ev.message ?? 'unknown problem'}`);
   } else if (ev.type === 'input' || ev.type === 'task_failed') {
@@ -405,8 +453,12 @@ function renderHealth(body) {
 async function pollHealth() {
   clearTimeout(state.healthTimer);
   try {
-    // 503 still carries the body: an unhealthy service says which dependency failed.
-    const res = await fetch('/health', { signal: AbortSignal.timeout(3000) });
+    // The details (circuits, instances, pending count) are for signed-in users; the open
+    // /health says only statuses.
+    const res = await fetch('/health/details', {
+      headers: state.token ? { authorization: `Bearer ${state.token}` } : {},
+      signal: AbortSignal.timeout(3000),
+    });
     const body = await res.json();
     // A gateway shutting down answers with an error body instead: as good as unreachable.
     if (!body?.dependencies) throw new Error(body?.error?.message ?? `health answered ${res.status}`);
@@ -427,5 +479,7 @@ async function pollHealth() {
 $('sign-in-form').addEventListener('submit', signIn);
 $('input-form').addEventListener('submit', sendInput);
 $('sign-out').addEventListener('click', () => signOut());
-if (state.token && !tokenExpired(state.token)) showWorkspace();
-else signOut(state.token ? 'Your session has expired: sign in again.' : '');
+if (state.token && !tokenExpired(state.token)) {
+  scheduleRefresh();
+  showWorkspace();
+} else signOut(state.token ? 'Your session has expired: sign in again.' : '');

@@ -97,12 +97,43 @@ describe('gateway app', () => {
     const second = await post('two');
     expect(second.statusCode).toBe(200);
     expect(second.json().status).toBe('received_not_stored');
-    const health = await app.inject({ url: '/health' });
-    expect(health.statusCode).toBe(200);
-    expect(health.json()).toMatchObject({
+    const details = await app.inject({
+      url: '/health/details',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(details.statusCode).toBe(200);
+    expect(details.json()).toMatchObject({
       status: 'warning',
       dependencies: { memory: { status: 'unhealthy' }, pending_store: { items: 1, status: 'warning' } },
     });
+  });
+
+  it('says only statuses on the open /health; details need a signed-in user', async () => {
+    const app = await gateway();
+    const health = await app.inject({ url: '/health' });
+    expect(health.statusCode).toBe(200);
+    const body = health.json();
+    expect(Object.keys(body).sort()).toEqual(['dependencies', 'status']);
+    expect(body.status).toBe('warning');
+    for (const [name, dep] of Object.entries(body.dependencies as Record<string, object>))
+      expect(Object.keys(dep), name).toEqual(['status']);
+    expect(Object.keys(body.dependencies).sort()).toEqual([
+      'cognition',
+      'memory',
+      'pending_store',
+      'streams',
+    ]);
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|circuit|items|connections/);
+    const anonymous = await app.inject({ url: '/health/details' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.json().error.code).toBe('unauthorized');
+    const token = await login(app);
+    const details = await app.inject({
+      url: '/health/details',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(details.json().dependencies.memory).toHaveProperty('circuit');
+    expect(details.json().dependencies.pending_store).toHaveProperty('items', 0);
   });
 
   it('serves the dashboard with failed sections named, not failed as a whole', async () => {
@@ -141,6 +172,113 @@ describe('gateway app', () => {
       url: `/output/stream?token=${token}`,
       headers: { accept: 'text/event-stream', 'last-event-id': 'abc' },
     });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('invalid_request');
+  });
+});
+
+/** An HS256 token as anyone can make one without the secret: a payload and a bogus signature. */
+function forged(claims: Record<string, unknown>) {
+  const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ exp: Math.floor(Date.now() / 1000) + 600, ...claims })}.c2ln`;
+}
+
+describe('gateway abuse bounds', () => {
+  it('never lets forged tokens naming alice spend alice’s budget', async () => {
+    const app = await gateway({ RATE_LIMIT_PER_MINUTE: '3', AUTH_USERS: 'ann:pw1:alice' });
+    const asForged = () =>
+      app.inject({
+        url: '/history',
+        headers: { authorization: `Bearer ${forged({ sub: 'alice', oid: 'alice' })}` },
+      });
+    for (let i = 0; i < 6; i++) expect((await asForged()).statusCode).toBe(401);
+    const token = await login(app);
+    const get = () => app.inject({ url: '/dashboard', headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 3; i++) expect((await get()).statusCode).toBe(200);
+    // Her own budget still applies to her own requests.
+    expect((await get()).statusCode).toBe(429);
+  });
+
+  it('limits requests per client address before authentication, trusting forwarded headers only when told', async () => {
+    const untrusting = await gateway({ RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '2' });
+    const from = (app: FastifyInstance, remoteAddress: string, forwarded?: string) =>
+      app.inject({
+        url: '/history',
+        remoteAddress,
+        headers: forwarded ? { 'x-forwarded-for': forwarded } : {},
+      });
+    expect((await from(untrusting, '10.0.0.1', '1.1.1.1')).statusCode).toBe(401);
+    expect((await from(untrusting, '10.0.0.1', '2.2.2.2')).statusCode).toBe(401);
+    // A made-up X-Forwarded-For does not buy a fresh bucket when no proxy is trusted.
+    const limited = await from(untrusting, '10.0.0.1', '3.3.3.3');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.code).toBe('rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await from(untrusting, '10.0.0.2')).statusCode).toBe(401);
+    // The health check is never limited.
+    expect((await untrusting.inject({ url: '/health', remoteAddress: '10.0.0.1' })).statusCode).toBe(200);
+
+    const behindProxy = await gateway({ RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '2', TRUST_PROXY: '1' });
+    for (let i = 0; i < 2; i++) expect((await from(behindProxy, '10.0.0.1', '1.1.1.1')).statusCode).toBe(401);
+    expect((await from(behindProxy, '10.0.0.1', '1.1.1.1')).statusCode).toBe(429);
+    // Another client behind the same proxy has its own bucket.
+    expect((await from(behindProxy, '10.0.0.1', '2.2.2.2')).statusCode).toBe(401);
+  });
+
+  it('limits login attempts per user, whatever token or name variant comes along', async () => {
+    const app = await gateway({ LOGIN_MAX_PER_USERNAME: '3', LOGIN_MAX_PER_ADDRESS: '100' });
+    const attempt = (password: string, i: number, username = 'ann') =>
+      app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        remoteAddress: `10.0.1.${i}`,
+        // A fresh forged identity per attempt changes nothing: login is not keyed by tokens.
+        headers: { authorization: `Bearer ${forged({ sub: `guess-${i}` })}` },
+        payload: { username, password },
+      });
+    for (let i = 0; i < 2; i++) expect((await attempt(`wrong-${i}`, i)).statusCode).toBe(401);
+    // By user id instead of name: the same user, the same bucket.
+    expect((await attempt('wrong-2', 2, 'ann-id')).statusCode).toBe(401);
+    const limited = await attempt('pw1', 3);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error).toMatchObject({ code: 'rate_limited' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(200);
+  });
+
+  it('limits login attempts per address across usernames', async () => {
+    const app = await gateway({ LOGIN_MAX_PER_USERNAME: '100', LOGIN_MAX_PER_ADDRESS: '3' });
+    const attempt = (username: string, remoteAddress = '10.0.2.1') =>
+      app.inject({ method: 'POST', url: '/auth/login', remoteAddress, payload: { username, password: 'x' } });
+    for (const name of ['a', 'b', 'c']) expect((await attempt(name)).statusCode).toBe(401);
+    const limited = await attempt('ann');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect((await attempt('ann', '10.0.2.2')).statusCode).toBe(401);
+  });
+
+  it('refreshes a token it issued, keeping the sign-in time, and not a forged or foreign one', async () => {
+    const app = await gateway({ SESSION_MAX_S: '3600' });
+    const token = await login(app);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.statusCode).toBe(200);
+    const fresh = res.json().access_token as string;
+    const claims = (t: string) => JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString());
+    expect(claims(fresh)).toMatchObject({ oid: 'ann-id', auth_time: claims(token).auth_time });
+    const forgedRefresh = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { authorization: `Bearer ${forged({ oid: 'ann-id', auth_time: 0 })}` },
+    });
+    expect(forgedRefresh.statusCode).toBe(401);
+  });
+
+  it('answers a path that is not valid percent-encoding with the error body', async () => {
+    const app = await gateway();
+    const res = await app.inject({ url: '/analysis/%FF' });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('invalid_request');
   });

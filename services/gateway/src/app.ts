@@ -4,11 +4,10 @@ import formbody from '@fastify/formbody';
 import sse from '@fastify/sse';
 import { authenticator } from './auth/authenticate';
 import { TokenService } from './auth/tokens';
-import { parseUsers } from './auth/users';
 import type { GatewayEnv } from './env';
 import { PendingJournal } from './pending/journal';
 import { PendingReplayer } from './pending/replayer';
-import { registerProtection } from './plugins/protection';
+import { makeLimiter, registerProtection } from './plugins/protection';
 import { authRoutes } from './routes/auth';
 import { cognitionRoutes } from './routes/cognition';
 import { consoleRoutes } from './routes/console';
@@ -25,6 +24,32 @@ export interface GatewayAppOptions {
   defaultMetrics?: boolean;
 }
 
+/** Fastify takes a hop count at run time (proxy-addr), though its types leave numbers out. */
+function trustProxyOption(
+  value: boolean | number | string,
+): boolean | string | ((a: string, i: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
+}
+
+/**
+ * Node checks request timeouts on an interval (30 s by default), so a short REQUEST_TIMEOUT_MS
+ * would only bite up to 30 s late: check at a quarter of it instead (at most every 30 s).
+ */
+export function serverTimeouts(env: Pick<GatewayEnv, 'REQUEST_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>) {
+  const request = env.REQUEST_TIMEOUT_MS;
+  return {
+    requestTimeout: request,
+    connectionTimeout: env.CONNECTION_TIMEOUT_MS,
+    http: {
+      connectionsCheckingInterval:
+        request > 0 ? Math.min(30_000, Math.max(50, Math.floor(request / 4))) : 30_000,
+      // Headers are part of the request: they may not take longer than all of it.
+      headersTimeout: request > 0 ? Math.min(60_000, request) : 60_000,
+    },
+  };
+}
+
 /** Builds the gateway; never listens. */
 export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions) {
   const app = createServiceApp({
@@ -33,6 +58,11 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     defaultMetrics: defaultMetrics ?? false,
     // Deadlines are ours to set at the edge: clients speak HTTP, not our internal headers.
     trustDeadlineHeader: false,
+    // Circuit states, instance addresses and queue sizes are for signed-in users: /health/details.
+    publicHealth: 'status',
+    // Anonymous /health is not rate limited: one round of dependency checks per second serves all.
+    healthMaxAgeMs: 1000,
+    fastify: { trustProxy: trustProxyOption(env.TRUST_PROXY), ...serverTimeouts(env) },
   });
   if (env.usingDevSecret) app.log.warn('JWT_SECRET is not set: using the development secret');
   for (const variable of env.defaultedSecrets) {
@@ -69,7 +99,6 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const memory = memoryUpstream.client;
   const cognition = cognitionUpstream.client;
   const tokens = new TokenService(env.JWT_SECRET, env.TOKEN_TTL_S);
-  const authenticate = authenticator(tokens);
   const hub = new EventHub(env.SSE_HEARTBEAT_MS);
 
   const journal = await PendingJournal.open(env.PENDING_STORE_DIR, {
@@ -94,13 +123,32 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const stopResuming = memory.onRecovered(() => replayer.resume());
 
   await app.register(formbody);
-  await registerProtection(app, {
+  const { limitUser } = await registerProtection(app, {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    rateLimitPerAddressPerMinute: env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
   });
+  const authenticate = authenticator(tokens, limitUser);
   await app.register(sse);
   await consoleRoutes(app);
-  authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
+  authRoutes(app, {
+    tokens,
+    users: env.users,
+    limitLoginAddress: makeLimiter(app, {
+      max: env.LOGIN_MAX_PER_ADDRESS,
+      windowMs: env.LOGIN_WINDOW_S * 1000,
+      what: `login attempts per ${env.LOGIN_WINDOW_S} s from one address`,
+      key: (request) => `login-ip:${request.ip}`,
+    }),
+    limitLoginUser: makeLimiter(app, {
+      max: env.LOGIN_MAX_PER_USERNAME,
+      windowMs: env.LOGIN_WINDOW_S * 1000,
+      what: `login attempts per ${env.LOGIN_WINDOW_S} s for one user`,
+      key: (request) => request.loginKey,
+    }),
+    authenticate: authenticate(),
+    maxSessionS: env.SESSION_MAX_S,
+  });
   const writer = new InputWriter(memory);
   inputRoutes(app, {
     writer,
@@ -115,6 +163,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     memory,
     authenticate: authenticate({ allowQueryToken: true }),
     maxPerUser: env.SSE_MAX_CONNECTIONS_PER_USER,
+    maxTotal: env.SSE_MAX_CONNECTIONS,
     maxBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
     retryMs: env.SSE_RETRY_MS,
   });
@@ -150,6 +199,13 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     bytes: journal.sizeBytes,
     capacity: env.PENDING_MAX_ITEMS,
   }));
+
+  // What the open /health leaves out, for signed-in users (the console's health panel).
+  app.get('/health/details', { preHandler: authenticate() }, async (_request, reply) => {
+    const { status, dependencies } = await app.health.run();
+    reply.code(status === 'unhealthy' ? 503 : 200);
+    return { status, service: 'gateway', timestamp: new Date().toISOString(), dependencies };
+  });
 
   app.addHook('preClose', async () => {
     hub.closeAll();

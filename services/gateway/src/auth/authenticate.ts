@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
 import type { FastifyRequest } from 'fastify';
+import type { Limiter } from '../plugins/protection';
 import type { AuthUser, TokenService } from './tokens';
 
 declare module 'fastify' {
@@ -12,7 +13,7 @@ declare module 'fastify' {
  * Reads `Authorization: Bearer`. Browsers cannot set headers on EventSource, so the stream route
  * also accepts `?token=` (and the logger redacts it).
  */
-export function authenticator(tokens: TokenService) {
+export function authenticator(tokens: TokenService, limitUser?: Limiter) {
   return function authenticate(options: { allowQueryToken?: boolean } = {}) {
     return async (request: FastifyRequest) => {
       const header = request.headers.authorization;
@@ -27,6 +28,8 @@ export function authenticator(tokens: TokenService) {
       }
       if (!token) throw new CortexError('unauthorized', 'Missing bearer token');
       request.user = await tokens.verify(token);
+      // Charged only now that the user is proven: a forged token never spends someone's budget.
+      await limitUser?.(request);
     };
   };
 }

@@ -18,6 +18,8 @@ describe('TokenService', () => {
       id: 's',
       name: undefined,
       email: undefined,
+      expiresAt: exp * 1000,
+      authTime: undefined,
     });
     await expect(tokens.verify(await sign({ name: 'x' }, exp))).rejects.toMatchObject({
       code: 'unauthorized',
@@ -52,8 +54,45 @@ describe('TokenService', () => {
   it('issues tokens it accepts, with exp', async () => {
     const tokens = new TokenService(SECRET, 60);
     const token = await tokens.issue({ id: 'me', name: 'Me' });
-    expect(await tokens.verify(token)).toEqual({ id: 'me', name: 'Me', email: undefined });
+    expect(await tokens.verify(token)).toMatchObject({ id: 'me', name: 'Me', email: undefined });
     const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString());
     expect(payload.exp - payload.iat).toBe(60);
+  });
+
+  describe('refuses with 401 (never 500) what it cannot stand behind', () => {
+    const now = 1_800_000_000_000;
+    const nowS = now / 1000;
+    const tokens = new TokenService(SECRET, 3600, () => now);
+    const refused = async (claims: Record<string, unknown>, exp: number, message: RegExp) => {
+      const token = await sign(claims, exp);
+      await expect(tokens.verify(token)).rejects.toMatchObject({ code: 'unauthorized', message });
+    };
+
+    it('a user id holding a lone surrogate, NUL, or over 100 characters', async () => {
+      await refused({ sub: 'ab\ud800' }, nowS + 60, /unpaired surrogate/);
+      await refused({ oid: '\udc00' }, nowS + 60, /unpaired surrogate/);
+      await refused({ sub: 'a\u0000b' }, nowS + 60, /NUL/);
+      await refused({ sub: 'x'.repeat(101) }, nowS + 60, /longer than 100/);
+      expect((await tokens.verify(await sign({ sub: 'x'.repeat(100) }, nowS + 60))).id).toHaveLength(100);
+      // A well-formed pair is fine: ids may be any text memory can store.
+      expect((await tokens.verify(await sign({ sub: 'u\ud83d\ude00' }, nowS + 60))).id).toBe('u😀');
+    });
+
+    it('an exp further away than the lifetime this gateway issues', async () => {
+      await refused({ sub: 'a' }, 1e300, /lifetime/);
+      await refused({ sub: 'a' }, nowS + 3600 + 61, /lifetime/);
+      expect((await tokens.verify(await sign({ sub: 'a' }, nowS + 3600 + 59))).id).toBe('a');
+    });
+
+    it('an iat in the future, beyond a minute of clock skew', async () => {
+      await refused({ sub: 'a', iat: nowS + 3600 }, nowS + 600, /future/);
+      await refused({ sub: 'a', iat: nowS + 61 }, nowS + 600, /future/);
+      expect((await tokens.verify(await sign({ sub: 'a', iat: nowS + 30 }, nowS + 600))).id).toBe('a');
+    });
+
+    it('drops a name or email that is not well-formed text rather than failing', async () => {
+      const user = await tokens.verify(await sign({ sub: 'a', name: 'n\ud800', email: 'e@x' }, nowS + 60));
+      expect(user).toMatchObject({ id: 'a', name: undefined, email: 'e@x' });
+    });
   });
 });

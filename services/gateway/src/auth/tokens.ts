@@ -1,12 +1,21 @@
 import { webcrypto } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
+import { isStorableText } from '@cortex/service-kit';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { userIdProblem } from './users';
 
 export interface AuthUser {
   id: string;
   name?: string | undefined;
   email?: string | undefined;
+  /** When the token that proved this user expires (ms): a stream ends then. */
+  expiresAt?: number | undefined;
+  /** When the user signed in with a password (s), carried across refreshes; absent if unknown. */
+  authTime?: number | undefined;
 }
+
+/** Clock difference tolerated between an issuer and us, for `iat` and the lifetime bound. */
+const SKEW_S = 60;
 
 interface Verified {
   user: AuthUser;
@@ -18,6 +27,10 @@ const CACHE_LIMIT = 10_000;
 
 /**
  * HS256 tokens as the original issued them: the user is `oid`, else `sub`; `exp` is required.
+ *
+ * Beyond the signature: `iat` may not be in the future and `exp` may not be further away than the
+ * lifetime we issue (TOKEN_TTL_S), so a leaked token signed with an absurd `exp` is worthless; the
+ * user id must be 1..100 characters of well-formed text (memory stores and addresses it).
  *
  * A client sends the same token on every request, and verifying it (WebCrypto HMAC) was a quarter
  * of the gateway's CPU under load. The verdict for a given token string and key can only change
@@ -61,15 +74,26 @@ export class TokenService {
         requiredClaims: ['exp'],
         currentDate: new Date(this.now()),
       });
+      const nowS = this.now() / 1000;
+      const exp = payload.exp as number;
+      if (exp > nowS + this.ttlSeconds + SKEW_S)
+        throw new CortexError('unauthorized', 'Token lifetime is longer than this gateway allows');
+      if (typeof payload.iat === 'number' && payload.iat > nowS + SKEW_S)
+        throw new CortexError('unauthorized', 'Token issued in the future');
       const id = typeof payload.oid === 'string' && payload.oid ? payload.oid : payload.sub;
       if (!id) throw new CortexError('unauthorized', 'Token names no user (oid or sub)');
+      const problem = userIdProblem(id);
+      if (problem) throw new CortexError('unauthorized', `Token user id ${problem}`);
+      const text = (v: unknown) => (typeof v === 'string' && isStorableText(v) ? v : undefined);
       return {
         user: {
           id,
-          name: typeof payload.name === 'string' ? payload.name : undefined,
-          email: typeof payload.email === 'string' ? payload.email : undefined,
+          name: text(payload.name),
+          email: text(payload.email),
+          expiresAt: exp * 1000,
+          authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
         },
-        expiresAt: (payload.exp as number) * 1000,
+        expiresAt: exp * 1000,
       };
     } catch (err) {
       if (err instanceof CortexError) throw err;
@@ -78,10 +102,12 @@ export class TokenService {
     }
   }
 
+  /** A fresh token; `authTime` (s) is when the password was checked, kept across refreshes. */
   async issue(user: AuthUser): Promise<string> {
-    const claims: Record<string, string> = { oid: user.id };
+    const claims: Record<string, string | number> = { oid: user.id };
     if (user.name) claims.name = user.name;
     if (user.email) claims.email = user.email;
+    claims.auth_time = user.authTime ?? Math.floor(this.now() / 1000);
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(user.id)

@@ -4,53 +4,81 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export interface ProtectionOptions {
-  /** Requests per user (or per address when anonymous) per minute; 0 turns limiting off. */
+  /** Requests per verified user per minute; 0 turns this limit off. */
   rateLimitPerMinute: number;
+  /** Requests per client address per minute, before authentication; 0 turns this limit off. */
+  rateLimitPerAddressPerMinute: number;
   /** Event-loop delay beyond which requests are shed with 503; 0 turns shedding off. */
   maxEventLoopDelayMs: number;
 }
 
+/** Counts one request (or attempt) under a key; throws `rate_limited` with Retry-After past the limit. */
+export type Limiter = (request: FastifyRequest) => Promise<void>;
+
 // Operational routes must answer under load: an orchestrator that cannot read /health restarts us.
 const EXEMPT = new Set(['/health', '/metrics']);
+// Distinct keys remembered per limiter; an LRU beyond that (a flood of fresh keys evicts old ones,
+// which only ever resets a bucket, never charges someone else's).
+const KEYS = 50_000;
+const ALLOW: Limiter = async () => {};
+
+const limited = (what: string, max: number, ttlMs: number) =>
+  new CortexError('rate_limited', `Rate limit of ${max} ${what} exceeded`, {
+    retryAfterMs: Math.max(1000, ttlMs),
+  });
 
 /**
- * Keys the limit by the token's user without verifying it here: authentication runs later and
- * rejects forged tokens anyway; an unverified id only ever spends its own bucket.
+ * Makes a limiter over @fastify/rate-limit's store: `key` names the bucket (return undefined to
+ * skip counting). The plugin's own hook runs once per request, so per-user and login limits are
+ * called explicitly where their key is known (after authentication, after the body is parsed).
  */
-function userKey(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  const query = (request.query as { token?: unknown } | undefined)?.token;
-  const token =
-    typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : typeof query === 'string' ? query : '';
-  const payload = token.split('.')[1];
-  if (payload) {
-    try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
-        oid?: unknown;
-        sub?: unknown;
-      };
-      const id = typeof claims.oid === 'string' ? claims.oid : claims.sub;
-      if (typeof id === 'string' && id.length <= 256) return `user:${id}`;
-    } catch {}
-  }
-  return `ip:${request.ip}`;
+export function makeLimiter(
+  app: FastifyInstance,
+  options: {
+    max: number;
+    windowMs: number;
+    what: string;
+    key: (request: FastifyRequest) => string | undefined;
+  },
+): Limiter {
+  if (options.max <= 0) return ALLOW;
+  const take = app.createRateLimit({
+    max: options.max,
+    timeWindow: options.windowMs,
+    keyGenerator: (request) => options.key(request) ?? '',
+    allowList: (request) => options.key(request) === undefined,
+  });
+  return async (request) => {
+    const result = await take(request);
+    if (!result.isAllowed && result.isExceeded) throw limited(options.what, result.max, result.ttl);
+  };
 }
 
-/** Per-user rate limiting and load shedding, both answering with the contract's error body. */
+/**
+ * Rate limiting in two places and load shedding, all answering with the contract's error body.
+ * Before authentication the only thing known about a client is its address (the socket's peer,
+ * or the hop TRUST_PROXY names), so that is the first bucket. The per-user bucket is charged only
+ * once a token has been verified (see `limitUser`): a forged token naming alice fails
+ * authentication and spends its sender's address budget, never alice's.
+ */
 export async function registerProtection(app: FastifyInstance, options: ProtectionOptions) {
-  if (options.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: options.rateLimitPerMinute,
-      timeWindow: 60_000,
-      keyGenerator: userKey,
-      allowList: (request) => EXEMPT.has(request.routeOptions.url ?? ''),
-      errorResponseBuilder: (_request, context) =>
-        new CortexError('rate_limited', `Rate limit of ${context.max} requests per minute exceeded`, {
-          retryAfterMs: context.ttl,
-        }),
-    });
-  }
+  await app.register(rateLimit, {
+    global: options.rateLimitPerAddressPerMinute > 0,
+    hook: 'onRequest',
+    max: options.rateLimitPerAddressPerMinute,
+    timeWindow: 60_000,
+    cache: KEYS,
+    // The default key is the client address, with neighbours in one IPv6 subnet counted as one.
+    allowList: (request) => EXEMPT.has(request.routeOptions.url ?? ''),
+    errorResponseBuilder: (_request, context) =>
+      limited('requests per minute per address', context.max, context.ttl),
+  });
+  const limitUser = makeLimiter(app, {
+    max: options.rateLimitPerMinute,
+    windowMs: 60_000,
+    what: 'requests per minute',
+    key: (request) => (request.user ? `user:${request.user.id}` : undefined),
+  });
   if (options.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: options.maxEventLoopDelayMs,
@@ -63,4 +91,5 @@ export async function registerProtection(app: FastifyInstance, options: Protecti
       },
     });
   }
+  return { limitUser };
 }

@@ -1,7 +1,9 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { ServiceClient } from '@cortex/network-client';
+import { FakeClock } from '@cortex/resilience';
+import { createServiceApp } from '@cortex/service-kit';
 import sse from '@fastify/sse';
-import Fastify, { type FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventHub } from '../stream/event-hub';
 import { streamRoutes } from './stream';
@@ -42,8 +44,20 @@ async function server(options: {
   maxBufferedBytes?: number;
   /** The sockets' high-water mark: Node's default is 16 KiB up to Node 20, 64 KiB since 22. */
   highWaterMark?: number;
+  maxTotal?: number;
+  clock?: FakeClock;
+  /** The user each stream is opened for (by `x-user` header), and when its token expires. */
+  expiresAt?: number;
 }) {
-  const app = Fastify(options.highWaterMark ? { http: { highWaterMark: options.highWaterMark } } : {});
+  // The service app for its one error handler: refusals carry the error body and Retry-After.
+  const app = createServiceApp({
+    service: 'test',
+    logLevel: 'silent',
+    // Fastify passes `http` to node:http's createServer; its types only name it for http2 apps.
+    ...(options.highWaterMark
+      ? { fastify: { http: { highWaterMark: options.highWaterMark } } as unknown as Record<string, never> }
+      : {}),
+  });
   await app.register(sse);
   const hub = new EventHub(60_000);
   streamRoutes(app, {
@@ -51,9 +65,12 @@ async function server(options: {
     memory: options.memory ?? fakeMemory([]),
     authenticate: async (request: FastifyRequest) => {
       if (options.authDelayMs) await sleep(options.authDelayMs);
-      (request as { user: unknown }).user = { id: 'u' };
+      const id = (request.headers['x-user'] as string | undefined) ?? 'u';
+      (request as { user: unknown }).user = { id, expiresAt: options.expiresAt };
     },
     maxPerUser: 2,
+    maxTotal: options.maxTotal ?? 100,
+    ...(options.clock ? { clock: options.clock } : {}),
     maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024,
     retryMs: 1000,
   });
@@ -135,5 +152,66 @@ describe('GET /output/stream', () => {
     expect(await c.ended).toBe(200);
     expect(hub.size).toBe(0);
     agent.destroy();
+  });
+
+  it('caps open streams per process, across users, with the error body and Retry-After', async () => {
+    const { hub, port } = await server({ maxTotal: 2 });
+    const a = open(port, { 'x-user': 'a' });
+    const b = open(port, { 'x-user': 'b' });
+    for (let i = 0; i < 100 && hub.size < 2; i++) await sleep(10);
+    expect(hub.size).toBe(2);
+    const refused = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve) => {
+      const req = httpRequest({
+        port,
+        host: '127.0.0.1',
+        path: '/output/stream',
+        headers: { 'x-user': 'c' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }),
+        );
+      });
+      req.end();
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('5');
+    expect(JSON.parse(refused.body).error.code).toBe('too_many_connections');
+    a.req.destroy();
+    for (let i = 0; i < 100 && hub.size > 1; i++) await sleep(10);
+    const c = open(port, { 'x-user': 'c' });
+    for (let i = 0; i < 100 && !c.body().includes('connection_established'); i++) await sleep(10);
+    expect(c.body()).toContain('connection_established');
+    b.req.destroy();
+    c.req.destroy();
+  });
+
+  it('ends a stream with a token_expired error event when its token expires', async () => {
+    const clock = new FakeClock(1_000_000);
+    const { hub, port } = await server({ clock, expiresAt: 1_000_000 + 60_000 });
+    const c = open(port);
+    for (let i = 0; i < 100 && !c.body().includes('connection_established'); i++) await sleep(10);
+    clock.advance(59_999);
+    await sleep(50);
+    expect(hub.size).toBe(1);
+    expect(c.body()).not.toContain('token_expired');
+    clock.advance(1);
+    expect(await c.ended).toBe(200);
+    const last = c.body().trim().split('\n\n').at(-1) ?? '';
+    expect(JSON.parse(last.replace(/^data: /, ''))).toMatchObject({ type: 'error', code: 'token_expired' });
+    expect(hub.size).toBe(0);
+  });
+
+  it('refuses to open a stream for a token that has already expired by the time it is set up', async () => {
+    const clock = new FakeClock(1_000_000);
+    const { hub, port } = await server({ clock, expiresAt: 1_000_000 });
+    const c = open(port);
+    expect(await c.ended).toBe(200);
+    expect(c.body()).toContain('token_expired');
+    expect(hub.size).toBe(0);
   });
 });

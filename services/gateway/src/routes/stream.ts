@@ -1,5 +1,6 @@
 import { CortexError, hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
+import { type Clock, systemClock } from '@cortex/resilience';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { EventHub } from '../stream/event-hub';
 import { SseConnection } from '../stream/sse-connection';
@@ -10,9 +11,15 @@ export interface StreamDeps {
   memory: ServiceClient;
   authenticate: preHandlerHookHandler;
   maxPerUser: number;
+  /** Open streams in this process, all users together. */
+  maxTotal: number;
   maxBufferedBytes: number;
   retryMs: number;
+  clock?: Clock;
 }
+
+// setTimeout's longest delay; a later expiry is re-armed when it fires.
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** `Last-Event-ID` header (browser reconnects) or `last_event_id` query (fresh page loads). */
 function resumePosition(request: { headers: Record<string, unknown>; query: unknown }): number | undefined {
@@ -68,6 +75,11 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
     async (request, reply) => {
       const user = request.user;
       const resumeFrom = resumePosition(request);
+      if (deps.hub.size >= deps.maxTotal) {
+        throw new CortexError('too_many_connections', 'This gateway has as many open streams as it takes', {
+          retryAfterMs: 5000,
+        });
+      }
       if (deps.hub.count(user.id) >= deps.maxPerUser) {
         throw new CortexError('too_many_connections', `At most ${deps.maxPerUser} open streams per user`, {
           retryAfterMs: 5000,
@@ -83,6 +95,20 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       // Listen on the response, not the request: the request's close fires early and leaks.
       const unsubscribe = deps.hub.subscribe(conn);
       reply.raw.once('close', unsubscribe);
+      // A stream lives no longer than the token that opened it: at expiry it ends with an error
+      // event, and the client reconnects with a fresh token, resuming by its last event id.
+      const clock = deps.clock ?? systemClock;
+      let expiry: unknown;
+      const armExpiry = () => {
+        const left = (user.expiresAt ?? Number.POSITIVE_INFINITY) - clock.now();
+        if (left === Number.POSITIVE_INFINITY) return;
+        if (left <= 0) return conn.fail('Token expired; reconnect with a fresh token', 'token_expired');
+        expiry = clock.setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));
+      };
+      armExpiry();
+      reply.raw.once('close', () => clock.clearTimeout(expiry));
+      // Streams idle between heartbeats by design: the connection timeout is for other requests.
+      request.raw.socket?.setTimeout(0);
       // A client that left while it was being authenticated is gone already: its 'close' fired
       // before anyone listened, and it must not stay subscribed (and counted) forever.
       if (!conn.isOpen) {

@@ -143,8 +143,8 @@ export class SseConnection implements StreamSink {
   }
 
   /** Ends the stream with an `error` event the client can show; it will reconnect by itself. */
-  fail(message: string) {
-    this.send({ type: 'error', message, timestamp: new Date().toISOString() });
+  fail(message: string, code?: string) {
+    this.send({ type: 'error', ...(code ? { code } : {}), message, timestamp: new Date().toISOString() });
     this.close();
   }
 

@@ -38,6 +38,25 @@ describe.each(testDatabases())('database health on $name', (target) => {
     expect((await check(gate, 1)).status).toBe('warning');
   });
 
+  it('measures the size at most once per interval, however many checks ask', async () => {
+    let sizeQueries = 0;
+    const counting = Object.create(gate) as DatabaseGate;
+    counting.query = ((sql: string, params?: unknown[]) => {
+      if (sql.includes('pg_database_size')) sizeQueries++;
+      return gate.query(sql, params);
+    }) as DatabaseGate['query'];
+    let now = 0;
+    const health = databaseHealth(counting, { sizeMaxAgeMs: 30_000, now: () => now });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => health(AbortSignal.timeout(5000))));
+    expect(burst.every((h) => h.status === 'healthy')).toBe(true);
+    now += 29_999;
+    await health(AbortSignal.timeout(5000));
+    expect(sizeQueries).toBe(1);
+    now += 1;
+    expect(await health(AbortSignal.timeout(5000))).toMatchObject({ status: 'healthy' });
+    expect(sizeQueries).toBe(2);
+  });
+
   it('is unhealthy while the gate holds the database away', async () => {
     const closed = new DatabaseGate(db);
     closed.stop();
