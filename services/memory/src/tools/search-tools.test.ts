@@ -6,7 +6,13 @@ import { mapDbError } from '../db/db-errors';
 import { migrate } from '../db/migrate';
 import { testDatabases } from '../db/test-databases';
 import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';
-import { MAX_SEARCH_TERMS, SEARCH_SQL, toTsquery } from '../store/search-store';
+import {
+  DEFAULT_SEARCH_BOUNDS,
+  MAX_SEARCH_TERMS,
+  SEARCH_SQL,
+  toTsquery,
+  withSearchSettings,
+} from '../store/search-store';
 import { searchTools } from './search-tools';
 import type { MemoryContext } from './tool';
 
@@ -17,13 +23,28 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
   let app: FastifyInstance;
   let db: Database;
   const search = async (args: Record<string, unknown>) => {
-    const res = await app.inject({ method: 'POST', url: '/tool/search_inputs', payload: { arguments: args } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/tool/search_inputs',
+      payload: { arguments: args },
+    });
     return { status: res.statusCode, body: res.json() };
   };
   const found = async (args: Record<string, unknown>) => {
     const { status, body } = await search(args);
     expect(status, JSON.stringify(body)).toBe(200);
-    return body.result as { results: { id: string; user_id: string; content: string; rank: number; truncated: boolean; content_length: number }[]; count: number; terms: string[] };
+    return body.result as {
+      results: {
+        id: string;
+        user_id: string;
+        content: string;
+        rank: number;
+        truncated: boolean;
+        content_bytes: number;
+      }[];
+      count: number;
+      terms: string[];
+    };
   };
   const input = (id: string, user_id: string, content: string, hoursAgo: number): NewInput => ({
     id,
@@ -34,6 +55,20 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     timestamp: new Date(NOW - hoursAgo * HOUR).toISOString(),
   });
 
+  let emptyPlan = '';
+  const explain = async () => {
+    const { rows } = await withSearchSettings(db, DEFAULT_SEARCH_BOUNDS, (tx) =>
+      tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${SEARCH_SQL.byWords}`, [
+        'alice',
+        toTsquery(['filler', 'note']),
+        200,
+        1000,
+        10,
+      ]),
+    );
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  };
+
   beforeAll(async () => {
     db = await target.open();
     await migrate(db);
@@ -43,6 +78,7 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     };
     app = createServiceApp({ service: 'memory', logLevel: 'silent' });
     registerTools(app, searchTools, ctx, mapDbError);
+    emptyPlan = await explain();
     await insertBatch(db, [
       input('a-both', 'alice', 'The database lock held the deploy again.', 30),
       input('a-one', 'alice', 'The database was slow today.', 1),
@@ -97,7 +133,7 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     const long = (await found({ user_id: 'alice', query: 'kubernetes', max_chars: 100 })).results[0];
     expect(long).toMatchObject({ id: 'a-long', truncated: true });
     expect(long?.content).toHaveLength(100);
-    expect(long?.content_length).toBeGreaterThan(8000);
+    expect(long?.content_bytes).toBeGreaterThan(8000);
     const short = (await found({ user_id: 'alice', query: 'zeppelin', max_chars: 100 })).results[0];
     expect(short?.truncated).toBe(false);
   });
@@ -127,7 +163,14 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
       expect(status, `${query}: ${JSON.stringify(body)}`).toBe(200);
       expect(body.result.results.every((m: { user_id: string }) => m.user_id === 'alice')).toBe(true);
     }
-    for (const query of ['', '   ', 'x'.repeat(10_001), 'data\u0000base', 'lone \uD800 surrogate', 'x \uDC00']) {
+    for (const query of [
+      '',
+      '   ',
+      'x'.repeat(10_001),
+      'data\u0000base',
+      'lone \uD800 surrogate',
+      'x \uDC00',
+    ]) {
       const { status, body } = await search({ user_id: 'alice', query });
       expect(status, JSON.stringify(query.slice(0, 20))).toBe(400);
       expect(body.error.code).toBe('invalid_request');
@@ -140,15 +183,10 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
 
   it('is planned on the GIN index without statistics, never on a scan of the user’s rows', async () => {
     // Nothing here has been analyzed: the planner only has default selectivities.
-    const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${SEARCH_SQL.byWords}`, [
-      'alice',
-      toTsquery(['filler', 'note']),
-      200,
-      1000,
-      10,
-    ]);
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    const plan = await explain();
     expect(plan).toMatch(/Bitmap Index Scan on inputs_content_search/);
     expect(plan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+    expect(emptyPlan).toMatch(/Bitmap Index Scan on inputs_content_search/);
+    expect(emptyPlan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
   });
 });
