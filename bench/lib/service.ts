@@ -6,7 +6,7 @@ import { freePort } from './ports';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export type ServiceName = 'gateway' | 'memory';
+export type ServiceName = 'gateway' | 'memory' | 'cognition';
 
 export interface ServiceOptions {
   env: Record<string, string>;

@@ -58,6 +58,20 @@ describe.each(testDatabases())('cognition with a real memory service on $name', 
       );
       expect(res.statusCode).toBe(200);
     }
+    // carol: one old input behind 1100 newer ones, and the issue's attack: 60 inputs of 99 KB.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp") VALUES ('carol-old', 'carol', 'The zeppelin manifest, written long ago.', now() - interval '400 days')`,
+    );
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'carol-' || g, 'carol', 'routine note ' || g, now() - interval '1 day' + g * interval '1 second'
+         FROM generate_series(1, 1100) g`,
+    );
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'dave-' || g, 'dave', left(repeat('word' || g || ' filler text ', 8000), 99000), now() - g * interval '1 minute'
+         FROM generate_series(1, 60) g`,
+    );
     app = await buildCognitionApp({
       env: loadCognitionEnv({ LOG_LEVEL: 'silent', MEMORY_SERVICE_URL: started.url }),
     });
@@ -101,6 +115,51 @@ describe.each(testDatabases())('cognition with a real memory service on $name', 
     expect(short.result.results.map((r: { content: string }) => r.content)).toEqual([
       'Lunch plans: pizza on friday?',
     ]);
+  });
+
+  it('search_history and get_context find an input older than the newest 1000', async () => {
+    const search = (
+      await tool(app, 'search_history', { user_id: 'carol', query: 'zeppelin', limit: 5 })
+    ).json();
+    expect(search.result.results.map((r: { id: string }) => r.id)).toEqual(['carol-old']);
+    expect(search.result.results[0].score).toBeGreaterThan(0);
+    const context = (await tool(app, 'get_context', { user_id: 'carol', query: 'zeppelin manifest' })).json();
+    expect(context.result).toMatchObject({ user_id: 'carol', count: 1 });
+    expect(context.result.context[0].id).toBe('carol-old');
+    // Without a word to match, get_context is the newest inputs.
+    const newest = (await tool(app, 'get_context', { user_id: 'carol', query: '?', limit: 3 })).json();
+    expect(newest.result.context.map((r: { id: string }) => r.id)).toEqual([
+      'carol-1100',
+      'carol-1099',
+      'carol-1098',
+    ]);
+  });
+
+  it('bounds the worst search a user can send: 240 distinct words over 60 inputs of 99 KB', async () => {
+    const words = Array.from({ length: 240 }, (_, i) => `word${i + 1}`).join(' ');
+    const res = await tool(app, 'search_history', {
+      user_id: 'dave',
+      query: words.slice(0, 1000),
+      limit: 100,
+    });
+    expect(res.statusCode).toBe(200);
+    const { results } = res.json().result;
+    expect(results.length).toBeGreaterThan(0);
+    // What reaches cognition, and what it ranks, is a bounded head of each input, not 99 KB.
+    for (const r of results) {
+      expect(r).toMatchObject({ user_id: 'dave', truncated: true, content_bytes: 99000 });
+      expect(r.content.length).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  it('answers hostile queries with 200, never a 5xx', async () => {
+    for (const query of ['&|!():*', "'a' & !b:* | (c", '<-> database', '\\', 'a'.repeat(1000)]) {
+      const res = await tool(app, 'search_history', { user_id: 'alice', query, limit: 5 });
+      expect(res.statusCode, query.slice(0, 30)).toBe(200);
+      expect(res.json().result.error).toBeUndefined();
+      const ctx = await tool(app, 'get_context', { user_id: 'alice', query, limit: 5 });
+      expect(ctx.statusCode, query.slice(0, 30)).toBe(200);
+    }
   });
 
   it('analyze_conversation reads only the user’s messages and answers with the local analyser', async () => {

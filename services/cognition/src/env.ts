@@ -18,10 +18,11 @@ export const cognitionEnvSchema = baseEnvSchema.extend({
   PORT: portSchema(9100),
   MEMORY_SERVICE_URL: urlListSchema('http://localhost:9000'),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
-  /** How many recent inputs context building looks at. */
-  CONTEXT_WINDOW: z.coerce.number().int().min(1).max(1000).default(200),
-  /** How many recent inputs search_history looks through. */
-  SEARCH_WINDOW: z.coerce.number().int().min(1).max(1000).default(1000),
+  /**
+   * Most characters of each input that memory's search sends back (and cognition ranks): with at
+   * most 100 matches per search, this bounds a search's work in cognition's event loop.
+   */
+  SEARCH_MAX_CHARS: z.coerce.number().int().min(100).max(2000).default(1000),
   /** How many messages of a conversation analyze_conversation reads. */
   CONVERSATION_WINDOW: z.coerce.number().int().min(1).max(1000).default(500),
   /** Remote model backends, tried in order before the local analyser (see README). */

@@ -13,6 +13,7 @@ import { resourceRoutes } from './routes/resources';
 import { memoryPermissions } from './service-permissions';
 import { insertBatch, type NewInput, type StoreOutcome } from './store/input-store';
 import { memoryTools } from './tools/message-tools';
+import { searchTools } from './tools/search-tools';
 import { taskTools } from './tools/task-tools';
 import type { MemoryContext } from './tools/tool';
 
@@ -80,10 +81,14 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
       maxWeight: 8 * 1024 * 1024,
     },
   );
-  const ctx: MemoryContext = { db, committer };
+  const ctx: MemoryContext = {
+    db,
+    committer,
+    search: { candidates: env.SEARCH_CANDIDATES, timeoutMs: env.SEARCH_TIMEOUT_MS },
+  };
 
   await app.register(sse);
-  registerTools(app, [...memoryTools, ...taskTools], ctx, mapDbError);
+  registerTools(app, [...memoryTools, ...taskTools, ...searchTools], ctx, mapDbError);
   resourceRoutes(app, ctx);
   const notifier = new FeedNotifier();
   await notifier.start(db);

@@ -31,6 +31,10 @@ export const memoryEnvSchema = baseEnvSchema.extend({
     .int()
     .positive()
     .default(4 * 1024 * 1024),
+  /** Most matching inputs one search ranks (the cost bound of `search_inputs`). */
+  SEARCH_CANDIDATES: z.coerce.number().int().min(10).max(10_000).default(200),
+  /** Statement timeout of one search; a search over it answers 503. */
+  SEARCH_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
   /** Feed followers re-read at least this often even without a notification. */
   FEED_POLL_MS: z.coerce.number().int().positive().default(5000),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryItem } from './memory-reader';
-import { rankByQuery, scoreItems } from './rank';
+import { MAX_RANK_CHARS, MAX_RANK_TERMS, rankByQuery, rankMatches, scoreItems } from './rank';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 const DAY = 86_400_000;
@@ -48,5 +48,39 @@ describe('scoreItems', () => {
       'prefix',
       'old-exact',
     ]);
+  });
+});
+
+describe('rankMatches', () => {
+  const match = (id: string, content: string, rank: number, ageDays = 0) => ({
+    ...item(id, content, ageDays),
+    rank,
+  });
+
+  it('ranks by cognition’s score on the head, keeps matches whose words lie beyond it, last, by memory’s rank', () => {
+    const ranked = rankMatches(
+      [
+        match('beyond-low', 'nothing visible here', 0.1),
+        match('both', 'kubernetes deploy', 0.2),
+        match('beyond-high', 'nothing visible either', 0.5),
+        match('one', 'a deploy', 0.9),
+      ],
+      ['kubernetes', 'deploy'],
+      NOW,
+    );
+    expect(ranked.map((r) => r.item.id)).toEqual(['both', 'one', 'beyond-high', 'beyond-low']);
+    expect(ranked.slice(2).map((r) => r.score)).toEqual([0, 0]);
+  });
+
+  it('reads at most MAX_RANK_CHARS of each match and MAX_RANK_TERMS of the words', () => {
+    const far = `${'x '.repeat(MAX_RANK_CHARS)}needle`;
+    const [only] = rankMatches([match('far', far, 0.3)], ['needle'], NOW);
+    expect(only?.score).toBe(0);
+    expect(only?.item.content).toBe(far); // the item itself is answered whole
+    const words = Array.from({ length: MAX_RANK_TERMS + 1 }, (_, i) => `w${i}x`);
+    const [last] = rankMatches([match('last', words.at(-1) as string, 0.3)], words, NOW);
+    expect(last?.score).toBe(0);
+    const [first] = rankMatches([match('first', words[0] as string, 0.3)], words, NOW);
+    expect(first?.score).toBeGreaterThan(0);
   });
 });

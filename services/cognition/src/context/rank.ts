@@ -68,3 +68,28 @@ export function scoreItems(
 export function rankByQuery(items: MemoryItem[], query: string | null | undefined, now = Date.now()) {
   return scoreItems(items, query, now).map((s) => s.item);
 }
+
+/** Most characters of one item cognition's ranking reads: with at most 100 items its work is bounded. */
+export const MAX_RANK_CHARS = 2000;
+/** Most query words cognition's ranking weighs (memory's search uses as many). */
+export const MAX_RANK_TERMS = 32;
+
+/**
+ * Ranks memory's full-text matches: cognition's score (above) over each match's first
+ * MAX_RANK_CHARS characters, for at most MAX_RANK_TERMS of the query's words, memory's own rank
+ * breaking ties. Every match stays: one whose words lie beyond the part memory sent still matched,
+ * and comes after those that show them (score 0), in memory's order.
+ */
+export function rankMatches<T extends MemoryItem & { rank: number }>(
+  matches: readonly T[],
+  queryTerms: readonly string[],
+  now = Date.now(),
+): { item: T; score: number }[] {
+  const heads = matches.map((m) => ({ ...m, content: m.content.slice(0, MAX_RANK_CHARS) }));
+  const scores = new Map<MemoryItem, number>(
+    scoreItems(heads, queryTerms.slice(0, MAX_RANK_TERMS).join(' '), now).map((s) => [s.item, s.score]),
+  );
+  return matches
+    .map((item, i) => ({ item, score: scores.get(heads[i] as MemoryItem) ?? 0 }))
+    .sort((a, b) => b.score - a.score || b.item.rank - a.item.rank);
+}

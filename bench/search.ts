@@ -1,0 +1,381 @@
+/**
+ * Search over one user's whole history, and what the worst search does to cognition's event loop.
+ *
+ *   npx tsx bench/search.ts      (DATABASE_URL; BENCH_SEARCH_ROWS=1000000 inputs of one user)
+ *
+ * 1. Event loop: memory, cognition and a gateway as processes; one user holds 60 inputs of 99 KB
+ *    and sends the issue's attack, `GET /search` with 240 distinct words, BENCH_ATTACKS times
+ *    (4 at once). Cognition's event-loop delay is read from its /metrics (prom-client's
+ *    monitorEventLoopDelay histogram, reset at every scrape): idle first, then under the attack.
+ *    For comparison the former ranking (every word of every item, in JavaScript) is timed on the
+ *    same 60 inputs in this process.
+ * 2. Search p99: one user's history grown to BENCH_SEARCH_ROWS inputs by a bulk INSERT … SELECT
+ *    in SQL (generate_series; 10-16 words each from a 20,000-word vocabulary with a skewed,
+ *    Zipf-like frequency, so the commonest word is in about 40% of the inputs), through memory's
+ *    own table and GIN index. Then a mix of queries (1-3 words of common, middling and rare
+ *    frequency) end to end through `GET /search`, and memory's own statement straight on
+ *    PostgreSQL, p50/p99 of each; the commonest word alone is reported apart as the worst case.
+ *
+ * Prints tables, then one line of JSON.
+ */
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { request } from 'undici';
+import { scoreItems } from '../services/cognition/src/context/rank';
+import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
+import {
+  DEFAULT_SEARCH_BOUNDS,
+  SEARCH_SQL,
+  searchTerms,
+  toTsquery,
+} from '../services/memory/src/store/search-store';
+import { processCpuSeconds } from './lib/cpu-usage';
+import { DATABASE_URL, envNumber, machineNote } from './lib/env';
+import { printJson, printTable, progress } from './lib/report';
+import { BenchService } from './lib/service';
+import { BENCH_GATEWAY_ENV } from './lib/stack';
+import { round, summarise } from './lib/stats';
+import { tokenFor } from './lib/tokens';
+
+const ROWS = envNumber('BENCH_SEARCH_ROWS', 1_000_000);
+const QUERIES = envNumber('BENCH_SEARCH_QUERIES', 300);
+const ATTACKS = envNumber('BENCH_ATTACKS', 100);
+const VOCABULARY = 20_000;
+const CHUNK = 100_000;
+const TARGET_P99_MS = 50;
+const TARGET_LOOP_MS = 50;
+
+const word = (n: number) => `t${n}q`;
+
+/** Deterministic pseudo-random numbers, so every run asks the same queries. */
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+async function getJson(url: string, authorization: string) {
+  const t = performance.now();
+  const res = await request(url, { headers: { authorization }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const body = (await res.body.json()) as Record<string, unknown>;
+  return { status: res.statusCode, body, ms: performance.now() - t };
+}
+
+/** Cognition's event-loop delay since the last call: one scrape, since each one resets the histogram. */
+async function loopDelay(cognitionUrl: string) {
+  const res = await request(`${cognitionUrl}/metrics`);
+  const text = await res.body.text();
+  const value = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    if (!line) throw new Error(`cognition's /metrics has no ${name}`);
+    return Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000;
+  };
+  return {
+    max_ms: round(value('nodejs_eventloop_lag_max_seconds'), 1),
+    p99_ms: round(value('nodejs_eventloop_lag_p99_seconds'), 1),
+  };
+}
+
+/** `count` searches of `query`, 4 at once, with cognition's event-loop delay over them. */
+async function searchLoad(
+  gatewayUrl: string,
+  cognition: BenchService,
+  authorization: string,
+  query: string,
+  count: number,
+) {
+  const cognitionUrl = cognition.url;
+  const ms: number[] = [];
+  let errors = 0;
+  let next = 0;
+  await loopDelay(cognitionUrl);
+  const cpu0 = processCpuSeconds(cognition.pid) ?? Number.NaN;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next++ < count) {
+        const r = await getJson(
+          `${gatewayUrl}/search?${new URLSearchParams({ query, limit: '100' })}`,
+          authorization,
+        );
+        if (r.status === 200 && !r.body.error) ms.push(r.ms);
+        else errors++;
+      }
+    }),
+  );
+  // CPU is what a request can hold the loop for, whatever the machine's load adds to the wait.
+  const cpuMs = ((processCpuSeconds(cognition.pid) ?? Number.NaN) - cpu0) * 1000;
+  const loop = await loopDelay(cognitionUrl);
+  return { loop, requests: summarise(ms), errors, cpu_ms_per_request: round(cpuMs / count, 2) };
+}
+
+const iso = await isolatedSchemaUrl(DATABASE_URL);
+const services: BenchService[] = [];
+const client = new pg.Client({ connectionString: iso.url });
+try {
+  const memory = new BenchService('memory', { env: { DATABASE_URL: iso.url } });
+  services.push(memory);
+  await memory.start();
+  const cognition = new BenchService('cognition', { env: { MEMORY_SERVICE_URL: memory.url } });
+  services.push(cognition);
+  await cognition.start();
+  const gateway = new BenchService('gateway', {
+    env: { ...BENCH_GATEWAY_ENV, MEMORY_SERVICE_URL: memory.url, COGNITION_SERVICE_URL: cognition.url },
+  });
+  services.push(gateway);
+  await gateway.start();
+  await client.connect();
+
+  // --- 1. The worst search a user can send, and cognition's event loop -------------------------
+  const attacker = 'bench-attacker';
+  const attackWords = Array.from({ length: 240 }, (_, i) => `a${i.toString(36).padStart(2, '0')}`);
+  const attackQuery = attackWords.join(' ');
+  const random = lcg(7);
+  const bigContent = () => {
+    const parts: string[] = [];
+    let size = 0;
+    while (size < 99_000) {
+      // Mostly distinct words (the former ranking's prefix loop ran over each item's distinct words),
+      // some of them the query's.
+      const w =
+        random() < 0.05
+          ? (attackWords[Math.floor(random() * attackWords.length)] as string)
+          : `${attackWords[Math.floor(random() * attackWords.length)]}${Math.floor(random() * 1e6).toString(36)}`;
+      parts.push(w);
+      size += w.length + 1;
+    }
+    return parts.join(' ').slice(0, 99_000);
+  };
+  const bigItems = Array.from({ length: 60 }, (_, i) => ({
+    id: `attack-${i}`,
+    user_id: attacker,
+    conversation_id: null,
+    content: bigContent(),
+    metadata: {},
+    timestamp: new Date(Date.now() - i * 60_000).toISOString(),
+  }));
+  await client.query(
+    `INSERT INTO inputs (id, user_id, content, "timestamp") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
+    [
+      bigItems.map((i) => i.id),
+      bigItems.map((i) => i.user_id),
+      bigItems.map((i) => i.content),
+      bigItems.map((i) => i.timestamp),
+    ],
+  );
+  const oldStart = performance.now();
+  scoreItems(bigItems, attackQuery);
+  const formerRankingMs = performance.now() - oldStart;
+  progress(`former in-JavaScript ranking of the attack: ${Math.round(formerRankingMs)} ms`);
+
+  const attackAuth = `Bearer ${await tokenFor(attacker)}`;
+  const searchUrl = (q: string, limit = 100) =>
+    `${gateway.url}/search?${new URLSearchParams({ query: q, limit: String(limit) })}`;
+  const first = await getJson(searchUrl(attackQuery), attackAuth);
+  if (first.status !== 200 || (first.body.count as number) === 0) {
+    throw new Error(`the attack search answered ${first.status} ${JSON.stringify(first.body).slice(0, 300)}`);
+  }
+  await loopDelay(cognition.url); // resets the histogram
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = await loopDelay(cognition.url);
+  // The control: as many searches, as many at once, of one word over a few short inputs. On a
+  // loaded machine a process waiting for a core shows as event-loop delay too; this is that floor.
+  const controlUser = 'bench-control';
+  await client.query(
+    `INSERT INTO inputs (id, user_id, content, "timestamp")
+     SELECT 'control-' || g, $1, 'a short note about a00 number ' || g, now() - g * interval '1 minute' FROM generate_series(1, 60) g`,
+    [controlUser],
+  );
+  const control = await searchLoad(
+    gateway.url,
+    cognition,
+    `Bearer ${await tokenFor(controlUser)}`,
+    'a00',
+    ATTACKS,
+  );
+  const attacked = await searchLoad(gateway.url, cognition, attackAuth, attackQuery, ATTACKS);
+  const underAttack = attacked.loop;
+  const attack = attacked.requests;
+  const attackErrors = attacked.errors + control.errors;
+  printTable(
+    `Cognition's event loop, the worst search (240 distinct words over 60 inputs of 99 KB, ${ATTACKS} requests, 4 at once)`,
+    [
+      '',
+      'loop delay max ms',
+      'loop delay p99 ms',
+      'cognition CPU ms/request',
+      'request p50 ms',
+      'request p99 ms',
+    ],
+    [
+      ['idle (3 s)', idle.max_ms, idle.p99_ms, '', '', ''],
+      [
+        'control: one word, 60 short inputs',
+        control.loop.max_ms,
+        control.loop.p99_ms,
+        control.cpu_ms_per_request,
+        round(control.requests.p50, 1),
+        round(control.requests.p99, 1),
+      ],
+      [
+        'under the attack',
+        underAttack.max_ms,
+        underAttack.p99_ms,
+        attacked.cpu_ms_per_request,
+        round(attack.p50, 1),
+        round(attack.p99, 1),
+      ],
+      ['former ranking, same data (this process)', round(formerRankingMs, 0), '', '', '', ''],
+    ],
+  );
+
+  // --- 2. Search p99 over a large history of one user ---------------------------------------------
+  const user = 'bench-reader';
+  const fillStart = performance.now();
+  for (let from = 1; from <= ROWS; from += CHUNK) {
+    const to = Math.min(ROWS, from + CHUNK - 1);
+    // Correlated on g, so every row draws its own words.
+    await client.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'bulk-' || g, $1,
+              (SELECT string_agg('t' || floor(power(random(), 3) * $4)::int || 'q', ' ')
+                 FROM generate_series(1, 10 + (g % 7))),
+              now() - interval '3 years' + g * interval '1 minute'
+         FROM generate_series($2::int, $3::int) g`,
+      [user, from, to, VOCABULARY],
+    );
+    progress(`${to} inputs of ${user} (${Math.round((performance.now() - fillStart) / 1000)} s)`);
+  }
+  const fillSeconds = (performance.now() - fillStart) / 1000;
+  const size = await client.query<{ table: string; index: string }>(
+    `SELECT pg_size_pretty(pg_table_size('inputs')) AS table, pg_size_pretty(pg_relation_size('inputs_content_search')) AS index`,
+  );
+
+  const pick = lcg(42);
+  const bucket = (lo: number, hi: number) => word(lo + Math.floor(pick() * (hi - lo)));
+  // Each query is 1-3 words; its class is that of its commonest word.
+  const CLASSES = ['common (top 100)', 'middling (100-2,000)', 'rare (2,000-20,000)'] as const;
+  const RANGES = [
+    [0, 100],
+    [100, 2000],
+    [2000, VOCABULARY],
+  ] as const;
+  const queries = Array.from({ length: QUERIES }, (_, i) => {
+    const kinds = Array.from({ length: 1 + (i % 3) }, () => Math.floor(pick() * 3));
+    const words = kinds.map((k) => bucket(RANGES[k]?.[0] ?? 0, RANGES[k]?.[1] ?? VOCABULARY));
+    return { text: words.join(' '), kind: Math.min(...kinds) };
+  });
+  const auth = `Bearer ${await tokenFor(user)}`;
+  const endToEnd: number[][] = CLASSES.map(() => []);
+  const inDb: number[][] = CLASSES.map(() => []);
+  let errors = 0;
+  const direct = async (q: string) => {
+    const t = performance.now();
+    await client.query('BEGIN');
+    await client.query(
+      `SELECT set_config('statement_timeout', $1, true), set_config('enable_seqscan', 'off', true)`,
+      [String(DEFAULT_SEARCH_BOUNDS.timeoutMs)],
+    );
+    await client.query(SEARCH_SQL.byWords, [
+      user,
+      toTsquery(searchTerms(q)),
+      DEFAULT_SEARCH_BOUNDS.candidates,
+      1000,
+      20,
+    ]);
+    await client.query('COMMIT');
+    return performance.now() - t;
+  };
+  for (const q of queries.slice(0, 10)) await getJson(searchUrl(q.text, 10), auth); // warm-up
+  for (const q of queries) {
+    const r = await getJson(searchUrl(q.text, 10), auth);
+    if (r.status === 200 && !r.body.error) endToEnd[q.kind]?.push(r.ms);
+    else errors++;
+    inDb[q.kind]?.push(await direct(q.text));
+  }
+  const worstWord = word(0);
+  const worstMs: number[] = [];
+  const worstDb: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    worstMs.push((await getJson(searchUrl(worstWord, 10), auth)).ms);
+    worstDb.push(await direct(worstWord));
+  }
+  const commonest = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM inputs WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', $1)`,
+    [worstWord],
+  );
+  const e2e = summarise(endToEnd.flat());
+  const db = summarise(inDb.flat());
+  const worst = summarise(worstMs);
+  const worstInDb = summarise(worstDb);
+  const verdict = (p99: number) => (p99 <= TARGET_P99_MS ? 'met' : 'MISSED');
+  const row = (label: string, x: ReturnType<typeof summarise>, judged = true) => [
+    label,
+    x.count,
+    round(x.p50, 1),
+    round(x.p99, 1),
+    round(x.max, 1),
+    judged ? verdict(x.p99) : '',
+  ];
+  const byClass = CLASSES.map((name, k) => ({
+    name,
+    end_to_end: summarise(endToEnd[k] ?? []),
+    in_database: summarise(inDb[k] ?? []),
+  }));
+  printTable(
+    `Search over ${ROWS.toLocaleString('en')} inputs of one user (unanalyzed table; filled in ${Math.round(fillSeconds)} s; table ${size.rows[0]?.table}, GIN index ${size.rows[0]?.index})`,
+    ['', 'n', 'p50 ms', 'p99 ms', 'max ms', `target p99 ≤ ${TARGET_P99_MS}`],
+    [
+      row('GET /search, whole mix', e2e),
+      row('memory statement, whole mix', db),
+      ...byClass.flatMap((c) => [
+        row(`  GET /search, ${c.name}`, c.end_to_end, false),
+        row(`  memory statement, ${c.name}`, c.in_database, false),
+      ]),
+      row(`GET /search "${worstWord}" (in ${commonest.rows[0]?.n} inputs)`, worst, false),
+      row(`memory statement "${worstWord}"`, worstInDb, false),
+    ],
+  );
+  printJson({
+    bench: 'search',
+    machine: await machineNote(),
+    event_loop: {
+      idle,
+      control: { ...control.loop, cpu_ms_per_request: control.cpu_ms_per_request },
+      under_attack: { ...underAttack, cpu_ms_per_request: attacked.cpu_ms_per_request },
+      target_max_ms: TARGET_LOOP_MS,
+      attack_requests: attack.count,
+      attack_errors: attackErrors,
+      attack_request_p99_ms: round(attack.p99, 1),
+      former_ranking_ms: round(formerRankingMs, 0),
+    },
+    search: {
+      rows: ROWS,
+      fill_seconds: round(fillSeconds, 0),
+      table_size: size.rows[0]?.table,
+      index_size: size.rows[0]?.index,
+      errors,
+      end_to_end: { p50_ms: round(e2e.p50, 1), p99_ms: round(e2e.p99, 1), max_ms: round(e2e.max, 1) },
+      in_database: { p50_ms: round(db.p50, 1), p99_ms: round(db.p99, 1), max_ms: round(db.max, 1) },
+      by_class: byClass.map((c) => ({
+        class: c.name,
+        queries: c.end_to_end.count,
+        end_to_end_p50_ms: round(c.end_to_end.p50, 1),
+        end_to_end_p99_ms: round(c.end_to_end.p99, 1),
+        in_database_p50_ms: round(c.in_database.p50, 1),
+        in_database_p99_ms: round(c.in_database.p99, 1),
+      })),
+      commonest_word: {
+        matches: Number(commonest.rows[0]?.n),
+        end_to_end_p99_ms: round(worst.p99, 1),
+        in_database_p99_ms: round(worstInDb.p99, 1),
+      },
+      target_p99_ms: TARGET_P99_MS,
+    },
+  });
+} finally {
+  await client.end().catch(() => {});
+  await Promise.all(services.map((s) => s.stop()));
+  await iso.drop().catch(() => {});
+}

@@ -1,0 +1,143 @@
+import type { Database, Queryable } from '../db/database';
+
+/** Bounds on what one search may cost the database (see docs/design.md, "Search"). */
+export interface SearchBounds {
+  /** Most matching inputs ranked per search; beyond it the GIN scan's first finds are ranked. */
+  candidates: number;
+  /** `statement_timeout` of the search's own transaction. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_SEARCH_BOUNDS: SearchBounds = { candidates: 200, timeoutMs: 1000 };
+
+/** Most query words a search uses; the rest are ignored (each one is a GIN lookup). */
+export const MAX_SEARCH_TERMS = 32;
+/** Longest query word kept (longer ones are cut): PostgreSQL ignores lexemes over 2 KB anyway. */
+const MAX_TERM_CHARS = 64;
+/** How many of the user's newest inputs a query without words (".", "?") is matched against as text. */
+const TEXT_MATCH_WINDOW = 1000;
+
+export interface SearchMatch {
+  id: string;
+  seq: number;
+  user_id: string;
+  conversation_id: string | null;
+  /** The input's first `maxChars` characters: what was ranked, and all that is sent back. */
+  content: string;
+  /** The whole input's size in bytes (UTF-8): read without fetching the content. */
+  content_bytes: number;
+  truncated: boolean;
+  metadata: Record<string, unknown>;
+  timestamp: string;
+  /** `ts_rank` (normalised by length) of the query over `content`; 0 for a text match. */
+  rank: number;
+}
+
+/**
+ * The query's distinct words (letters, marks and digits; two characters or more, as cognition's
+ * ranking counts them), lower-cased, at most MAX_SEARCH_TERMS. Only such words reach `to_tsquery`,
+ * so no input can carry its syntax (`& | ! ( ) : *`) into the query.
+ */
+export function searchTerms(query: string): string[] {
+  const words = query
+    .toLowerCase()
+    .split(/[^\p{L}\p{M}\p{N}]+/u)
+    .filter((w) => w.length > 1)
+    .map((w) => w.slice(0, MAX_TERM_CHARS));
+  return [...new Set(words)].slice(0, MAX_SEARCH_TERMS);
+}
+
+/** Any word matches (`|`); a word of three letters or more also matches as a prefix ("deploy" finds "deployment"). */
+export function toTsquery(terms: string[]): string {
+  return terms.map((t) => (t.length >= 3 ? `${t}:*` : t)).join(' | ');
+}
+
+const TIMESTAMP = `to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+// The tsvector expression is the index's own (migration 003), so the GIN index answers the match.
+// `user_id COLLATE "C"` is the same equality (ids are compared byte for byte either way) but no
+// btree index can serve it: without statistics the planner would otherwise AND in a bitmap of all
+// the user's rows (the whole table for a user with a million inputs) before the GIN result.
+const BY_WORDS = `
+  SELECT id, seq, user_id, conversation_id, head AS content, content_bytes, content_bytes > octet_length(head) AS truncated, metadata,
+         ${TIMESTAMP} AS "timestamp",
+         ts_rank(to_tsvector('simple'::regconfig, head), to_tsquery('simple'::regconfig, $2), 1)::float8 AS rank
+    FROM (SELECT id, seq, user_id, conversation_id, substr(content, 1, $4) AS head, octet_length(content) AS content_bytes, metadata, "timestamp"
+            FROM inputs
+           WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple'::regconfig, $2)
+             AND user_id COLLATE "C" = $1
+           LIMIT $3) candidates
+   ORDER BY rank DESC, "timestamp" DESC, seq DESC
+   LIMIT $5`;
+
+// A query with no word is matched as text within the user's newest inputs (the history index).
+const BY_TEXT = `
+  SELECT id, seq, user_id, conversation_id, substr(content, 1, $4) AS content, octet_length(content) AS content_bytes,
+         octet_length(content) > octet_length(substr(content, 1, $4)) AS truncated, metadata, ${TIMESTAMP} AS "timestamp", 0::float8 AS rank
+    FROM (SELECT * FROM inputs WHERE user_id = $1 ORDER BY "timestamp" DESC, seq DESC LIMIT $3) newest
+   WHERE strpos(lower(substr(content, 1, $4)), lower($2)) > 0
+   ORDER BY "timestamp" DESC, seq DESC
+   LIMIT $5`;
+
+export const SEARCH_SQL = { byWords: BY_WORDS, byText: BY_TEXT };
+
+/**
+ * Runs `fn` in a transaction under the search's own settings: its statement timeout, and no
+ * sequential scan. A small table (a few pages, but each row's content kept out of line) looks
+ * cheaper to scan than to look up, and a scan computes `to_tsvector` of every content in full
+ * (2 s for 60 inputs of 99 KB); the GIN index is never slower than that by much.
+ */
+export async function withSearchSettings<T>(
+  db: Database,
+  bounds: SearchBounds,
+  fn: (tx: Queryable) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `SELECT set_config('statement_timeout', $1, true), set_config('enable_seqscan', 'off', true)`,
+      [String(bounds.timeoutMs)],
+    );
+    return fn(tx);
+  });
+}
+
+/**
+ * The user's inputs that match `query`, best ranked first, read in one transaction under its own
+ * statement timeout. Never another user's rows: the user is in every statement's WHERE.
+ */
+export async function searchInputs(
+  db: Database,
+  userId: string,
+  query: string,
+  options: { limit: number; maxChars: number },
+  bounds: SearchBounds = DEFAULT_SEARCH_BOUNDS,
+): Promise<SearchMatch[]> {
+  const terms = searchTerms(query);
+  const text = query.trim();
+  if (terms.length === 0 && text.length === 0) return [];
+  const rows = await withSearchSettings(db, bounds, async (tx) => {
+    const r =
+      terms.length > 0
+        ? await tx.query<SearchMatch>(BY_WORDS, [
+            userId,
+            toTsquery(terms),
+            bounds.candidates,
+            options.maxChars,
+            options.limit,
+          ])
+        : await tx.query<SearchMatch>(BY_TEXT, [
+            userId,
+            text,
+            TEXT_MATCH_WINDOW,
+            options.maxChars,
+            options.limit,
+          ]);
+    return r.rows;
+  });
+  return rows.map((r) => ({
+    ...r,
+    seq: Number(r.seq),
+    content_bytes: Number(r.content_bytes),
+    rank: Number(r.rank),
+  }));
+}

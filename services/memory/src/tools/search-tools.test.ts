@@ -1,0 +1,192 @@
+import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../db/database';
+import { mapDbError } from '../db/db-errors';
+import { migrate } from '../db/migrate';
+import { testDatabases } from '../db/test-databases';
+import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';
+import {
+  DEFAULT_SEARCH_BOUNDS,
+  MAX_SEARCH_TERMS,
+  SEARCH_SQL,
+  toTsquery,
+  withSearchSettings,
+} from '../store/search-store';
+import { searchTools } from './search-tools';
+import type { MemoryContext } from './tool';
+
+const HOUR = 3_600_000;
+const NOW = Date.now();
+
+describe.each(testDatabases())('search_inputs on $name', (target) => {
+  let app: FastifyInstance;
+  let db: Database;
+  const search = async (args: Record<string, unknown>) => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/tool/search_inputs',
+      payload: { arguments: args },
+    });
+    return { status: res.statusCode, body: res.json() };
+  };
+  const found = async (args: Record<string, unknown>) => {
+    const { status, body } = await search(args);
+    expect(status, JSON.stringify(body)).toBe(200);
+    return body.result as {
+      results: {
+        id: string;
+        user_id: string;
+        content: string;
+        rank: number;
+        truncated: boolean;
+        content_bytes: number;
+      }[];
+      count: number;
+      terms: string[];
+    };
+  };
+  const input = (id: string, user_id: string, content: string, hoursAgo: number): NewInput => ({
+    id,
+    user_id,
+    conversation_id: null,
+    content,
+    metadata: {},
+    timestamp: new Date(NOW - hoursAgo * HOUR).toISOString(),
+  });
+
+  let emptyPlan = '';
+  const explain = async () => {
+    const { rows } = await withSearchSettings(db, DEFAULT_SEARCH_BOUNDS, (tx) =>
+      tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${SEARCH_SQL.byWords}`, [
+        'alice',
+        toTsquery(['filler', 'note']),
+        200,
+        1000,
+        10,
+      ]),
+    );
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  };
+
+  beforeAll(async () => {
+    db = await target.open();
+    await migrate(db);
+    const ctx: MemoryContext = {
+      db,
+      committer: new GroupCommitter<NewInput, StoreOutcome>((items) => insertBatch(db, items)),
+    };
+    app = createServiceApp({ service: 'memory', logLevel: 'silent' });
+    registerTools(app, searchTools, ctx, mapDbError);
+    emptyPlan = await explain();
+    await insertBatch(db, [
+      input('a-both', 'alice', 'The database lock held the deploy again.', 30),
+      input('a-one', 'alice', 'The database was slow today.', 1),
+      input('a-prefix', 'alice', 'Deployment notes for the cluster.', 2),
+      input('a-none', 'alice', 'Lunch plans: pizza on friday?', 3),
+      input('a-long', 'alice', `kubernetes ${'filler words here '.repeat(500)}`, 4),
+      input('b-both', 'bob', 'Bob: the database lock, the deploy, everything alice searches for.', 0),
+    ]);
+    // Older than the newest 1000 of alice's inputs: a window on recent history could never find it.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'a-filler-' || g, 'alice', 'filler note number ' || g, now() - interval '1 day' + g * interval '1 second'
+         FROM generate_series(1, 1500) g`,
+    );
+    await insertBatch(db, [input('a-ancient', 'alice', 'The zeppelin manifest from long ago.', 24 * 400)]);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.close();
+    await target.cleanup();
+  });
+
+  it('ranks the inputs matching more of the query first, finds prefixes, and leaves non-matches out', async () => {
+    const r = await found({ user_id: 'alice', query: 'database lock deploy' });
+    const ids = r.results.map((m) => m.id);
+    expect(ids[0]).toBe('a-both');
+    expect(ids).toEqual(expect.arrayContaining(['a-both', 'a-one', 'a-prefix']));
+    expect(ids).not.toContain('a-none');
+    expect(r.results[0]?.rank).toBeGreaterThan(r.results[1]?.rank ?? 0);
+    expect(r.terms).toEqual(['database', 'lock', 'deploy']);
+  });
+
+  it('never returns another user’s inputs', async () => {
+    const r = await found({ user_id: 'alice', query: 'bob everything searches' });
+    expect(r.results).toEqual([]);
+    const all = await found({ user_id: 'alice', query: 'database lock deploy the', limit: 100 });
+    expect(all.results.length).toBeGreaterThan(0);
+    expect(all.results.every((m) => m.user_id === 'alice')).toBe(true);
+    const bob = await found({ user_id: 'bob', query: 'database' });
+    expect(bob.results.map((m) => m.id)).toEqual(['b-both']);
+  });
+
+  it('searches the whole history: an input older than the newest 1000 is found', async () => {
+    const r = await found({ user_id: 'alice', query: 'zeppelin' });
+    expect(r.results.map((m) => m.id)).toEqual(['a-ancient']);
+  });
+
+  it('keeps to the limit and sends at most max_chars of each input', async () => {
+    const r = await found({ user_id: 'alice', query: 'filler', limit: 7, max_chars: 100 });
+    expect(r.count).toBe(7);
+    expect(r.results).toHaveLength(7);
+    const long = (await found({ user_id: 'alice', query: 'kubernetes', max_chars: 100 })).results[0];
+    expect(long).toMatchObject({ id: 'a-long', truncated: true });
+    expect(long?.content).toHaveLength(100);
+    expect(long?.content_bytes).toBeGreaterThan(8000);
+    const short = (await found({ user_id: 'alice', query: 'zeppelin', max_chars: 100 })).results[0];
+    expect(short?.truncated).toBe(false);
+  });
+
+  it('matches a query without words as text in the newest inputs', async () => {
+    const r = await found({ user_id: 'alice', query: '?' });
+    expect(r.results.map((m) => m.id)).toEqual(['a-none']);
+    expect(r.terms).toEqual([]);
+  });
+
+  it('answers hostile queries with 200 or 400, never a 5xx', async () => {
+    const many = Array.from({ length: 2000 }, (_, i) => `w${i.toString(36)}`).join(' ');
+    const capped = await found({ user_id: 'alice', query: `${many} zeppelin` });
+    expect(capped.terms).toHaveLength(MAX_SEARCH_TERMS);
+    for (const query of [
+      "'database' & !lock:* | (deploy",
+      '&|!():*',
+      '!!!(((',
+      "''''",
+      'database:A & lock:*B',
+      '<-> <2> database <-> lock',
+      'or and not -database "lock',
+      '\\',
+      '😀 database',
+    ]) {
+      const { status, body } = await search({ user_id: 'alice', query });
+      expect(status, `${query}: ${JSON.stringify(body)}`).toBe(200);
+      expect(body.result.results.every((m: { user_id: string }) => m.user_id === 'alice')).toBe(true);
+    }
+    for (const query of [
+      '',
+      '   ',
+      'x'.repeat(10_001),
+      'data\u0000base',
+      'lone \uD800 surrogate',
+      'x \uDC00',
+    ]) {
+      const { status, body } = await search({ user_id: 'alice', query });
+      expect(status, JSON.stringify(query.slice(0, 20))).toBe(400);
+      expect(body.error.code).toBe('invalid_request');
+    }
+    for (const bad of [{ limit: 0 }, { limit: 101 }, { max_chars: 5000 }, { user_id: '' }]) {
+      const { status } = await search({ user_id: 'alice', query: 'database', ...bad });
+      expect(status).toBe(400);
+    }
+  });
+
+  it('is planned on the GIN index without statistics, never on a scan of the user’s rows', async () => {
+    // Nothing here has been analyzed: the planner only has default selectivities.
+    const plan = await explain();
+    expect(plan).toMatch(/Bitmap Index Scan on inputs_content_search/);
+    expect(plan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+    expect(emptyPlan).toMatch(/Bitmap Index Scan on inputs_content_search/);
+    expect(emptyPlan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+  });
+});
