@@ -91,10 +91,11 @@ describe(`a failed task on the user's stream (${database})`, () => {
     live.close();
 
     // Resumed from before the failure, by header (a browser's reconnect) and by query (a new page).
-    for (const resume of [
+    const resumes: { url: string; headers: Record<string, string> }[] = [
       { url: `${gw}/output/stream?token=${token}`, headers: { 'last-event-id': before } },
       { url: `${gw}/output/stream?token=${token}&last_event_id=${before}`, headers: {} },
-    ]) {
+    ];
+    for (const resume of resumes) {
       const again = await SseRecorder.open(resume.url, resume.headers);
       await again.waitFor(
         (e) => e.some((x) => x.data.id === second.body.item_id),
