@@ -15,7 +15,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
-import { InputWriter } from './store/input-writer';
+import { InputWriter, storePending } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
 
@@ -112,11 +112,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     log: app.log,
     store: async (item, signal) => {
       await feed.whenFollowing(signal);
-      await memory.callTool(
-        'store_input',
-        { user_id: item.user_id, input_data: { id: item.item_id, ...item.data } },
-        { signal },
-      );
+      await storePending(memory, item, signal);
     },
   }).start();
   // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).

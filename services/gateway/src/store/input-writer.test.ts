@@ -1,10 +1,12 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { buildMemoryApp } from '@cortex/memory';
 import { loadMemoryEnv } from '@cortex/memory/env';
 import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputWriter } from './input-writer';
+import { InputWriter, storePending } from './input-writer';
 
 describe('InputWriter against a real memory service', () => {
   let memory: FastifyInstance;
@@ -104,5 +106,33 @@ describe('InputWriter against a real memory service', () => {
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+  });
+
+  it("storePending resolves only on memory's word that it has the input", async () => {
+    const signal = new AbortController().signal;
+    await storePending(client, { user_id: 'owner', item_id: 'pending-1', data: data('p') }, signal);
+    await storePending(client, { user_id: 'owner', item_id: 'pending-1', data: data('p') }, signal); // already_exists
+    await expect(
+      storePending(client, { user_id: 'other', item_id: 'pending-1', data: data('p') }, signal),
+    ).rejects.toMatchObject({ code: 'conflict' });
+    // An answer of another shape (a broken or impostor memory) is no proof it was stored.
+    const odd = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ result: { ok: true } }));
+    });
+    odd.listen(0, '127.0.0.1');
+    await once(odd, 'listening');
+    const oddClient = new ServiceClient({
+      service: 'memory',
+      urls: `http://127.0.0.1:${(odd.address() as { port: number }).port}`,
+    });
+    try {
+      await expect(
+        storePending(oddClient, { user_id: 'owner', item_id: 'pending-2', data: data('p') }, signal),
+      ).rejects.toMatchObject({ code: 'data_error' });
+    } finally {
+      await oddClient.close();
+      odd.close();
+    }
   });
 });
