@@ -57,5 +57,9 @@ describe('loadEnv', () => {
       expect(run).toThrow(new RegExp(`^invalid environment variable ${variable} \\(set, value not shown\\)`));
       expect(run).not.toThrow(/hunter2|pa55word/);
     }
+    // A setting that merely mentions tokens is shown as usual.
+    expect(() => loadEnv(z.object({ TOKEN_TTL_S: z.coerce.number() }), { TOKEN_TTL_S: 'soon' })).toThrow(
+      /TOKEN_TTL_S \("soon"\)/,
+    );
   });
 });
