@@ -67,6 +67,10 @@ describe('loadEnv', () => {
       );
       expect(run).not.toThrow(/hunter2|pa55word/);
     }
+    // A setting that merely mentions tokens is shown as usual.
+    expect(() => loadEnv(z.object({ TOKEN_TTL_S: z.coerce.number() }), { TOKEN_TTL_S: 'soon' })).toThrow(
+      /TOKEN_TTL_S \("soon"\)/,
+    );
   });
 });
 

@@ -38,7 +38,7 @@ export const urlListSchema = (fallback: string) =>
     .pipe(z.array(z.url()).min(1));
 
 // Variables whose values are credentials (or hold them): an error names them, never shows them.
-const SENSITIVE = /SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL|AUTH_USERS|DATABASE_URL/i;
+const SENSITIVE = /SECRET|PASSWORD|(^|_)TOKEN$|KEY|CREDENTIAL|AUTH_USERS|DATABASE_URL/i;
 
 /** Whether a variable's value must never appear in a message or a log line. */
 export const isSensitive = (variable: string) => SENSITIVE.test(variable);
