@@ -105,7 +105,8 @@ describe('docker-compose.yml', () => {
     const env = (name: string) => ({ NODE_ENV: 'production', ...environmentOf(service(name)) });
     const gateway = loadGatewayEnv(env('gateway'));
     expect(gateway.usingDevSecret).toBe(false);
-    expect(gateway.AUTH_USERS).not.toBe('');
+    // No demo users in production: login users come from the operator's AUTH_USERS (hashes).
+    expect(gateway.users).toEqual([]);
     expect(loadMemoryEnv(env('memory')).DATABASE_URL).toBeDefined();
     expect(loadCognitionEnv(env('cognition')).MEMORY_SERVICE_URL).toEqual(['http://memory:9000']);
   });

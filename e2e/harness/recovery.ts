@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { http } from './http';
+import { gatewayHealthDetails } from './http';
 import type { InputLedger, User } from './ledger';
 
 /** The parts of the configuration that bound how long the system takes to come back. */
@@ -30,7 +30,7 @@ export function recoveryBoundMs(c: RecoveryConfig): number {
 export const E2E_RECOVERY: RecoveryConfig = { breakerMaxOpenMs: 2000 };
 
 /**
- * Waits until the gateway answers normally again: /health `healthy` with memory's circuit closed,
+ * Waits until the gateway answers normally again: /health/details `healthy` with memory's circuit closed,
  * the journal drained, and a probe input (counted in the ledger like any other) `received`.
  * Returns the milliseconds it took from the call; fails after `boundMs`.
  */
@@ -42,7 +42,7 @@ export async function waitForRecovery(
   let last = '';
   while (performance.now() - started < options.boundMs) {
     try {
-      const h = await http('GET', `${gatewayUrl}/health`);
+      const h = await gatewayHealthDetails(gatewayUrl);
       const memory = h.body?.dependencies?.memory;
       const items = h.body?.dependencies?.pending_store?.items;
       last = `health ${h.status} ${h.body?.status}, memory ${memory?.status}/${memory?.circuit}, pending ${items}`;

@@ -24,7 +24,8 @@ describe('HealthRegistry', () => {
     expect(calls).toBe(1);
     now += 1;
     expect((await registry.run(1000)).dependencies.db?.n).toBe(2);
-    // A run without maxAgeMs is always fresh.
+    // A run without maxAgeMs is always fresh, and not what the shared runs answer from.
     expect((await registry.run()).dependencies.db?.n).toBe(3);
+    expect((await registry.run(1000)).dependencies.db?.n).toBe(2);
   });
 });

@@ -34,11 +34,12 @@ export class HealthRegistry {
   /**
    * `maxAgeMs` > 0: a result started less than that long ago (finished or still running) is
    * shared, so a flood of anonymous /health requests costs the dependencies one round of checks
-   * per interval, not one each. Without it, the checks run afresh.
+   * per interval, not one each. Without it, the checks run afresh (and are not shared).
    */
   run(maxAgeMs = 0): Promise<HealthReport> {
+    if (maxAgeMs <= 0) return this.runAll();
     const now = this.now();
-    if (maxAgeMs > 0 && this.last && now - this.last.at < maxAgeMs) return this.last.report;
+    if (this.last && now - this.last.at < maxAgeMs) return this.last.report;
     const report = this.runAll();
     this.last = { at: now, report };
     return report;
