@@ -25,6 +25,7 @@ import { scoreItems } from '../services/cognition/src/context/rank';
 import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import {
   DEFAULT_SEARCH_BOUNDS,
+  SEARCH_SETTINGS_SQL,
   SEARCH_SQL,
   searchTerms,
   toTsquery,
@@ -273,10 +274,7 @@ try {
   const direct = async (q: string) => {
     const t = performance.now();
     await client.query('BEGIN');
-    await client.query(
-      `SELECT set_config('statement_timeout', $1, true), set_config('enable_seqscan', 'off', true)`,
-      [String(DEFAULT_SEARCH_BOUNDS.timeoutMs)],
-    );
+    await client.query(SEARCH_SETTINGS_SQL, [String(DEFAULT_SEARCH_BOUNDS.timeoutMs)]);
     await client.query(SEARCH_SQL.byWords, [
       user,
       toTsquery(searchTerms(q)),
