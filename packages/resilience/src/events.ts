@@ -17,9 +17,17 @@ export type ResilienceEvent =
   | { type: 'call'; outcome: 'success' | 'failure'; code: ErrorCode | undefined; durationMs: number }
   | { type: 'retry'; attempt: number; delayMs: number; reason: ErrorCode }
   | { type: 'give_up'; attempts: number; reason: GiveUpReason; code: ErrorCode }
-  | { type: 'breaker_open'; openMs: number; openings: number }
-  | { type: 'breaker_half_open' }
-  | { type: 'breaker_close' }
+  // Transitions name their circuit and the state left; `failures` are those that opened it.
+  | {
+      type: 'breaker_open';
+      openMs: number;
+      openings: number;
+      circuit: string;
+      from: BreakerState;
+      failures: number;
+    }
+  | { type: 'breaker_half_open'; circuit: string; from: BreakerState }
+  | { type: 'breaker_close'; circuit: string; from: BreakerState }
   | { type: 'breaker_reject'; state: BreakerState; retryAfterMs: number | undefined }
   | { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'deadline' }
   | { type: 'bulkhead_reject'; reason: 'full' | 'aborted' | 'deadline' }
