@@ -39,7 +39,7 @@ export class DependencyStats {
   private readonly clock: Clock;
   private lastIndex = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: DependencyStatsOptions = {}) {
+  constructor(options: DependencyStatsOptions = {}) {
     const windowMs = options.windowMs ?? 60_000;
     this.n = options.buckets ?? 12;
     if (!(windowMs > 0) || !(this.n >= 1)) throw new RangeError('windowMs and buckets must be positive');

@@ -1,12 +1,14 @@
 export { createServiceApp, type ServiceAppOptions } from './create-app';
 export { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 export { lockDirectory } from './dir-lock';
-export { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from './env';
+export { baseEnvSchema, EnvError, loadEnv, loadResilienceEnv, portSchema, urlListSchema } from './env';
 export { installErrorHandling, sendError } from './error-handler';
 export { type MappedError, mapError, validationDetails } from './error-mapping';
 export { type GroupCommitOptions, GroupCommitter } from './group-commit';
 export { type DependencyHealth, type HealthCheck, HealthRegistry, type HealthStatus } from './health';
+export { LogLimiter, type LogLimiterOptions } from './log-limiter';
 export { isStorableText, storableObject, storableString } from './pg-safe';
+export { resilienceLog } from './resilience-log';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
 export { stableId } from './stable-id';

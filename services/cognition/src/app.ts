@@ -29,7 +29,7 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
   const memoryUpstream = createUpstream(app, {
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
-    timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    config: env.resilience.memory,
   });
   const metricsFor = resilienceMetrics(app.metrics);
   const models = buildModelChain(env, { clock, eventsFor: (name) => metricsFor(`model:${name}`) });

@@ -1,4 +1,12 @@
-import { baseEnvSchema, EnvError, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
+import type { ServicePolicyConfig } from '@cortex/resilience';
+import {
+  baseEnvSchema,
+  EnvError,
+  loadEnv,
+  loadResilienceEnv,
+  portSchema,
+  urlListSchema,
+} from '@cortex/service-kit';
 import { z } from 'zod';
 import { parseBackendSpecs, resolveApiKeys } from './models/backend-config';
 
@@ -36,14 +44,21 @@ export const cognitionEnvSchema = baseEnvSchema.extend({
   LOCAL_ANALYSER: z.enum(['on', 'off']).default('on'),
 });
 
-export type CognitionEnv = z.infer<typeof cognitionEnvSchema>;
+export type CognitionEnv = z.infer<typeof cognitionEnvSchema> & {
+  /** Memory's resilience settings (`RESILIENCE_MEMORY_*` over the design's defaults). */
+  resilience: { memory: ServicePolicyConfig };
+};
 
 /**
  * Parses the environment. API keys are read here, by the variable names MODEL_BACKENDS gives, so a
  * missing key stops the start-up (naming MODEL_BACKENDS) instead of failing every call later.
  */
 export function loadCognitionEnv(source: NodeJS.ProcessEnv = process.env): CognitionEnv {
-  const env = loadEnv(cognitionEnvSchema, source);
+  const parsed = loadEnv(cognitionEnvSchema, source);
+  const env = {
+    ...parsed,
+    resilience: loadResilienceEnv(source, { memory: { timeoutMs: parsed.UPSTREAM_TIMEOUT_MS } }),
+  };
   if (env.LOCAL_ANALYSER === 'off' && env.MODEL_BACKENDS.length === 0) {
     throw new EnvError(
       'invalid environment variable LOCAL_ANALYSER ("off"): needs at least one MODEL_BACKENDS entry',

@@ -1,4 +1,4 @@
-import { baseEnvSchema, loadEnv, portSchema, urlListSchema } from '@cortex/service-kit';
+import { baseEnvSchema, loadEnv, loadResilienceEnv, portSchema, urlListSchema } from '@cortex/service-kit';
 import { z } from 'zod';
 
 const DEV_SECRET = 'cortex-dev-secret-change-me-0123456789';
@@ -32,6 +32,14 @@ export const gatewayEnvSchema = baseEnvSchema
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
     MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
     UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+    /** Each user's last good history, served by /history while memory is away (an LRU). */
+    HISTORY_CACHE_MAX_USERS: z.coerce.number().int().min(0).default(10_000),
+    HISTORY_CACHE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
+    HISTORY_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).default(3_600_000),
   })
   .transform((env, ctx) => {
     const production = env.NODE_ENV === 'production';
@@ -47,6 +55,20 @@ export const gatewayEnvSchema = baseEnvSchema
     };
   });
 
-export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;
+/**
+ * The gateway's environment, with each upstream's resilience settings parsed here at the edge
+ * (`RESILIENCE_MEMORY_*`, `RESILIENCE_COGNITION_*` over the design's defaults, see
+ * @cortex/resilience). A misspelt `RESILIENCE_*` name stops the start with one line.
+ */
+export function loadGatewayEnv(source: NodeJS.ProcessEnv = process.env) {
+  const env = loadEnv(gatewayEnvSchema, source);
+  const resilience = loadResilienceEnv(source, {
+    // A Retry-After from memory is not waited out inside a client's request: the input is
+    // journalled (the replayer honours it), and a read falls back.
+    memory: { timeoutMs: env.UPSTREAM_TIMEOUT_MS, retry: { maxRetryAfterMs: 0 } },
+    cognition: { timeoutMs: env.UPSTREAM_TIMEOUT_MS },
+  });
+  return { ...env, resilience };
+}
 
-export const loadGatewayEnv = (source: NodeJS.ProcessEnv = process.env) => loadEnv(gatewayEnvSchema, source);
+export type GatewayEnv = ReturnType<typeof loadGatewayEnv>;
