@@ -118,6 +118,9 @@ describe('FallbackPolicy per key', () => {
       expect(isUnavailable(new CortexError(code, 'x'))).toBe(true);
     for (const code of ['data_error', 'client_error', 'aborted', 'unauthorized'] as const)
       expect(isUnavailable(new CortexError(code, 'x'))).toBe(false);
+    expect(isUnavailable(new CortexError('tool_execution_error', 'x', { status: 500 }))).toBe(true);
+    expect(isUnavailable(new CortexError('invalid_request', 'x', { status: 400 }))).toBe(false);
+    expect(isUnavailable(new CortexError('data_error', 'x', { status: 502 }))).toBe(false);
     const policy = withFallback(undefined, { value: 'fallback', when: isUnavailable });
     const wrong = () => Promise.reject(new CortexError('data_error', 'bad shape'));
     expect(hasCode(await rejection(policy.execute(wrong)), 'data_error')).toBe(true);

@@ -51,7 +51,7 @@ export interface Resolved<R> {
 
 /**
  * The errors that mean "the dependency is away" rather than "it answered wrongly": an open
- * circuit, a refused or broken connection, a timeout, an overloaded or unavailable service, a 5xx.
+ * circuit, a refused or broken connection, a timeout, an overloaded or unavailable service, any 5xx.
  * A malformed answer (`data_error`) or a caller's mistake is not hidden behind a fallback.
  */
 export function isUnavailable(err: CodedError): boolean {
@@ -65,8 +65,11 @@ export function isUnavailable(err: CodedError): boolean {
     case 'bulkhead_full':
     case 'rate_limited':
       return true;
-    default:
+    case 'data_error':
       return false;
+    default:
+      // A failure the dependency reported as its own (500 `tool_execution_error`, …).
+      return (err.status ?? 0) >= 500;
   }
 }
 

@@ -6,7 +6,11 @@ describe('LogLimiter', () => {
   it('lets N lines per key and window through, then one summary with the suppressed count', () => {
     const clock = new FakeClock();
     const summaries: [string, number][] = [];
-    const limiter = new LogLimiter((key, n) => summaries.push([key, n]), { perWindow: 3, windowMs: 1_000, clock });
+    const limiter = new LogLimiter((key, n) => summaries.push([key, n]), {
+      perWindow: 3,
+      windowMs: 1_000,
+      clock,
+    });
     const allowed = Array.from({ length: 10 }, () => limiter.allow('retry'));
     expect(allowed).toEqual([true, true, true, false, false, false, false, false, false, false]);
     expect(limiter.allow('transition')).toBe(true); // keys are counted apart
@@ -21,7 +25,12 @@ describe('LogLimiter', () => {
     const clock = new FakeClock();
     let lines = 0;
     const limiter = new LogLimiter(() => lines++, { perWindow: 5, windowMs: 10_000, clock });
-    const keys = ['retry|connection', 'tool_failed|connection', 'tool_failed|circuit_open', 'fallback|circuit_open'];
+    const keys = [
+      'retry|connection',
+      'tool_failed|connection',
+      'tool_failed|circuit_open',
+      'fallback|circuit_open',
+    ];
     let offered = 0;
     // 2000 events a second for 60 s, spread over the keys.
     for (let ms = 0; ms < 60_000; ms += 10) {

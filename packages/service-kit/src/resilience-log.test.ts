@@ -40,7 +40,14 @@ describe('resilienceLog', () => {
     });
     expect(by('circuit_transition')[0]).toMatchObject({
       level: 'error',
-      fields: { upstream: 'memory', circuit: 'memory', from: 'closed', to: 'open', failures: 2, request_id: 'req-42' },
+      fields: {
+        upstream: 'memory',
+        circuit: 'memory',
+        from: 'closed',
+        to: 'open',
+        failures: 2,
+        request_id: 'req-42',
+      },
     });
     expect(by('tool_failed')[0]).toMatchObject({
       fields: { service: 'memory', tool: 'store_input', error_type: 'connection', request_id: 'req-42' },

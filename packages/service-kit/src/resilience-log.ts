@@ -9,7 +9,7 @@ type Level = 'info' | 'warn' | 'error';
  * delay, error code), each circuit transition (circuit, from, to, failures), each failed tool
  * call or stream (tool or resource, elapsed ms, error type) and each fallback used. Every line
  * carries `upstream` and the `request_id` of the call that caused it (null for background work).
- * Rate-limited per upstream, event and error code: an outage under load logs a bounded number of
+ * Rate-limited per upstream, event and error code (or target state): an outage under load logs a bounded number of
  * lines, and one summary line per key and window tells how many were left out.
  */
 export function resilienceLog(
@@ -53,7 +53,7 @@ export function resilienceLog(
       case 'breaker_open':
         write(
           'error',
-          'circuit_transition',
+          'circuit_transition|open',
           { circuit: e.circuit, from: e.from, to: 'open', failures: e.failures, open_ms: e.openMs },
           `circuit ${e.circuit} opened`,
         );
@@ -61,7 +61,7 @@ export function resilienceLog(
       case 'breaker_half_open':
         write(
           'info',
-          'circuit_transition',
+          'circuit_transition|half_open',
           { circuit: e.circuit, from: e.from, to: 'half_open', failures: 0 },
           `circuit ${e.circuit} half-open`,
         );
@@ -69,7 +69,7 @@ export function resilienceLog(
       case 'breaker_close':
         write(
           'info',
-          'circuit_transition',
+          'circuit_transition|closed',
           { circuit: e.circuit, from: e.from, to: 'closed', failures: 0 },
           `circuit ${e.circuit} closed`,
         );

@@ -148,7 +148,12 @@ describe('gateway app', () => {
   it('answers /history and /context with fallbacks while memory and cognition are away', async () => {
     const app = await gateway();
     const headers = { authorization: `Bearer ${await login(app)}` };
-    const input = await app.inject({ method: 'POST', url: '/input', headers, payload: { content: 'held note' } });
+    const input = await app.inject({
+      method: 'POST',
+      url: '/input',
+      headers,
+      payload: { content: 'held note' },
+    });
     expect(input.json().status).toBe('received_storage_pending');
     const history = await app.inject({ url: '/history', headers });
     expect(history.statusCode).toBe(200);
@@ -159,7 +164,13 @@ describe('gateway app', () => {
     });
     const context = await app.inject({ url: '/context?query=note', headers });
     expect(context.statusCode).toBe(200);
-    expect(context.json()).toEqual({ context: [], user_id: 'ann-id', query: 'note', count: 0, fallback: true });
+    expect(context.json()).toEqual({
+      context: [],
+      user_id: 'ann-id',
+      query: 'note',
+      count: 0,
+      fallback: true,
+    });
     const noQuery = await app.inject({ url: '/context', headers });
     expect(noQuery.json()).toMatchObject({ query: null, fallback: true });
     // Bad input is still the caller's 400, never hidden behind a fallback.
@@ -172,4 +183,3 @@ describe('gateway app', () => {
     expect(health.dependencies.cognition.recent.errors).toBeGreaterThanOrEqual(2);
   });
 });
-

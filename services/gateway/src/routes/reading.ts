@@ -90,7 +90,9 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
     const pending: HistoryItem[] = deps.journal
       .live()
       .filter((p) => p.user_id === user)
-      .map((p) => ({ id: p.item_id, ...p.data, pending: true }));
+      .map((p): HistoryItem => ({ id: p.item_id, ...p.data, pending: true }))
+      // The journal lists oldest first; newest first here, so that equal timestamps keep it.
+      .reverse();
     const held = new Set(pending.map((p) => p.id));
     const items = [...pending, ...answer.value.filter((i) => !held.has(i.id))]
       .sort(byTimeDesc)
