@@ -16,7 +16,7 @@ import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
 import { HistoryCache } from './store/history-cache';
-import { InputWriter } from './store/input-writer';
+import { InputWriter, stored as storeInputResult } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
 
@@ -64,10 +64,12 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     log: app.log,
     store: async (item, signal) => {
       await feed.whenFollowing(signal);
+      // Checked like the writer's: an answer that is not the contract's is not proof of storage
+      // (data_error: the item stays journalled and is replayed later).
       await memory.callTool(
         'store_input',
         { user_id: item.user_id, input_data: { id: item.item_id, ...item.data } },
-        { signal },
+        { signal, schema: storeInputResult },
       );
     },
   }).start();
