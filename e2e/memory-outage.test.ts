@@ -68,7 +68,9 @@ describe.each(databaseModes())('memory and cognition outages (%s)', (database) =
     expect(metrics.sum('resilience_calls_total', { upstream: 'memory', outcome: 'success' })).toBe(0);
     // Refused connections were met (as retries' reasons: once the circuit opens, calls end as
     // `circuit_open`, so no call need end on `connection` itself).
-    expect(metrics.values('resilience_retries_total', 'reason', { upstream: 'memory' })).toContain('connection');
+    expect(metrics.values('resilience_retries_total', 'reason', { upstream: 'memory' })).toContain(
+      'connection',
+    );
 
     // Pending inputs reach their own user's streams at once, and nobody else's.
     for (const [i, s] of streams.entries()) {

@@ -152,3 +152,15 @@ describe('service policy config', () => {
     expect(unknownResilienceVariables(env, ['memory'])).toContain('RESILIENCE_COGNITION_RETRY_MAX_RETRIES');
   });
 });
+
+describe('the README', () => {
+  it('lists every RESILIENCE_<UPSTREAM>_<KNOB> in its one table', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const rows = new Set([...readme.matchAll(/^\| `([A-Z_]+)`\s+\|/gm)].map((m) => m[1]));
+    const missing = envKeys()
+      .map((k) => k.key)
+      .filter((key) => !rows.has(key));
+    expect(missing).toEqual([]);
+  });
+});
