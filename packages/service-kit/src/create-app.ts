@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
-import { inCallScope } from '@cortex/resilience';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
@@ -83,9 +82,6 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  // Everything a request causes runs in its scope, so the resilience layer's log lines (retries,
-  // breaker transitions, fallbacks) carry its request id without every call passing it on.
-  app.addHook('onRequest', (request, _reply, done) => inCallScope({ requestId: request.id }, done));
   app.decorate('health', new HealthRegistry());
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
