@@ -75,7 +75,8 @@ export function resilienceLog(
         );
         return;
       case 'call': {
-        if (e.outcome === 'success') return;
+        // A caller's own abort (a client that left) is not the upstream failing.
+        if (e.outcome === 'success' || e.code === 'aborted') return;
         const scope = currentCallScope();
         const stream = scope?.kind === 'stream';
         write(
