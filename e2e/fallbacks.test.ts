@@ -34,7 +34,8 @@ describe(`fallbacks and outage logs (${primaryMode()})`, () => {
         if (typeof parsed.level === 'number') lines.push(parsed);
       } catch {}
     });
-  });
+    // Three processes on a shared 2-core machine: starting can take long under others' load.
+  }, 120_000);
   afterAll(async () => {
     await system?.stop();
   });
@@ -229,6 +230,5 @@ describe(`fallbacks and outage logs (${primaryMode()})`, () => {
     expect(suppressed).toBeGreaterThan(0);
     // Far fewer lines than the events behind them: each request failed and fell back at least once.
     expect(detail.length + summaries.length).toBeLessThan(requests);
-    await Promise.all([system.memory.start(), system.cognition.start()]);
-  });
+  }, 120_000);
 });
