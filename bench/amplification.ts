@@ -5,7 +5,7 @@
  *
  * The "memory" is an impostor (node:http answering every request 503, no Retry-After) that counts
  * what reaches it. K client requests to `GET /history` (one memory call each) go through the
- * gateway at a fixed rate with RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS=4:
+ * gateway at a fixed rate with RESILIENCE_MEMORY_RETRY_MAX_RETRIES=3:
  *   - ours: the gateway's standard policy (retry budget + circuit breaker);
  *   - ours, breaker off: the retry budget alone (RESILIENCE_MEMORY_BREAKER_ENABLED=false);
  *   - naive: a plain loop of 4 attempts with the same backoff (full jitter, 100 ms base), no
@@ -58,7 +58,7 @@ async function ours(label: string, gatewayEnv: Record<string, string>): Promise<
   const stack = await Stack.start({
     memory: false,
     memoryUrl: impostor.url,
-    gatewayEnv: { RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS: String(ATTEMPTS), ...gatewayEnv },
+    gatewayEnv: { RESILIENCE_MEMORY_RETRY_MAX_RETRIES: String(ATTEMPTS - 1), ...gatewayEnv },
   });
   try {
     const breakerAtStart = await memoryBreakerState(stack.gateway.url);

@@ -154,7 +154,7 @@ async function blackholePart() {
     gatewayEnv: {
       UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
       RESILIENCE_MEMORY_TIMEOUT_MS: String(TIMEOUT_MS),
-      RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS: String(RETRY_MAX_ATTEMPTS),
+      RESILIENCE_MEMORY_RETRY_MAX_RETRIES: String(RETRY_MAX_ATTEMPTS - 1),
     },
   });
   try {

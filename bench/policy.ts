@@ -46,7 +46,7 @@ const HOUR = 3_600_000;
 const ours = createServicePolicy({ timeoutMs: 10_000, breaker: { openMs: HOUR, maxOpenMs: HOUR } });
 const oursOpen = createServicePolicy({
   timeoutMs: 10_000,
-  retry: { maxAttempts: 1 },
+  retry: { maxRetries: 0 },
   breaker: { failureThreshold: 1, openMs: HOUR, maxOpenMs: HOUR },
 });
 

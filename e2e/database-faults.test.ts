@@ -86,12 +86,12 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     const health = await http('GET', `${gw}/health`);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
+    // Memory cannot read its database: /history falls back to the gateway's cached copy plus the
+    // inputs it holds for the user, marked as such.
     const history = await http('GET', `${gw}/history`, { token: users[0]?.token });
-    expect(history.status).toBe(503);
-    expect(['service_unavailable', 'circuit_open']).toContain(history.body.error.code);
-    // Memory knows when to come back (its tools say Retry-After); the history resource reports
-    // the failure in-band without it (see docs/failure-scenarios.md, "Found by this suite, and fixed").
-    expect.soft(String(history.headers['retry-after']), JSON.stringify(history.body)).toMatch(/^\d+$/);
+    expect(history.status, JSON.stringify(history.body)).toBe(200);
+    expect(history.body.fallback).toBe(true);
+    expect(history.body.items.some((i: { pending?: boolean }) => i.pending === true)).toBe(true);
 
     await db.up();
     stopCounting();

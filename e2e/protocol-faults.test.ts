@@ -119,11 +119,11 @@ describe('protocol faults from impostor memory and cognition', () => {
     memory.fault = refuse;
     const pending = await Promise.all(users.map((u) => ledger.post(gw, u)));
     expect(pending.map((a) => a.status)).toEqual(Array(2).fill('received_storage_pending'));
+    // A memory that refuses is away for reading too: the fallback history, pending inputs in it.
     const history = await http('GET', `${gw}/history`, { token: users[0]?.token });
-    expect(history.status).toBe(503);
-    expect(history.body.error.code).toBe('service_unavailable');
-    expect(history.headers['retry-after']).toBe('1');
-    expect(history.body.error.retry_after).toBe(1);
+    expect(history.status).toBe(200);
+    expect(history.body.fallback).toBe(true);
+    expect(history.body.items.map((i: { id: string }) => i.id)).toContain(pending[0]?.itemId);
     const health = await http('GET', `${gw}/health`);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
@@ -145,15 +145,15 @@ describe('protocol faults from impostor memory and cognition', () => {
     expect(early).toEqual([]);
   });
 
-  it('500 and 503 without Retry-After, with and without the error body: inputs journalled, reading routes 502/503 with the error body', async () => {
+  it('500 and 503 without Retry-After, with and without the error body: inputs journalled, /history falls back', async () => {
     const ledger = new InputLedger();
-    const variants: [ImpostorFault, number[], string[]][] = [
-      [{ kind: 'status', status: 500 }, [502], ['server_error']],
-      [{ kind: 'status', status: 500, errorBody: true }, [502], ['server_error', 'tool_execution_error']],
-      [{ kind: 'status', status: 503 }, [503], ['service_unavailable']],
-      [{ kind: 'status', status: 503, errorBody: true }, [503], ['service_unavailable']],
+    const variants: ImpostorFault[] = [
+      { kind: 'status', status: 500 },
+      { kind: 'status', status: 500, errorBody: true },
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 503, errorBody: true },
     ];
-    for (const [fault, statuses, codes] of variants) {
+    for (const fault of variants) {
       const what = JSON.stringify(fault);
       memory.fault = fault;
       const answers = await Promise.all(users.map((u) => ledger.post(gw, u)));
@@ -162,11 +162,12 @@ describe('protocol faults from impostor memory and cognition', () => {
         what,
       ).toEqual(Array(2).fill('received_storage_pending'));
       const history = await http('GET', `${gw}/history`, { token: users[1]?.token });
-      expect
-        .soft(statuses, `${what} → ${history.status} ${JSON.stringify(history.body)}`)
-        .toContain(history.status);
-      expect.soft(codes, what).toContain(history.body.error?.code);
-      expect(history.body.error.request_id, what).toBe(history.headers['x-request-id']);
+      expect(history.status, `${what} → ${JSON.stringify(history.body)}`).toBe(200);
+      expect(history.body.fallback, what).toBe(true);
+      expect(
+        history.body.items.map((i: { id: string }) => i.id),
+        what,
+      ).toContain(answers[1]?.itemId);
       expect(history.headers['retry-after'], what).toBeUndefined();
       const degraded = await http('POST', `${realCognition.url}/tool/get_context`, {
         headers: await serviceAuth('gateway', 'cognition'),

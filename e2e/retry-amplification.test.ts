@@ -12,7 +12,7 @@ const CONCURRENCY = 20;
 // budget keeps it near 1 + ratio (0.2). The breaker is off so that the budget alone is measured.
 // The gateway batches concurrent inputs into one store_inputs call, so there are fewer requests
 // to memory than client requests; amplification is counted per request and per policy call.
-describe(`retry amplification with memory down (RETRY_MAX_ATTEMPTS=${MAX_ATTEMPTS})`, () => {
+describe(`retry amplification with memory down (RETRY_MAX_RETRIES=${MAX_ATTEMPTS - 1})`, () => {
   let memory: Impostor;
   let cognition: Impostor;
   let system: System;
@@ -28,7 +28,7 @@ describe(`retry amplification with memory down (RETRY_MAX_ATTEMPTS=${MAX_ATTEMPT
       cognitionUrl: cognition.url,
       env: {
         gateway: {
-          RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+          RESILIENCE_MEMORY_RETRY_MAX_RETRIES: String(MAX_ATTEMPTS - 1),
           RESILIENCE_MEMORY_RETRY_BASE_DELAY_MS: '10',
           RESILIENCE_MEMORY_RETRY_MAX_DELAY_MS: '50',
           RESILIENCE_MEMORY_BREAKER_ENABLED: 'false',

@@ -3,6 +3,7 @@ import {
   type Clock,
   errorFromResponse,
   errorFromTransport,
+  inCallScope,
   parseRetryAfter,
   systemClock,
   type TimerHandle,
@@ -259,6 +260,12 @@ export class ServiceClient {
     options: CallOptions & { schema?: z.ZodType<T> } = {},
   ): Promise<T> {
     const payload = JSON.stringify({ arguments: args });
+    // The policy's events (logged by service-kit) say which tool and request they are about.
+    const scope = { requestId: options.requestId, kind: 'tool' as const, operation: name };
+    return inCallScope(scope, () => this.callToolOnce(name, payload, options));
+  }
+
+  private callToolOnce<T>(name: string, payload: string, options: CallOptions & { schema?: z.ZodType<T> }) {
     return this.policy.execute(
       async ({ signal, deadline }) => {
         const { pool, instance } = this.pick();
@@ -318,46 +325,8 @@ export class ServiceClient {
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.policy.execute(
-        async ({ signal, deadline }) => {
-          const { pool, instance } = this.pick();
-          const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-          try {
-            const r = await pool.request({
-              path: `/resource/${path}${query}`,
-              method: 'GET',
-              bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
-              headers: await this.headers(
-                options,
-                {
-                  accept: 'text/event-stream',
-                  ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
-                },
-                deadline,
-              ),
-              signal: attemptSignal,
-            });
-            this.instances.report(instance, r.statusCode < 500);
-            if (r.statusCode >= 400) {
-              const body = await r.body.json().catch(() => undefined);
-              throw errorFromResponse(
-                this.service,
-                r.statusCode,
-                body,
-                parseRetryAfter(r.headers['retry-after']),
-              );
-            }
-            return r;
-          } catch (err) {
-            const e = errorFromTransport(this.service, err, attemptSignal);
-            // An error answer was reported above; the caller's own abort says nothing of the instance.
-            if (!hasCode(err) && e.code !== 'aborted') this.instances.report(instance, false);
-            throw e;
-          }
-        },
-        options.signal,
-        options.deadline,
-      );
+      const scope = { requestId: options.requestId, kind: 'stream' as const, operation: path.split('/')[0] };
+      const res = await inCallScope(scope, () => this.connectResource(path, query, options, controller));
       options.onOpen?.();
       try {
         for await (const message of readSse(res.body)) {
@@ -384,6 +353,55 @@ export class ServiceClient {
       options.signal?.removeEventListener('abort', onAbort);
       controller.abort();
     }
+  }
+
+  /** Connects to a resource under the policy (retried, broken, timed out). */
+  private connectResource(
+    path: string,
+    query: string,
+    options: ResourceOptions,
+    controller: AbortController,
+  ) {
+    return this.policy.execute(
+      async ({ signal, deadline }) => {
+        const { pool, instance } = this.pick();
+        const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+        try {
+          const r = await pool.request({
+            path: `/resource/${path}${query}`,
+            method: 'GET',
+            bodyTimeout: options.idleTimeoutMs ?? this.timeoutMs,
+            headers: await this.headers(
+              options,
+              {
+                accept: 'text/event-stream',
+                ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+              },
+              deadline,
+            ),
+            signal: attemptSignal,
+          });
+          this.instances.report(instance, r.statusCode < 500);
+          if (r.statusCode >= 400) {
+            const body = await r.body.json().catch(() => undefined);
+            throw errorFromResponse(
+              this.service,
+              r.statusCode,
+              body,
+              parseRetryAfter(r.headers['retry-after']),
+            );
+          }
+          return r;
+        } catch (err) {
+          const e = errorFromTransport(this.service, err, attemptSignal);
+          // An error answer was reported above; the caller's own abort says nothing of the instance.
+          if (!hasCode(err) && e.code !== 'aborted') this.instances.report(instance, false);
+          throw e;
+        }
+      },
+      options.signal,
+      options.deadline,
+    );
   }
 
   /** Collects a finite resource. */

@@ -36,3 +36,13 @@ describe('backoffDelay', () => {
     expect(backoffDelay(o, 3, 900, () => 0)).toBe(100);
   });
 });
+
+describe('backoff multiplier', () => {
+  it('grows by the multiplier per attempt, up to the cap', () => {
+    const opts = { baseDelayMs: 100, maxDelayMs: 1_000, jitter: 'none' as const, multiplier: 1.5 };
+    expect([1, 2, 3, 4, 10].map((a) => backoffDelay(opts, a, 0, () => 0.5))).toEqual([
+      100, 150, 225, 337.5, 1_000,
+    ]);
+    expect(backoffDelay({ ...opts, multiplier: undefined }, 3, 0, () => 0.5)).toBe(400);
+  });
+});

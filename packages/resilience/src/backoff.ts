@@ -9,10 +9,12 @@ export interface BackoffOptions {
   baseDelayMs: number;
   maxDelayMs: number;
   jitter: Jitter;
+  /** Growth per attempt of the exponential part. Default 2. */
+  multiplier?: number;
 }
 
 /**
- * The delay before the next attempt, after `attempt` (1-based) failed. `previousMs` is the last
+ * The delay before the next attempt: `min(cap, base · multiplier^(attempt-1))`, jittered,, after `attempt` (1-based) failed. `previousMs` is the last
  * delay returned (0 before the first), used only by decorrelated jitter.
  */
 export function backoffDelay(
@@ -22,8 +24,9 @@ export function backoffDelay(
   random: () => number,
 ): number {
   const { baseDelayMs: base, maxDelayMs: cap } = options;
+  const multiplier = options.multiplier ?? 2;
   // Capped before exponentiating further so that a long retry loop cannot overflow to Infinity.
-  const exp = Math.min(cap, base * 2 ** Math.min(attempt - 1, 52));
+  const exp = Math.min(cap, base * multiplier ** Math.min(attempt - 1, 52));
   switch (options.jitter) {
     case 'none':
       return exp;

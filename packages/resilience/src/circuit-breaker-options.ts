@@ -2,6 +2,8 @@ import type { CodedError } from '@cortex/errors';
 import type { Clock } from './clock';
 
 export interface CircuitBreakerOptions {
+  /** The circuit's name (the dependency's): `circuit_open` errors and transition events carry it. */
+  name?: string;
   /** 'consecutive' failures (default) or failure 'rate' over a sliding window. */
   mode?: 'consecutive' | 'rate';
   /** consecutive: failures in a row that open the circuit. Default 5. */

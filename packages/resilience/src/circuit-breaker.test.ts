@@ -74,7 +74,7 @@ describe('CircuitBreaker', () => {
     expect(breaker.openUntil).toBe(1_000);
     clock.advance(1);
     // The event fires from the clock, so a state gauge is right without traffic.
-    expect(events.at(-1)).toEqual({ type: 'breaker_half_open' });
+    expect(events.at(-1)).toEqual({ type: 'breaker_half_open', circuit: 'circuit', from: 'open' });
     expect(breaker.state).toBe('half_open');
   });
 
@@ -158,7 +158,7 @@ describe('CircuitBreaker', () => {
     clock.advance(500);
     await breaker.execute(ok);
     await failTimes(breaker, 1);
-    expect(events.at(-1)).toEqual({ type: 'breaker_open', openMs: 100, openings: 1 });
+    expect(events.at(-1)).toMatchObject({ type: 'breaker_open', openMs: 100, openings: 1, from: 'closed' });
   });
 
   it('rate mode waits for the minimum volume, then opens at the threshold', async () => {
@@ -227,7 +227,7 @@ describe('CircuitBreaker', () => {
     expect(breaker.openUntil).toBe(clock.now() + 16_000);
     expect(breaker.evidenceOfHealth()).toBe(true);
     expect(breaker.state).toBe('half_open');
-    expect(events.at(-1)).toEqual({ type: 'breaker_half_open', evidence: true });
+    expect(events.at(-1)).toEqual({ type: 'breaker_half_open', circuit: 'circuit', from: 'open', evidence: true });
     const probe = held(breaker);
     const other = await rejection(breaker.execute(ok));
     expect(hasCode(other, 'circuit_open')).toBe(true); // still one probe at a time

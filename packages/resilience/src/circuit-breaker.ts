@@ -37,7 +37,9 @@ export class CircuitBreaker implements Policy {
   private probeSuccesses = 0;
   private readonly probeStarts: Float64Array;
   private readonly probeTimers: (TimerHandle | undefined)[];
-  private readonly o: Required<Omit<CircuitBreakerOptions, 'slowCallMs' | 'mode' | 'clock'>>;
+  private readonly o: Required<Omit<CircuitBreakerOptions, 'slowCallMs' | 'mode' | 'clock' | 'name'>>;
+  /** Named in `circuit_open` errors (message and details) and in transition events. */
+  readonly name: string;
   private readonly slowCallMs: number | undefined;
   private readonly clock: Clock;
   /**
@@ -71,6 +73,7 @@ export class CircuitBreaker implements Policy {
       throw new RangeError('halfOpenMaxProbes and failureThreshold must be >= 1');
     }
     this.slowCallMs = options.slowCallMs;
+    this.name = options.name ?? 'circuit';
     this.clock = options.clock ?? systemClock;
     if (options.mode === 'rate') {
       this.mode = 1;
@@ -181,7 +184,7 @@ export class CircuitBreaker implements Policy {
     if (this.current !== OPEN) return false;
     this.transition(HALF_OPEN);
     this.probeSuccesses = 0;
-    if (this.events.active) this.events.emit({ type: 'breaker_half_open', evidence: true });
+    if (this.events.active) this.events.emit({ type: 'breaker_half_open', circuit: this.name, from: 'open', evidence: true });
     return true;
   }
 
@@ -232,8 +235,11 @@ export class CircuitBreaker implements Policy {
 
   private reject(state: BreakerState, retryAfterMs: number | undefined): CodedError {
     if (this.events.active) this.events.emit({ type: 'breaker_reject', state, retryAfterMs });
-    const message = state === 'open' ? 'circuit open' : 'circuit half-open, probe in progress';
-    return fastError('circuit_open', message, { retryAfterMs });
+    const message =
+      state === 'open'
+        ? `circuit "${this.name}" is open`
+        : `circuit "${this.name}" is half-open, probe in progress`;
+    return fastError('circuit_open', message, { retryAfterMs, details: { circuit: this.name, state } });
   }
 
   private settle(slot: number, start: number, err: unknown, failed: boolean): void {
@@ -265,7 +271,8 @@ export class CircuitBreaker implements Policy {
     if (this.current === OPEN && now >= this.openUntilAt) {
       this.transition(HALF_OPEN);
       this.probeSuccesses = 0;
-      if (this.events.active) this.events.emit({ type: 'breaker_half_open' });
+      if (this.events.active)
+        this.events.emit({ type: 'breaker_half_open', circuit: this.name, from: 'open' });
     }
     if (this.current === HALF_OPEN && this.probes > 0) {
       for (const started of this.probeStarts) {
@@ -279,6 +286,8 @@ export class CircuitBreaker implements Policy {
 
   private open(now: number): void {
     // Failed probes back the open period off; opening from CLOSED starts again at openMs.
+    const from = NAMES[this.current]!;
+    const failures = this.mode === 0 ? this.failures : (this.window?.b ?? 0);
     this.openings = this.current === HALF_OPEN ? this.openings + 1 : 1;
     const o = this.o;
     const openMs = Math.min(o.maxOpenMs, o.openMs * o.openBackoffFactor ** (this.openings - 1));
@@ -286,16 +295,27 @@ export class CircuitBreaker implements Policy {
     this.openUntilAt = now + openMs;
     // Only so that `breaker_half_open` (and a state gauge) is on time without traffic.
     this.armStateTimer(openMs);
-    if (this.events.active) this.events.emit({ type: 'breaker_open', openMs, openings: this.openings });
+    if (this.events.active) {
+      this.events.emit({
+        type: 'breaker_open',
+        openMs,
+        openings: this.openings,
+        circuit: this.name,
+        from,
+        failures: from === 'half_open' ? 1 : failures,
+      });
+    }
   }
 
   private close(): void {
+    const from = NAMES[this.current]!;
     const wasClosed = this.current === CLOSED;
     this.transition(CLOSED);
     this.openings = 0;
     this.failures = 0;
     this.window?.reset();
-    if (!wasClosed && this.events.active) this.events.emit({ type: 'breaker_close' });
+    if (!wasClosed && this.events.active)
+      this.events.emit({ type: 'breaker_close', circuit: this.name, from });
   }
 
   private transition(to: 0 | 1 | 2): void {

@@ -102,7 +102,7 @@ describe('createServicePolicy: bulkhead → retry → breaker → timeout → fn
     const clock = new FakeClock();
     const events: ResilienceEvent[] = [];
     const policy = createServicePolicy(
-      { ...base, retry: { ...base.retry, maxAttempts: 5 }, breaker: { failureThreshold: 2 } },
+      { ...base, retry: { ...base.retry, maxRetries: 4 }, breaker: { failureThreshold: 2 } },
       { clock, onEvent: (e) => events.push(e) },
     );
     let calls = 0;
@@ -129,7 +129,7 @@ describe('createServicePolicy: bulkhead → retry → breaker → timeout → fn
   it('the timeout is per attempt, and the total deadline caps them all', async () => {
     const clock = new FakeClock();
     const policy = createServicePolicy(
-      { ...base, timeoutMs: 1_000, totalTimeoutMs: 2_500, retry: { ...base.retry, maxAttempts: 10 } },
+      { ...base, timeoutMs: 1_000, totalTimeoutMs: 2_500, retry: { ...base.retry, maxRetries: 9 } },
       { clock },
     );
     const starts: number[] = [];
@@ -182,11 +182,11 @@ describe('createServicePolicy: bulkhead → retry → breaker → timeout → fn
         ctx.signal?.addEventListener('abort', () => reject(ctx.signal?.reason)),
       );
     const total = createServicePolicy(
-      { timeoutMs: 0, totalTimeoutMs: 500, retry: { maxAttempts: 1 } },
+      { timeoutMs: 0, totalTimeoutMs: 500, retry: { maxRetries: 0 } },
       { clock },
     );
     const byTotal = capture(total.execute(hang));
-    const plain = createServicePolicy({ timeoutMs: 0, retry: { maxAttempts: 1 } }, { clock });
+    const plain = createServicePolicy({ timeoutMs: 0, retry: { maxRetries: 0 } }, { clock });
     const byCaller = capture(plain.execute(hang, undefined, clock.now() + 100));
     await clock.advanceAsync(100);
     const caller = await byCaller.outcome;

@@ -1,5 +1,8 @@
-import { CortexError } from '@cortex/errors';
+import { CortexError, ERROR_CODES, type ErrorCode } from '@cortex/errors';
 import { z } from 'zod';
+import { UPSTREAM_DEFAULTS } from './upstream-defaults';
+
+const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
 const ms = () => z.number().nonnegative();
 
@@ -11,10 +14,18 @@ const budgetSchema = z.strictObject({
 });
 
 const retrySchema = z.strictObject({
-  maxAttempts: z.number().int().min(1).max(20).default(3),
+  /** Retries after the first attempt, as the design counts them (0 = one attempt only). */
+  maxRetries: z.number().int().min(0).max(19).default(2),
   baseDelayMs: ms().default(100),
+  /** Backoff growth per attempt: base · multiplier^(retry-1). */
+  multiplier: z.number().min(1).max(10).default(2),
   maxDelayMs: ms().default(10_000),
   jitter: z.enum(['full', 'equal', 'decorrelated', 'none']).default('full'),
+  /**
+   * Which error kinds (codes) are retried. Default: every kind `isRetriable` allows. A listed kind
+   * is still never retried when classification forbids it (circuit_open, 4xx, noRetry).
+   */
+  retryOn: z.array(z.enum(errorCodes)).min(1).optional(),
   maxRetryAfterMs: ms().default(30_000),
   budget: budgetSchema.prefault({}),
 });
@@ -44,6 +55,8 @@ const bulkheadSchema = z.strictObject({
 
 /** One dependency's resilience settings; every field has a default, so `{}` is valid. */
 export const servicePolicyConfigSchema = z.strictObject({
+  /** TCP connect (and TLS) to an instance; a connect that takes longer is a `connection` error. */
+  connectTimeoutMs: z.number().positive().default(2_000),
   /** Per attempt; 0 disables the attempt timeout (the caller's deadline still applies). */
   timeoutMs: ms().default(10_000),
   /** Caps the whole call, retries and waits included. Default: only the caller's deadline. */
@@ -71,9 +84,12 @@ export function envServiceName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }
 
-/** `retry.maxAttempts` → `RETRY_MAX_ATTEMPTS`; every variable the scheme reads, derived from the schema. */
-export function envKeys(): { path: string[]; key: string }[] {
-  const out: { path: string[]; key: string }[] = [];
+/**
+ * `retry.maxRetries` → `RETRY_MAX_RETRIES`; every variable the scheme reads, derived from the
+ * schema. `list` fields take comma-separated values (`RETRY_RETRY_ON=timeout,connection`).
+ */
+export function envKeys(): { path: string[]; key: string; list: boolean }[] {
+  const out: { path: string[]; key: string; list: boolean }[] = [];
   const walk = (shape: Record<string, z.ZodType>, path: string[]) => {
     for (const [field, raw] of Object.entries(shape)) {
       let type: z.ZodType = raw;
@@ -83,7 +99,11 @@ export function envKeys(): { path: string[]; key: string }[] {
       if (type instanceof z.ZodObject) walk(type.shape, [...path, field]);
       else {
         const p = [...path, field];
-        out.push({ path: p, key: p.map((s) => s.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('_') });
+        out.push({
+          path: p,
+          key: p.map((s) => s.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('_'),
+          list: type instanceof z.ZodArray,
+        });
       }
     }
   };
@@ -93,16 +113,21 @@ export function envKeys(): { path: string[]; key: string }[] {
 
 /**
  * A service's config from the environment. Later sources win:
- *   1. the defaults;
- *   2. `RESILIENCE_CONFIG` (JSON) key `"default"`, then key `"<name>"`;
- *   3. one variable per field: `RESILIENCE_<NAME>_<FIELD>`, e.g. `RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS=5`,
- *      `RESILIENCE_MEMORY_TIMEOUT_MS=2000`, `RESILIENCE_MEMORY_BREAKER_MODE=rate`.
+ *   1. the library's defaults;
+ *   2. the upstream's defaults (`UPSTREAM_DEFAULTS[name]`, the design's per-service figures);
+ *   3. `overrides`, this service's own choices for the upstream (typed, from its env.ts);
+ *   4. `RESILIENCE_CONFIG` (JSON) key `"default"`, then key `"<name>"`;
+ *   5. one variable per field: `RESILIENCE_<NAME>_<FIELD>`, e.g. `RESILIENCE_MEMORY_RETRY_MAX_RETRIES=5`,
+ *      `RESILIENCE_MEMORY_TIMEOUT_MS=2000`, `RESILIENCE_MEMORY_RETRY_RETRY_ON=timeout,connection`.
+ * A bad value throws a one-line CortexError naming the variable that set it.
  */
 export function parseServicePolicyConfig(
   name: string,
   env: Record<string, string | undefined> = process.env,
+  overrides: ServicePolicyConfigInput = {},
 ): ServicePolicyConfig {
-  let merged: Record<string, unknown> = {};
+  let merged: Record<string, unknown> = deepMerge({}, UPSTREAM_DEFAULTS[name]);
+  merged = deepMerge(merged, overrides);
   const json = env.RESILIENCE_CONFIG;
   if (json !== undefined && json.trim() !== '') {
     let all: unknown;
@@ -116,7 +141,9 @@ export function parseServicePolicyConfig(
     merged = deepMerge(merged, all[name]);
   }
   const prefix = `RESILIENCE_${envServiceName(name)}_`;
-  for (const { path, key } of envKeys()) {
+  // Which variable set which field, so that an error names what the operator wrote.
+  const setBy = new Map<string, string>();
+  for (const { path, key, list } of envKeys()) {
     const value = env[prefix + key];
     if (value === undefined || value === '') continue;
     let target = merged;
@@ -124,9 +151,51 @@ export function parseServicePolicyConfig(
       if (!isRecord(target[segment])) target[segment] = {};
       target = target[segment] as Record<string, unknown>;
     }
-    target[path.at(-1)!] = coerce(value);
+    target[path.at(-1)!] = list
+      ? value
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean)
+      : coerce(value);
+    setBy.set(path.join('.'), prefix + key);
+  }
+  const parsed = servicePolicyConfigSchema.safeParse(merged);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.filter((p) => typeof p === 'string').join('.') ?? '';
+  const variable = setBy.get(field);
+  const message = issue?.message ?? 'invalid';
+  if (variable !== undefined) {
+    const raw = env[variable] ?? '';
+    const shown = JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+    throw new CortexError(
+      'internal_error',
+      `invalid environment variable ${variable} (${shown}): ${message}`,
+      {
+        details: { variable, field },
+      },
+    );
   }
   return parseConfig(merged, name);
+}
+
+/**
+ * `RESILIENCE_*` variables that no upstream in `names` reads: typos (`RESILIENCE_MEMORY_RETRIES`,
+ * `RESILIENCE_MEMROY_TIMEOUT_MS`) that would otherwise be ignored in silence. A service refuses
+ * to start with any of them set.
+ */
+export function unknownResilienceVariables(
+  env: Record<string, string | undefined>,
+  names: readonly string[],
+): string[] {
+  const known = new Set(['RESILIENCE_CONFIG']);
+  const keys = envKeys();
+  for (const name of names) {
+    for (const { key } of keys) known.add(`RESILIENCE_${envServiceName(name)}_${key}`);
+  }
+  return Object.keys(env)
+    .filter((k) => k.startsWith('RESILIENCE_') && !known.has(k))
+    .sort();
 }
 
 // The schema, not this guess, decides what is valid: a wrong type still fails with the field named.

@@ -17,10 +17,18 @@ export type ResilienceEvent =
   | { type: 'call'; outcome: 'success' | 'failure'; code: ErrorCode | undefined; durationMs: number }
   | { type: 'retry'; attempt: number; delayMs: number; reason: ErrorCode }
   | { type: 'give_up'; attempts: number; reason: GiveUpReason; code: ErrorCode }
-  | { type: 'breaker_open'; openMs: number; openings: number }
+  // Transitions name their circuit and the state left; `failures` are those that opened it.
+  | {
+      type: 'breaker_open';
+      openMs: number;
+      openings: number;
+      circuit: string;
+      from: BreakerState;
+      failures: number;
+    }
   /** `evidence`: left OPEN early on evidence of health (`evidenceOfHealth`), not by the clock. */
-  | { type: 'breaker_half_open'; evidence?: true }
-  | { type: 'breaker_close' }
+  | { type: 'breaker_half_open'; circuit: string; from: BreakerState; evidence?: true }
+  | { type: 'breaker_close'; circuit: string; from: BreakerState }
   | { type: 'breaker_reject'; state: BreakerState; retryAfterMs: number | undefined }
   | { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'deadline' }
   | { type: 'bulkhead_reject'; reason: 'full' | 'aborted' | 'deadline' }

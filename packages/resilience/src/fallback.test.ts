@@ -72,3 +72,57 @@ describe('FallbackPolicy', () => {
     );
   });
 });
+
+describe('FallbackPolicy per key', () => {
+  it('keeps last good answers per key, says when a fallback answered, never serves another key', async () => {
+    const clock = new FakeClock();
+    const entries = new Map<string, { value: string[]; at: number }>();
+    const policy = withFallback<string[], string>(undefined, {
+      lastGood: {
+        maxAgeMs: 1_000,
+        store: { get: (k) => entries.get(k), set: (k, value, at) => entries.set(k, { value, at }) },
+      },
+      compute: (err, _ctx, key) => [`${key}:${err.code}`],
+      clock,
+    });
+    await expect(policy.resolve(async () => ['a1'], { key: 'alice' })).resolves.toEqual({ value: ['a1'] });
+    await expect(policy.resolve(down, { key: 'alice' })).resolves.toEqual({
+      value: ['a1'],
+      fallback: { source: 'last_good', code: 'connection' },
+    });
+    // Bob never had an answer: he gets the computed one, not Alice's.
+    await expect(policy.resolve(down, { key: 'bob' })).resolves.toEqual({
+      value: ['bob:connection'],
+      fallback: { source: 'computed', code: 'connection' },
+    });
+    clock.advance(1_001);
+    expect((await policy.resolve(down, { key: 'alice' })).fallback?.source).toBe('computed');
+  });
+
+  it('the default store serves only the key it kept', async () => {
+    const policy = withFallback<string, string>(undefined, { lastGood: true });
+    await policy.resolve(async () => 'for-alice', { key: 'alice' });
+    expect(hasCode(await rejection(policy.resolve(down, { key: 'bob' })), 'connection')).toBe(true);
+    await expect(policy.resolve(down, { key: 'alice' })).resolves.toMatchObject({ value: 'for-alice' });
+  });
+
+  it('isUnavailable covers an away dependency, not a wrong answer', async () => {
+    const { isUnavailable } = await import('./fallback');
+    for (const code of [
+      'circuit_open',
+      'connection',
+      'timeout',
+      'service_unavailable',
+      'server_error',
+    ] as const)
+      expect(isUnavailable(new CortexError(code, 'x'))).toBe(true);
+    for (const code of ['data_error', 'client_error', 'aborted', 'unauthorized'] as const)
+      expect(isUnavailable(new CortexError(code, 'x'))).toBe(false);
+    expect(isUnavailable(new CortexError('tool_execution_error', 'x', { status: 500 }))).toBe(true);
+    expect(isUnavailable(new CortexError('invalid_request', 'x', { status: 400 }))).toBe(false);
+    expect(isUnavailable(new CortexError('data_error', 'x', { status: 502 }))).toBe(false);
+    const policy = withFallback(undefined, { value: 'fallback', when: isUnavailable });
+    const wrong = () => Promise.reject(new CortexError('data_error', 'bad shape'));
+    expect(hasCode(await rejection(policy.execute(wrong)), 'data_error')).toBe(true);
+  });
+});

@@ -1,4 +1,4 @@
-import type { CodedError } from '@cortex/errors';
+import type { CodedError, ErrorCode } from '@cortex/errors';
 import { classify, isCallerFault } from './classify';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
@@ -7,13 +7,28 @@ import { type Attempt, type AttemptContext, type Policy, rootContext } from './p
 /** Another way to get the answer (a replica, a secondary store), tried in order. */
 export type Alternative<R> = (ctx: AttemptContext, err: CodedError) => Promise<R>;
 
-export interface FallbackOptions<R> {
+/** Where which fallback answered, as `resolve` reports it (and the `fallback` event). */
+export type FallbackSource = 'value' | 'last_good' | 'computed' | 'chain';
+
+/**
+ * Keeps last good answers by key (a user, a query). Bound it: the policy stores every success.
+ * `at` is the policy clock's time of the answer.
+ */
+export interface LastGoodStore<K, R> {
+  get(key: K): { value: R; at: number } | undefined;
+  set(key: K, value: R, at: number): void;
+}
+
+export interface FallbackOptions<R, K = void> {
   /** Tried first, in order, until one succeeds. */
   alternatives?: readonly Alternative<R>[];
-  /** Serve the last successful answer (optionally only if younger than maxAgeMs). */
-  lastGood?: boolean | { maxAgeMs: number };
-  /** Build an answer from the error. */
-  compute?: (err: CodedError, ctx: AttemptContext) => R | Promise<R>;
+  /**
+   * Serve the last successful answer for the call's key (optionally only if younger than
+   * maxAgeMs). Default store: one slot, served only for the key it was stored under.
+   */
+  lastGood?: boolean | { maxAgeMs?: number; store?: LastGoodStore<K, R> };
+  /** Build an answer from the error (and the call's key). */
+  compute?: (err: CodedError, ctx: AttemptContext, key: K) => R | Promise<R>;
   /** A static answer, the last resort. Presence of the key counts, so `undefined` is allowed. */
   value?: R;
   /** Which (classified) errors to cover. Default: all but the caller's own (aborts, 4xx). */
@@ -21,35 +36,93 @@ export interface FallbackOptions<R> {
   clock?: Clock;
 }
 
+export interface FallbackCall<K> {
+  signal?: AbortSignal | undefined;
+  deadline?: number | undefined;
+  /** Whose answer this is: last good answers are kept and served per key. */
+  key?: K;
+}
+
+/** An answer, and whether (and why) it came from a fallback rather than the call itself. */
+export interface Resolved<R> {
+  value: R;
+  fallback?: { source: FallbackSource; code: ErrorCode };
+}
+
+/**
+ * The errors that mean "the dependency is away" rather than "it answered wrongly": an open
+ * circuit, a refused or broken connection, a timeout, an overloaded or unavailable service, any 5xx.
+ * A malformed answer (`data_error`) or a caller's mistake is not hidden behind a fallback.
+ */
+export function isUnavailable(err: CodedError): boolean {
+  switch (err.code) {
+    case 'circuit_open':
+    case 'connection':
+    case 'timeout':
+    case 'service_unavailable':
+    case 'server_error':
+    case 'overloaded':
+    case 'bulkhead_full':
+    case 'rate_limited':
+      return true;
+    case 'data_error':
+      return false;
+    default:
+      // A failure the dependency reported as its own (500 `tool_execution_error`, …).
+      return (err.status ?? 0) >= 500;
+  }
+}
+
+class SingleSlot<K, R> implements LastGoodStore<K, R> {
+  private slot: { key: K; value: R; at: number } | undefined;
+  get(key: K) {
+    return this.slot !== undefined && Object.is(this.slot.key, key) ? this.slot : undefined;
+  }
+  set(key: K, value: R, at: number) {
+    this.slot = { key, value, at };
+  }
+}
+
 /**
  * Answers with something else when the protected call fails: alternatives first (real data),
- * then the last good answer (real but stale), then a computed one, then a static value. If none
- * applies, the original error goes on. Typed by its answer, so it wraps a policy rather than
- * being one layer among others: `withFallback(policy, { value: [] })`.
+ * then the last good answer for the key (real but stale), then a computed one, then a static
+ * value. If none applies, the original error goes on. Typed by its answer, so it wraps a policy
+ * rather than being one layer among others: `withFallback(policy, { value: [] })`. `resolve`
+ * also says whether a fallback answered, so a caller can mark a degraded answer as such.
  */
-export class FallbackPolicy<R> {
+export class FallbackPolicy<R, K = void> {
   readonly events = new Emitter();
   private readonly when: (err: CodedError) => boolean;
   private readonly maxAgeMs: number;
   private readonly clock: Clock;
-  private last: { value: R; at: number } | undefined;
+  private readonly store: LastGoodStore<K, R> | undefined;
 
   constructor(
-    private readonly options: FallbackOptions<R>,
+    private readonly options: FallbackOptions<R, K>,
     private readonly inner?: Policy,
   ) {
     this.when = options.when ?? ((err) => !isCallerFault(err));
     const lastGood = options.lastGood;
-    this.maxAgeMs =
-      lastGood === undefined || lastGood === false
-        ? -1
-        : lastGood === true
-          ? Number.POSITIVE_INFINITY
-          : lastGood.maxAgeMs;
+    const enabled = lastGood !== undefined && lastGood !== false;
+    this.maxAgeMs = !enabled
+      ? -1
+      : lastGood === true
+        ? Number.POSITIVE_INFINITY
+        : (lastGood.maxAgeMs ?? Number.POSITIVE_INFINITY);
+    this.store = !enabled
+      ? undefined
+      : ((lastGood === true ? undefined : lastGood.store) ?? new SingleSlot<K, R>());
     this.clock = options.clock ?? systemClock;
   }
 
   async execute(fn: Attempt<R>, signal?: AbortSignal, deadline?: number): Promise<R> {
+    return (await this.resolve(fn, { signal, deadline })).value;
+  }
+
+  /** Like `execute`, for one key, and saying whether a fallback answered. */
+  async resolve(fn: Attempt<R>, call: FallbackCall<K> = {}): Promise<Resolved<R>> {
+    const { signal, deadline } = call;
+    const key = call.key as K;
     const ctx = rootContext(signal, deadline);
     let value: R;
     try {
@@ -57,46 +130,43 @@ export class FallbackPolicy<R> {
     } catch (raw) {
       const err = classify(raw);
       if (!this.when(err)) throw err;
-      return this.recover(err, ctx);
+      return this.recover(err, ctx, key);
     }
-    if (this.maxAgeMs >= 0) this.last = { value, at: this.clock.now() };
-    return value;
+    this.store?.set(key, value, this.clock.now());
+    return { value };
   }
 
-  private async recover(err: CodedError, ctx: AttemptContext): Promise<R> {
+  private async recover(err: CodedError, ctx: AttemptContext, key: K): Promise<Resolved<R>> {
     for (const alternative of this.options.alternatives ?? []) {
       if (ctx.signal?.aborted) break;
       try {
         const value = await alternative(ctx, err);
-        this.emit(err, 'chain');
-        return value;
+        return this.answered(value, err, 'chain');
       } catch {
         // The next alternative, or the fallbacks below, answer instead.
       }
     }
-    const last = this.last;
+    const last = this.store?.get(key);
     if (last !== undefined && this.clock.now() - last.at <= this.maxAgeMs) {
-      this.emit(err, 'last_good');
-      return last.value;
+      return this.answered(last.value, err, 'last_good');
     }
     if (this.options.compute !== undefined) {
-      const value = await this.options.compute(err, ctx);
-      this.emit(err, 'computed');
-      return value;
+      return this.answered(await this.options.compute(err, ctx, key), err, 'computed');
     }
-    if ('value' in this.options) {
-      this.emit(err, 'value');
-      return this.options.value as R;
-    }
+    if ('value' in this.options) return this.answered(this.options.value as R, err, 'value');
     throw err;
   }
 
-  private emit(err: CodedError, source: 'value' | 'last_good' | 'computed' | 'chain'): void {
+  private answered(value: R, err: CodedError, source: FallbackSource): Resolved<R> {
     if (this.events.active) this.events.emit({ type: 'fallback', code: err.code, source });
+    return { value, fallback: { source, code: err.code } };
   }
 }
 
 /** `policy` with a fallback around it. */
-export function withFallback<R>(inner: Policy | undefined, options: FallbackOptions<R>): FallbackPolicy<R> {
+export function withFallback<R, K = void>(
+  inner: Policy | undefined,
+  options: FallbackOptions<R, K>,
+): FallbackPolicy<R, K> {
   return new FallbackPolicy(options, inner);
 }

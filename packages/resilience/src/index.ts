@@ -1,5 +1,6 @@
 export { type BackoffOptions, backoffDelay, type Jitter } from './backoff';
 export { Bulkhead, type BulkheadOptions } from './bulkhead';
+export { type CallScope, currentCallScope, inCallScope } from './call-scope';
 export { CircuitBreaker } from './circuit-breaker';
 export type { CircuitBreakerOptions } from './circuit-breaker-options';
 export {
@@ -22,10 +23,26 @@ export {
   type ServicePolicyConfig,
   type ServicePolicyConfigInput,
   servicePolicyConfigSchema,
+  unknownResilienceVariables,
 } from './config';
+export {
+  DependencyStats,
+  type DependencyStatsOptions,
+  type DependencyStatsSnapshot,
+} from './dependency-stats';
 export { type BreakerState, Emitter, type GiveUpReason, type Listener, type ResilienceEvent } from './events';
 export { FakeClock, flush } from './fake-clock';
-export { type Alternative, type FallbackOptions, FallbackPolicy, withFallback } from './fallback';
+export {
+  type Alternative,
+  type FallbackCall,
+  type FallbackOptions,
+  FallbackPolicy,
+  type FallbackSource,
+  isUnavailable,
+  type LastGoodStore,
+  type Resolved,
+  withFallback,
+} from './fallback';
 export { GuardedTimeout } from './guarded-timeout';
 export {
   BREAKER_STATE_VALUE,
@@ -43,3 +60,4 @@ export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { sleep, sleepUntil } from './sleep';
 export { isDeadlineCut, type TimeoutOptions, TimeoutPolicy } from './timeout';
 export { sharedWheel, TimerWheel, WheelEntry } from './timer-wheel';
+export { UPSTREAM_DEFAULTS } from './upstream-defaults';

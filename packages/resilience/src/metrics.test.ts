@@ -12,7 +12,7 @@ describe('metrics from the event stream', () => {
     const metrics = createMetricsCollector();
     const policy = createServicePolicy(
       {
-        retry: { maxAttempts: 2, budget: { enabled: false } },
+        retry: { maxRetries: 1, budget: { enabled: false } },
         breaker: { failureThreshold: 2, openMs: 1_000 },
       },
       { clock, onEvent: metrics.listener, random: () => 0 },

@@ -1,6 +1,7 @@
 import { hasCode } from '@cortex/errors';
 import { Bulkhead } from './bulkhead';
 import { CircuitBreaker } from './circuit-breaker';
+import { isRetriable } from './classify';
 import { type Clock, systemClock } from './clock';
 import { fuse } from './compose';
 import { parseConfig, type ServicePolicyConfig, type ServicePolicyConfigInput } from './config';
@@ -49,9 +50,19 @@ export class ServicePolicy implements Policy {
     const budget = retry.budget.enabled
       ? (deps.budget ?? new RetryBudget({ ...retry.budget, clock }))
       : false;
-    this.retry = new RetryPolicy({ ...retry, budget, clock, random: deps.random ?? Math.random });
+    const { maxRetries, retryOn, budget: _budget, ...backoff } = retry;
+    const kinds = retryOn === undefined ? undefined : new Set<string>(retryOn);
+    this.retry = new RetryPolicy({
+      ...backoff,
+      // The config counts retries, as the design does; the policy counts attempts.
+      maxAttempts: maxRetries + 1,
+      ...(kinds === undefined ? {} : { shouldRetry: (err) => kinds.has(err.code) && isRetriable(err) }),
+      budget,
+      clock,
+      random: deps.random ?? Math.random,
+    });
     if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock, wheel });
-    if (breaker.enabled) this.breaker = new CircuitBreaker({ ...breaker, clock });
+    if (breaker.enabled) this.breaker = new CircuitBreaker({ ...breaker, name, clock });
     // Always there, even with no per-attempt limit (timeoutMs 0): it is what enforces the total
     // and the caller's deadline on an attempt that never settles.
     this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock, wheel });

@@ -15,6 +15,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Cap on the exponential backoff. Default 10 000 ms. */
   maxDelayMs?: number;
+  /** Growth of the backoff per attempt. Default 2. */
+  multiplier?: number;
   /** Default 'full'. */
   jitter?: Jitter;
   /**
@@ -43,7 +45,7 @@ export class RetryPolicy implements Policy {
   readonly events = new Emitter();
   readonly maxAttempts: number;
   readonly budget: RetryBudget | undefined;
-  private readonly backoff: { baseDelayMs: number; maxDelayMs: number; jitter: Jitter };
+  private readonly backoff: { baseDelayMs: number; maxDelayMs: number; jitter: Jitter; multiplier: number };
   private readonly maxRetryAfterMs: number;
   private readonly shouldRetry: (err: CodedError, attempt: number) => boolean;
   private readonly clock: Clock;
@@ -56,6 +58,7 @@ export class RetryPolicy implements Policy {
       baseDelayMs: options.baseDelayMs ?? 100,
       maxDelayMs: options.maxDelayMs ?? 10_000,
       jitter: options.jitter ?? 'full',
+      multiplier: options.multiplier ?? 2,
     };
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.shouldRetry = options.shouldRetry ?? isRetriable;

@@ -14,6 +14,13 @@ function build() {
     const { code } = request.params as { code: string };
     if (code === 'timeout') throw new CortexError('timeout', 'memory at 10.0.0.7:9000 timed out');
     if (code === 'circuit') throw new CortexError('circuit_open', 'open', { retryAfterMs: 2500 });
+    if (code === 'named-circuit')
+      throw new CortexError('circuit_open', 'circuit "memory" is open', {
+        retryAfterMs: 100,
+        details: { circuit: 'memory', state: 'open' },
+      });
+    if (code === 'odd-circuit')
+      throw new CortexError('circuit_open', 'x', { details: { circuit: 'http://10.0.0.7:9000/x y' } });
     if (code === 'client')
       throw new CortexError('client_error', 'bad arguments', { details: { field: 'x' } });
     throw new Error('SELECT * FROM secrets failed');
@@ -133,6 +140,18 @@ describe('service app', () => {
     expect(open.statusCode).toBe(503);
     expect(open.headers['retry-after']).toBe('3');
     expect(open.json().error.retry_after).toBe(3);
+    // An open circuit names itself (its name is ours, not the dependency's words)…
+    const named = await app.inject({ url: '/fail/named-circuit' });
+    expect(named.statusCode).toBe(503);
+    expect(named.json().error).toMatchObject({
+      code: 'circuit_open',
+      message: 'Dependency "memory" is unavailable; its circuit is open',
+      details: { circuit: 'memory' },
+    });
+    // …unless the name is not a plain one.
+    const odd = await app.inject({ url: '/fail/odd-circuit' });
+    expect(odd.body).not.toContain('10.0.0.7');
+    expect(odd.json().error.details).toBeUndefined();
     const client = await app.inject({ url: '/fail/client' });
     expect(client.statusCode).toBe(400);
     expect(client.json().error).toMatchObject({ code: 'client_error', details: { field: 'x' } });

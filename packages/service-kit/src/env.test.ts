@@ -110,3 +110,32 @@ describe('loadEnv and secrets', () => {
     expect(loadEnv(schema, { AUTH_USERS: '' }, { keepEmpty: ['AUTH_USERS'] }).AUTH_USERS).toBe('');
   });
 });
+
+describe('loadResilienceEnv', () => {
+  it("reads each upstream's settings over the service's typed defaults", async () => {
+    const { loadResilienceEnv } = await import('./env');
+    const r = loadResilienceEnv(
+      { RESILIENCE_MEMORY_RETRY_MAX_RETRIES: '1', RESILIENCE_COGNITION_TIMEOUT_MS: '700' },
+      { memory: { timeoutMs: 5_000 }, cognition: { timeoutMs: 3_000 } },
+    );
+    expect(r.memory.timeoutMs).toBe(5_000);
+    expect(r.memory.retry.maxRetries).toBe(1);
+    expect(r.cognition.timeoutMs).toBe(700);
+  });
+
+  it('refuses a misspelt RESILIENCE_* name at start, in one line naming it', async () => {
+    const { loadResilienceEnv } = await import('./env');
+    const load = (env: Record<string, string>) => () => loadResilienceEnv(env, { memory: {} });
+    expect(load({ RESILIENCE_MEMORY_RETRIES: '3' })).toThrow(EnvError);
+    expect(load({ RESILIENCE_MEMROY_TIMEOUT_MS: '3' })).toThrow(
+      /^unknown environment variable RESILIENCE_MEMROY_TIMEOUT_MS: [^\n]*$/,
+    );
+    // The attempts-counting name of before is refused too, rather than silently ignored.
+    expect(load({ RESILIENCE_MEMORY_RETRY_MAX_ATTEMPTS: '3' })).toThrow(/RETRY_MAX_ATTEMPTS/);
+    // Another upstream of the system is not a typo: one environment serves every service.
+    expect(load({ RESILIENCE_COGNITION_TIMEOUT_MS: '3' })).not.toThrow();
+    expect(load({ RESILIENCE_MEMORY_BREAKER_OPEN_MS: 'soon' })).toThrow(
+      /^invalid environment variable RESILIENCE_MEMORY_BREAKER_OPEN_MS \("soon"\)/,
+    );
+  });
+});

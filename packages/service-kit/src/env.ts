@@ -1,3 +1,11 @@
+import {
+  envServiceName,
+  parseServicePolicyConfig,
+  type ServicePolicyConfig,
+  type ServicePolicyConfigInput,
+  UPSTREAM_DEFAULTS,
+  unknownResilienceVariables,
+} from '@cortex/resilience';
 import { z } from 'zod';
 
 /** Variables every service reads. Services extend this with their own. */
@@ -77,4 +85,34 @@ export function loadEnv<S extends z.ZodType>(
         ? `${value.length} characters, not shown`
         : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   throw new EnvError(`invalid environment variable ${name} (${shown}): ${issue?.message ?? 'invalid'}`);
+}
+
+/**
+ * The resilience settings of each upstream this service calls, from `RESILIENCE_*` (see
+ * @cortex/resilience), over this service's typed defaults for them. Refuses, with one line, a
+ * bad value (naming its variable) and any `RESILIENCE_*` variable no upstream reads (a typo would
+ * otherwise be ignored in silence). Names of the system's other upstreams are accepted, so one
+ * environment can serve every service.
+ */
+export function loadResilienceEnv<N extends string>(
+  source: NodeJS.ProcessEnv,
+  upstreams: Record<N, ServicePolicyConfigInput>,
+): Record<N, ServicePolicyConfig> {
+  const names = [...new Set([...Object.keys(upstreams), ...Object.keys(UPSTREAM_DEFAULTS)])];
+  const unknown = unknownResilienceVariables(source, names);
+  if (unknown.length > 0) {
+    const known = names.map((n) => `RESILIENCE_${envServiceName(n)}_*`).join(', ');
+    throw new EnvError(
+      `unknown environment variable ${unknown.join(', ')}: not a resilience setting (known: RESILIENCE_CONFIG, ${known}; see packages/resilience/README.md)`,
+    );
+  }
+  const out = {} as Record<N, ServicePolicyConfig>;
+  for (const name of Object.keys(upstreams) as N[]) {
+    try {
+      out[name] = parseServicePolicyConfig(name, source, upstreams[name]);
+    } catch (err) {
+      throw new EnvError((err as Error).message);
+    }
+  }
+  return out;
 }

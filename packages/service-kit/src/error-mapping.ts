@@ -24,6 +24,13 @@ const SERVER_MESSAGES: Partial<Record<ErrorCode, string>> = {
   tool_execution_error: 'The tool failed',
 };
 
+/** The circuit a `circuit_open` error names (set by @cortex/resilience's breaker), if any. */
+function circuitName(err: { code: string; details?: unknown }): string | undefined {
+  if (err.code !== 'circuit_open') return undefined;
+  const circuit = (err.details as { circuit?: unknown } | undefined)?.circuit;
+  return typeof circuit === 'string' && /^[\w:.-]{1,64}$/.test(circuit) ? circuit : undefined;
+}
+
 interface ValidationIssue {
   path: PropertyKey[];
   message: string;
@@ -55,6 +62,18 @@ export function mapError(err: unknown): MappedError {
   }
   if (hasCode(err)) {
     const status = ERROR_CODES[err.code].status;
+    const circuit = circuitName(err);
+    if (circuit !== undefined) {
+      // The circuit's name is ours (the dependency's), not the dependency's words: safe to say.
+      return {
+        status,
+        code: err.code,
+        message: `Dependency "${circuit}" is unavailable; its circuit is open`,
+        details: { circuit },
+        retryAfterMs: err.retryAfterMs,
+        isBug: false,
+      };
+    }
     const safe = status >= 500 ? (SERVER_MESSAGES[err.code] ?? 'Internal server error') : err.message;
     return {
       status,

@@ -8,6 +8,7 @@ export {
   isSensitive,
   type LoadEnvOptions,
   loadEnv,
+  loadResilienceEnv,
   type NodeEnv,
   nodeEnvSchema,
   portSchema,
@@ -24,7 +25,9 @@ export {
   type HealthStatus,
 } from './health';
 export { type ParentWatchOptions, watchParent } from './parent-watch';
+export { LogLimiter, type LogLimiterOptions } from './log-limiter';
 export { isStorableText, storableObject, storableString } from './pg-safe';
+export { resilienceLog } from './resilience-log';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
 export { installServiceAuth, type ServiceAuthOptions, type ServicePermission } from './service-auth';

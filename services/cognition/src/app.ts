@@ -39,7 +39,7 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
   const memoryUpstream = createUpstream(app, {
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
-    timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    config: env.resilience.memory,
     tokens: new ServiceTokenSigner({
       issuer: 'cognition',
       secret: env.serviceSecrets.cognition[0] as string,

@@ -1,7 +1,9 @@
+import type { ServicePolicyConfig } from '@cortex/resilience';
 import {
   baseEnvSchema,
   EnvError,
   loadEnv,
+  loadResilienceEnv,
   loadServiceSecrets,
   nodeEnvSchema,
   portSchema,
@@ -54,6 +56,8 @@ export type CognitionEnv = z.infer<typeof cognitionEnvSchema> & {
   serviceSecrets: { gateway: string[]; cognition: string[] };
   /** Secret variables left unset (development secrets in use). */
   defaultedSecrets: string[];
+  /** Memory's resilience settings (`RESILIENCE_MEMORY_*` over the design's defaults). */
+  resilience: { memory: ServicePolicyConfig };
 };
 
 /**
@@ -63,7 +67,12 @@ export type CognitionEnv = z.infer<typeof cognitionEnvSchema> & {
 export function loadCognitionEnv(source: NodeJS.ProcessEnv = process.env): CognitionEnv {
   const parsed = loadEnv(cognitionEnvSchema, source);
   const { secrets, defaulted } = loadServiceSecrets(source, parsed.NODE_ENV, ['cognition', 'gateway']);
-  const env = { ...parsed, serviceSecrets: secrets, defaultedSecrets: defaulted };
+  const env = {
+    ...parsed,
+    serviceSecrets: secrets,
+    defaultedSecrets: defaulted,
+    resilience: loadResilienceEnv(source, { memory: { timeoutMs: parsed.UPSTREAM_TIMEOUT_MS } }),
+  };
   if (env.LOCAL_ANALYSER === 'off' && env.MODEL_BACKENDS.length === 0) {
     throw new EnvError(
       'invalid environment variable LOCAL_ANALYSER ("off"): needs at least one MODEL_BACKENDS entry',

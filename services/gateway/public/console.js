@@ -386,7 +386,9 @@ async function confirmPending() {
   state.confirming = true;
   try {
     const res = await api('/history?limit=200');
-    for (const item of res.items ?? []) if (state.pending.has(item.id)) markPending(item.id, false);
+    // A fallback history (memory away) lists held inputs too, marked `pending`: not stored yet.
+    for (const item of res.items ?? [])
+      if (state.pending.has(item.id) && !item.pending) markPending(item.id, false);
   } catch {
     // Memory is still away; the next health poll tries again.
   } finally {

@@ -175,6 +175,44 @@ describe('gateway app', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('invalid_request');
   });
+
+  it('answers /history and /context with fallbacks while memory and cognition are away', async () => {
+    const app = await gateway();
+    const headers = { authorization: `Bearer ${await login(app)}` };
+    const input = await app.inject({
+      method: 'POST',
+      url: '/input',
+      headers,
+      payload: { content: 'held note' },
+    });
+    expect(input.json().status).toBe('received_storage_pending');
+    const history = await app.inject({ url: '/history', headers });
+    expect(history.statusCode).toBe(200);
+    expect(history.json()).toEqual({
+      items: [expect.objectContaining({ id: input.json().item_id, content: 'held note', pending: true })],
+      count: 1,
+      fallback: true,
+    });
+    const context = await app.inject({ url: '/context?query=note', headers });
+    expect(context.statusCode).toBe(200);
+    expect(context.json()).toEqual({
+      context: [],
+      user_id: 'ann-id',
+      query: 'note',
+      count: 0,
+      fallback: true,
+    });
+    const noQuery = await app.inject({ url: '/context', headers });
+    expect(noQuery.json()).toMatchObject({ query: null, fallback: true });
+    // Bad input is still the caller's 400, never hidden behind a fallback.
+    expect((await app.inject({ url: '/history?limit=0', headers })).statusCode).toBe(400);
+    // The calls that failed show in each dependency's recent figures.
+    const health = (await app.inject({ url: '/health' })).json();
+    expect(health.dependencies.memory.recent).toMatchObject({ window_s: 60 });
+    expect(health.dependencies.memory.recent.requests).toBeGreaterThanOrEqual(2);
+    expect(health.dependencies.memory.recent.error_rate).toBe(1);
+    expect(health.dependencies.cognition.recent.errors).toBeGreaterThanOrEqual(2);
+  });
 });
 
 /** An HS256 token as anyone can make one without the secret: a payload and a bogus signature. */

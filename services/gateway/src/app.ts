@@ -15,6 +15,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
+import { HistoryCache } from './store/history-cache';
 import { InputWriter, storePending } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
@@ -73,27 +74,19 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     issuer: 'gateway',
     secret: env.serviceSecrets.gateway[0] as string,
   });
+  // Retries, timeouts and breakers per upstream: env.resilience, parsed at the edge (env.ts). The
+  // memory breaker's short first open period keeps journalled inputs waiting little after memory
+  // returns (see @cortex/resilience's upstream defaults).
   const memoryUpstream = createUpstream(app, {
     name: 'memory',
     urls: env.MEMORY_SERVICE_URL,
-    timeoutMs: env.UPSTREAM_TIMEOUT_MS,
-    // Journalled inputs wait for the breaker to let a probe through: keep that wait short. A
-    // Retry-After from memory is not waited out inside a client's request: the input is journalled
-    // (the replayer honours it), and a read answers 503 with the same Retry-After.
-    // A few probes at once when memory comes back: the feed's reconnect, the replayer's first item
-    // and a user's input each get through instead of being turned away by the others.
-    defaults: {
-      BREAKER_OPEN_MS: '2000',
-      BREAKER_MAX_OPEN_MS: '10000',
-      BREAKER_HALF_OPEN_MAX_PROBES: '4',
-      RETRY_MAX_RETRY_AFTER_MS: '0',
-    },
+    config: env.resilience.memory,
     tokens: serviceTokens,
   });
   const cognitionUpstream = createUpstream(app, {
     name: 'cognition',
     urls: env.COGNITION_SERVICE_URL,
-    timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    config: env.resilience.cognition,
     tokens: serviceTokens,
   });
   const memory = memoryUpstream.client;
@@ -168,6 +161,14 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     cognition,
     timeoutMs: cognitionUpstream.policy.config.timeoutMs,
     authenticate: authenticate(),
+    historyCache: new HistoryCache({
+      maxEntries: env.HISTORY_CACHE_MAX_USERS,
+      maxBytes: env.HISTORY_CACHE_MAX_BYTES,
+      maxAgeMs: env.HISTORY_CACHE_MAX_AGE_MS,
+    }),
+    journal,
+    memoryEvents: memoryUpstream.onEvent,
+    cognitionEvents: cognitionUpstream.onEvent,
   });
   dashboardRoutes(app, {
     memory,

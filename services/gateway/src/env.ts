@@ -4,6 +4,7 @@ import {
   DEVELOPMENT_SECRETS,
   isProduction,
   loadEnv,
+  loadResilienceEnv,
   loadServiceSecrets,
   nodeEnvSchema,
   portSchema,
@@ -81,6 +82,10 @@ export const gatewayEnvSchema = baseEnvSchema
     CONNECTION_TIMEOUT_MS: count(60_000),
     MAX_EVENT_LOOP_DELAY_MS: count(1000),
     UPSTREAM_TIMEOUT_MS: positive(5000),
+    /** Each user's last good history, served by /history while memory is away (an LRU). */
+    HISTORY_CACHE_MAX_USERS: count(10_000),
+    HISTORY_CACHE_MAX_BYTES: count(64 * 1024 * 1024),
+    HISTORY_CACHE_MAX_AGE_MS: count(3_600_000),
   })
   .transform((env, ctx) => {
     const production = isProduction(env.NODE_ENV);
@@ -106,17 +111,30 @@ export const gatewayEnvSchema = baseEnvSchema
     };
   });
 
-export type GatewayEnv = z.infer<typeof gatewayEnvSchema> & {
-  /** Its own service secrets; the first signs the gateway's calls to memory and cognition. */
-  serviceSecrets: { gateway: string[] };
-  /** Secret variables left unset (development secrets in use). */
-  defaultedSecrets: string[];
-};
-
-/** Parses the environment; in production, missing, weak or shared secrets stop the start. */
-export function loadGatewayEnv(source: NodeJS.ProcessEnv = process.env): GatewayEnv {
+/**
+ * The gateway's environment. In production, missing, weak or shared secrets stop the start; each
+ * upstream's resilience settings are parsed here at the edge (`RESILIENCE_MEMORY_*`,
+ * `RESILIENCE_COGNITION_*` over the design's defaults, see @cortex/resilience), and a misspelt
+ * `RESILIENCE_*` name stops the start with one line.
+ */
+export function loadGatewayEnv(source: NodeJS.ProcessEnv = process.env) {
   const env = loadEnv(gatewayEnvSchema, source, { keepEmpty: ['AUTH_USERS'] });
   checkSecrets(source, env.NODE_ENV, ['JWT_SECRET']);
   const { secrets, defaulted } = loadServiceSecrets(source, env.NODE_ENV, ['gateway']);
-  return { ...env, serviceSecrets: secrets, defaultedSecrets: defaulted };
+  const resilience = loadResilienceEnv(source, {
+    // A Retry-After from memory is not waited out inside a client's request: the input is
+    // journalled (the replayer honours it), and a read falls back.
+    memory: { timeoutMs: env.UPSTREAM_TIMEOUT_MS, retry: { maxRetryAfterMs: 0 } },
+    cognition: { timeoutMs: env.UPSTREAM_TIMEOUT_MS },
+  });
+  return {
+    ...env,
+    /** Its own service secrets; the first signs the gateway's calls to memory and cognition. */
+    serviceSecrets: secrets as { gateway: string[] },
+    /** Secret variables left unset (development secrets in use). */
+    defaultedSecrets: defaulted,
+    resilience,
+  };
 }
+
+export type GatewayEnv = ReturnType<typeof loadGatewayEnv>;

@@ -8,6 +8,7 @@ import { openDatabase } from './db/open-database';
 import type { MemoryEnv } from './env';
 import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
+import { diskHealth } from './health/disk-health';
 import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
 import { memoryPermissions } from './service-permissions';
@@ -95,6 +96,17 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
   const shutdown = new AbortController();
   eventRoutes(app, ctx, { notifier, pollMs: env.FEED_POLL_MS, shutdown: shutdown.signal });
   app.health.add('database', databaseHealth(db, { quotaBytes: env.STORAGE_QUOTA_BYTES }), { critical: true });
+  // The embedded database's disk is ours to watch; a remote server's is not visible from here.
+  if (env.DATABASE_URL === undefined && given === undefined && env.PGLITE_DATA_DIR !== 'memory://') {
+    app.health.add(
+      'disk',
+      diskHealth({
+        dir: env.PGLITE_DATA_DIR,
+        minFreeBytes: env.DISK_WARN_FREE_BYTES,
+        minFreeRatio: env.DISK_WARN_FREE_RATIO,
+      }),
+    );
+  }
   // Followers of the feed end first, or closing would wait on their open streams.
   app.addHook('preClose', async () => {
     shutdown.abort();

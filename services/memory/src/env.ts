@@ -17,6 +17,13 @@ export const memoryEnvSchema = baseEnvSchema.extend({
   DB_RETRY_MAX_MS: z.coerce.number().int().positive().default(2000),
   /** Database size that /health measures against: `warning` from 90%. Unset: no quota check. */
   STORAGE_QUOTA_BYTES: z.coerce.number().int().positive().optional(),
+  /** Embedded database only: /health warns when its disk has less free than either bound. */
+  DISK_WARN_FREE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024 * 1024),
+  DISK_WARN_FREE_RATIO: z.coerce.number().min(0).max(1).default(0.05),
   GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().positive().default(500),
   /** Batches written at once; they serialise on the event lock, so more than 2 buys little. */
   GROUP_COMMIT_WRITERS: z.coerce.number().int().min(1).max(16).default(1),

@@ -20,7 +20,8 @@ const storedData = z.object({
   timestamp: z.string(),
   metadata: z.record(z.string(), z.unknown()),
 });
-const stored = z.object({
+/** Memory's answer to `store_input`, as the contract states it. */
+export const stored = z.object({
   status: z.enum(['stored', 'already_exists', 'conflict']),
   item_id: z.string(),
   // Sent with `already_exists`: what the first store of this id kept.
