@@ -227,7 +227,12 @@ describe('CircuitBreaker', () => {
     expect(breaker.openUntil).toBe(clock.now() + 16_000);
     expect(breaker.evidenceOfHealth()).toBe(true);
     expect(breaker.state).toBe('half_open');
-    expect(events.at(-1)).toEqual({ type: 'breaker_half_open', circuit: 'circuit', from: 'open', evidence: true });
+    expect(events.at(-1)).toEqual({
+      type: 'breaker_half_open',
+      circuit: 'circuit',
+      from: 'open',
+      evidence: true,
+    });
     const probe = held(breaker);
     const other = await rejection(breaker.execute(ok));
     expect(hasCode(other, 'circuit_open')).toBe(true); // still one probe at a time

@@ -184,7 +184,8 @@ export class CircuitBreaker implements Policy {
     if (this.current !== OPEN) return false;
     this.transition(HALF_OPEN);
     this.probeSuccesses = 0;
-    if (this.events.active) this.events.emit({ type: 'breaker_half_open', circuit: this.name, from: 'open', evidence: true });
+    if (this.events.active)
+      this.events.emit({ type: 'breaker_half_open', circuit: this.name, from: 'open', evidence: true });
     return true;
   }
 

@@ -24,8 +24,8 @@ export {
   type HealthReport,
   type HealthStatus,
 } from './health';
-export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { LogLimiter, type LogLimiterOptions } from './log-limiter';
+export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceLog } from './resilience-log';
 export { resilienceMetrics } from './resilience-metrics';

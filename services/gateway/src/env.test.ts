@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadGatewayEnv } from './env';
 
 const SECRET = 'a-production-secret-0123456789abcdef';
+// The gateway signs its calls to memory and cognition: production needs its own secret too.
+const SERVICE = { GATEWAY_SERVICE_SECRET: 'a-gateway-service-secret-0123456789abcdef' };
 const HASH = `scrypt$1024$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
 
 describe('gateway environment', () => {
@@ -19,7 +21,7 @@ describe('gateway environment', () => {
         () => loadGatewayEnv({ NODE_ENV: value, JWT_SECRET: 'cortex-dev-secret-change-me-0123456789' }),
         value,
       ).toThrow(/must not be the development secret/);
-      const env = loadGatewayEnv({ NODE_ENV: value, JWT_SECRET: SECRET });
+      const env = loadGatewayEnv({ NODE_ENV: value, JWT_SECRET: SECRET, ...SERVICE });
       expect(env.users).toEqual([]);
       expect(env.usingDevSecret).toBe(false);
     }
@@ -27,12 +29,13 @@ describe('gateway environment', () => {
 
   it('takes only password hashes in production', () => {
     expect(() =>
-      loadGatewayEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET, AUTH_USERS: 'ann:pw' }),
+      loadGatewayEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET, AUTH_USERS: 'ann:pw', ...SERVICE }),
     ).toThrow(/AUTH_USERS \(6 characters, not shown\): entry 1 has a plaintext password/);
     const env = loadGatewayEnv({
       NODE_ENV: 'production',
       JWT_SECRET: SECRET,
       AUTH_USERS: `ann:${HASH}:ann-id`,
+      ...SERVICE,
     });
     expect(env.users.map((u) => u.id)).toEqual(['ann-id']);
   });
