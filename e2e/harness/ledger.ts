@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { inBandError } from '@cortex/errors';
 import { createParser } from 'eventsource-parser';
 import { request } from 'undici';
 import { http } from './http';
@@ -135,7 +136,8 @@ export async function storedInputs(memoryUrl: string, userId?: string): Promise<
       onEvent: (m) => {
         const d = JSON.parse(m.data);
         if (d.end === true) end = d;
-        else if (d.error) error = d.error;
+        // By shape: a task_failed event carries an `error` string and is no failure of the feed.
+        else if (inBandError(d)) error = d.error;
         else if (d.type === 'input')
           page.push({ seq: d.seq, id: d.id, user_id: d.user_id, content: d.content });
       },

@@ -202,7 +202,12 @@ describe('service app', () => {
 
   it('closes while a keep-alive client is mid-request, answering it with Connection: close', async () => {
     const app = createServiceApp({ service: 'closing', logLevel: 'silent' });
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
     app.get('/slow', async () => {
+      arrived();
       await new Promise((r) => setTimeout(r, 200));
       return { done: true };
     });
@@ -221,7 +226,9 @@ describe('service app', () => {
       req.on('error', reject);
       req.end();
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // Closed once the request is being handled (a fixed sleep let a loaded machine close first,
+    // and the late request was refused with 503 as a closing server should).
+    await inHandler;
     await app.close();
     expect(await answer).toEqual({ status: 200, connection: 'close' });
     agent.destroy();
