@@ -15,7 +15,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
-import { InputWriter, storePending } from './store/input-writer';
+import { InputWriter } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
 
@@ -68,11 +68,23 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
+  const writer = new InputWriter(memory);
   const replayer = new PendingReplayer(journal, {
     log: app.log,
+    // Through the writer: concurrent replays go to memory as `store_inputs` batches (one call and
+    // one transaction per up to 200), and each answer is checked like a live input's (a wrong
+    // shape is no proof of storage; a conflict is a refusal, dropped with a log).
+    concurrency: 200,
     store: async (item, signal) => {
       await feed.whenFollowing(signal);
-      await storePending(memory, item, signal);
+      signal.throwIfAborted();
+      await writer.store({
+        user_id: item.user_id,
+        item_id: item.item_id,
+        data: item.data,
+        requestId: `replay-${item.item_id}`,
+        log: app.log,
+      });
     },
   }).start();
   // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).
@@ -86,7 +98,6 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await app.register(sse);
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
-  const writer = new InputWriter(memory);
   inputRoutes(app, {
     writer,
     hub,
