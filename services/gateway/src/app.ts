@@ -69,16 +69,18 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
   const writer = new InputWriter(memory);
+  // Through a writer of its own: concurrent replays go to memory as `store_inputs` batches (one
+  // call and one transaction per up to 200), each answer checked like a live input's (a wrong
+  // shape is no proof of storage; a conflict is a refusal, dropped with a log); and live inputs
+  // never queue behind a replayed batch (each writer has one call in flight).
+  const replayWriter = new InputWriter(memory);
   const replayer = new PendingReplayer(journal, {
     log: app.log,
-    // Through the writer: concurrent replays go to memory as `store_inputs` batches (one call and
-    // one transaction per up to 200), and each answer is checked like a live input's (a wrong
-    // shape is no proof of storage; a conflict is a refusal, dropped with a log).
     concurrency: 200,
     store: async (item, signal) => {
       await feed.whenFollowing(signal);
       signal.throwIfAborted();
-      await writer.store({
+      await replayWriter.store({
         user_id: item.user_id,
         item_id: item.item_id,
         data: item.data,
