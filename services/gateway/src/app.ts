@@ -16,7 +16,7 @@ import { inputRoutes } from './routes/input';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
 import { HistoryCache } from './store/history-cache';
-import { InputWriter, storePending } from './store/input-writer';
+import { InputWriter } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
 import { followFeed } from './stream/upstream-feed';
 
@@ -101,11 +101,25 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
+  const writer = new InputWriter(memory);
+  // Through a writer of its own: concurrent replays go to memory as `store_inputs` batches (one
+  // call and one transaction per up to 200), each answer checked like a live input's (a wrong
+  // shape is no proof of storage; a conflict is a refusal, dropped with a log); and live inputs
+  // never queue behind a replayed batch (each writer has one call in flight).
+  const replayWriter = new InputWriter(memory);
   const replayer = new PendingReplayer(journal, {
     log: app.log,
+    concurrency: 200,
     store: async (item, signal) => {
       await feed.whenFollowing(signal);
-      await storePending(memory, item, signal);
+      signal.throwIfAborted();
+      await replayWriter.store({
+        user_id: item.user_id,
+        item_id: item.item_id,
+        data: item.data,
+        requestId: `replay-${item.item_id}`,
+        log: app.log,
+      });
     },
   }).start();
   // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).
@@ -138,7 +152,6 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     authenticate: authenticate(),
     maxSessionS: env.SESSION_MAX_S,
   });
-  const writer = new InputWriter(memory);
   inputRoutes(app, {
     writer,
     hub,

@@ -6,7 +6,7 @@ import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputWriter, storePending } from './input-writer';
+import { InputWriter } from './input-writer';
 
 describe('InputWriter against a real memory service', () => {
   let memory: FastifyInstance;
@@ -108,13 +108,7 @@ describe('InputWriter against a real memory service', () => {
     expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
   });
 
-  it("storePending resolves only on memory's word that it has the input", async () => {
-    const signal = new AbortController().signal;
-    await storePending(client, { user_id: 'owner', item_id: 'pending-1', data: data('p') }, signal);
-    await storePending(client, { user_id: 'owner', item_id: 'pending-1', data: data('p') }, signal); // already_exists
-    await expect(
-      storePending(client, { user_id: 'other', item_id: 'pending-1', data: data('p') }, signal),
-    ).rejects.toMatchObject({ code: 'conflict' });
+  it("resolves only on memory's word that it has the input, and refuses only the wrong one of a batch", async () => {
     // An answer of another shape (a broken or impostor memory) is no proof it was stored.
     const odd = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -128,11 +122,40 @@ describe('InputWriter against a real memory service', () => {
     });
     try {
       await expect(
-        storePending(oddClient, { user_id: 'owner', item_id: 'pending-2', data: data('p') }, signal),
+        new InputWriter(oddClient).store({
+          user_id: 'owner',
+          item_id: 'odd-1',
+          data: data('p'),
+          requestId: 'e',
+          log: memory.log,
+        }),
       ).rejects.toMatchObject({ code: 'data_error' });
     } finally {
       await oddClient.close();
       odd.close();
     }
+    // Memory refuses a whole batch as invalid when one input is: the rest are stored one by one.
+    const writer = new InputWriter(client);
+    const busy = writer.store({
+      user_id: 'w3',
+      item_id: 'first',
+      data: data('f'),
+      requestId: 'f',
+      log: memory.log,
+    });
+    const outcomes = await Promise.allSettled([
+      writer.store({ user_id: 'w3', item_id: 'good-1', data: data('1'), requestId: 'g', log: memory.log }),
+      writer.store({
+        user_id: 'w3',
+        item_id: 'bad',
+        data: { ...data('2'), timestamp: 'not a time' },
+        requestId: 'h',
+        log: memory.log,
+      }),
+      writer.store({ user_id: 'w3', item_id: 'good-2', data: data('3'), requestId: 'i', log: memory.log }),
+    ]);
+    await busy;
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid_request' });
   });
 });

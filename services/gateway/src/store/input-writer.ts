@@ -37,25 +37,6 @@ export function refusedByMemory(err: unknown): err is CodedError {
   return hasCode(err) && REFUSALS.has(err.code);
 }
 
-/**
- * Stores one journalled input (the replayer's path), its answer checked like a live input's: an
- * answer of the wrong shape is no proof that memory has it (the input stays journalled), and a
- * clash with another user's id is a `conflict` (a refusal: the replayer drops it with a log).
- */
-export async function storePending(
-  memory: ServiceClient,
-  item: { user_id: string; item_id: string; data: InputData },
-  signal: AbortSignal,
-): Promise<void> {
-  const result = await memory.callTool(
-    'store_input',
-    { user_id: item.user_id, input_data: { id: item.item_id, ...item.data } },
-    { signal, schema: stored },
-  );
-  if (result.status === 'conflict')
-    throw new CortexError('conflict', 'An input with this id belongs to another user');
-}
-
 /** Batches stay well inside memory's body limit (`BODY_LIMIT_BYTES`, 4 MiB by default). */
 const MAX_BATCH_BYTES = 1024 * 1024;
 
@@ -101,8 +82,14 @@ export class InputWriter {
       },
       maxBatch,
       maxInFlight,
-      // An input of up to the gateway's 1 MiB body limit goes alone; small ones share a batch.
-      { weigh: (r) => Buffer.byteLength(JSON.stringify(r.data)), maxWeight: MAX_BATCH_BYTES },
+      {
+        // An input of up to the gateway's 1 MiB body limit goes alone; small ones share a batch.
+        weigh: (r) => Buffer.byteLength(JSON.stringify(r.data)),
+        maxWeight: MAX_BATCH_BYTES,
+        // A batch memory refuses as wrong is sent again one by one: one bad input must not be
+        // refused (or, replayed, dropped) with its neighbours.
+        splitOnFailure: (err) => refusedByMemory(err),
+      },
     );
   }
 
