@@ -44,7 +44,7 @@ export class ServiceProcess {
   }
 
   async start(timeoutMs = 90_000): Promise<this> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'], {
       cwd: `${ROOT}/services/${this.name}`,
       env: {
         PATH: process.env.PATH ?? '',
