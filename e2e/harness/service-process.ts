@@ -44,17 +44,21 @@ export class ServiceProcess {
   }
 
   async start(timeoutMs = 90_000): Promise<this> {
-    const child = spawn(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'], {
-      cwd: `${ROOT}/services/${this.name}`,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        HOST: '127.0.0.1',
-        ...this.env,
-        PORT: String(this.port),
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'],
+      {
+        cwd: `${ROOT}/services/${this.name}`,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          HOST: '127.0.0.1',
+          ...this.env,
+          PORT: String(this.port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.child = child;
     const listening = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
