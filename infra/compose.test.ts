@@ -20,7 +20,7 @@ import {
   variableRefs,
 } from './compose-file';
 import { composeSafetyProblems } from './compose-safety';
-import { execForm, last, readDockerfile, resolveLastStage } from './dockerfile';
+import { execForm, expand, last, readDockerfile, resolveLastStage } from './dockerfile';
 
 // No Docker engine runs here: these check the files' structure, and run the health-check
 // commands themselves against a real socket.
@@ -351,7 +351,7 @@ describe('Dockerfile', () => {
         HOST: '0.0.0.0',
         PORT: String(PORTS[name]),
       });
-      expect(last(runtime, 'EXPOSE')?.replace('${PORT}', resolved.env.PORT ?? '')).toBe(String(PORTS[name]));
+      expect(expand(last(runtime, 'EXPOSE') ?? '', resolved.env)).toBe(String(PORTS[name]));
     });
 
     it('copies in only the deployed output of the build stage (no sources, no dev install)', () => {

@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './compose-file';
+
+/**
+ * Test support: what a service's production install holds, and what must never be in it.
+ * The image runs `node dist/server.js` over `pnpm deploy --prod` output (see Dockerfile).
+ */
+
+const run = promisify(execFile);
+
+interface PackageJson {
+  name?: string;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+/** The root package.json and every workspace project's (packages, services, e2e, bench). */
+export function workspaceManifests(root = REPO_ROOT): PackageJson[] {
+  const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+  const dirs = ['packages', 'services'].flatMap((group) =>
+    readdirSync(join(root, group)).map((name) => join(root, group, name)),
+  );
+  return [root, ...dirs, join(root, 'e2e'), join(root, 'bench')].map(read);
+}
+
+/** Tools that only build, type-check or test: never needed at run time. */
+export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
+
+/**
+ * Names that must not be in a production closure: every devDependency of the workspace that no
+ * workspace package needs at run time (undici is a test tool of e2e but a dependency of the
+ * network client), the build and test tools, and any `@types/*`.
+ */
+export function devOnly(manifests = workspaceManifests()): (name: string) => boolean {
+  const runtime = new Set(manifests.flatMap((m) => Object.keys(m.dependencies ?? {})));
+  const dev = new Set([...manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})), ...TOOLING]);
+  return (name) => name.startsWith('@types/') || (dev.has(name) && !runtime.has(name));
+}
+
+interface ListNode {
+  dependencies?: Record<string, ListNode & { version?: string }>;
+}
+
+/** Every package name under a `pnpm list --json` tree. */
+export function namesIn(tree: ListNode, into = new Set<string>()): Set<string> {
+  for (const [name, node] of Object.entries(tree.dependencies ?? {})) {
+    into.add(name);
+    namesIn(node, into);
+  }
+  return into;
+}
+
+/** The production dependency closure of a workspace project, as pnpm resolves it from the lockfile. */
+export async function productionClosure(pkg: string, root = REPO_ROOT): Promise<Set<string>> {
+  const { stdout } = await run('pnpm', ['--filter', pkg, 'list', '--prod', '--depth', 'Infinity', '--json'], {
+    cwd: root,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const [tree] = JSON.parse(stdout) as ListNode[];
+  if (!tree) throw new Error(`pnpm list found no project ${pkg}`);
+  return namesIn(tree);
+}
+
+/** Package names installed in a `pnpm deploy` output's virtual store (`node_modules/.pnpm`). */
+export function deployedPackages(dir: string): Set<string> {
+  const names = new Set<string>();
+  for (const entry of readdirSync(join(dir, 'node_modules', '.pnpm'))) {
+    if (entry === 'lock.yaml' || entry === 'node_modules') continue;
+    // `@scope+name@1.2.3_peer@4` or `name@1.2.3`: the name ends at the version's `@`.
+    const at = entry.indexOf('@', entry.startsWith('@') ? 1 : 0);
+    names.add(entry.slice(0, at).replace('+', '/'));
+  }
+  return names;
+}
