@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployedPackages, devOnly } from '../infra/production-closure';
+import { deployCommand, deployedPackages, devOnly } from '../infra/production-closure';
 import { http } from './harness/http';
 import { type ServiceName, ServiceProcess } from './harness/service-process';
 import { signToken } from './harness/tokens';
@@ -27,23 +27,6 @@ const SECRETS = {
   COGNITION_SERVICE_SECRET: secret(),
 };
 
-/** The deploy command of the Dockerfile, with SERVICE and the output folder filled in. */
-function deployArgs(service: string, out: string): string[] {
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const line = /RUN (pnpm --filter "@cortex\/\$\{SERVICE\}" [^&\n]*deploy[^&\n]*\/out)/.exec(dockerfile)?.[1];
-  if (!line) throw new Error('no pnpm deploy line in the Dockerfile');
-  return line
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map((a) =>
-      a
-        .replaceAll('"', '')
-        .replace(`\${SERVICE}`, service)
-        .replace(/^\/out$/, out),
-    );
-}
-
 describe('the production build', () => {
   const out = mkdtempSync(join(tmpdir(), 'cortex-deploy-'));
   const processes: ServiceProcess[] = [];
@@ -52,7 +35,7 @@ describe('the production build', () => {
   beforeAll(async () => {
     await run('pnpm', ['build:js'], { cwd: ROOT });
     for (const name of SERVICES) {
-      await run('pnpm', deployArgs(name, join(out, name)), { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+      await run('pnpm', deployCommand(name, join(out, name)), { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
     }
   }, 180_000);
   afterAll(async () => {

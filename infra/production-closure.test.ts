@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './compose-file';
 import {
+  deployCommand,
   deployedPackages,
   devOnly,
   namesIn,
@@ -62,6 +63,20 @@ describe('namesIn and deployedPackages (test support)', () => {
       mkdirSync(join(dir, 'node_modules/.pnpm', entry), { recursive: true });
     }
     expect([...deployedPackages(dir)].sort()).toEqual(['@fastify/sse', 'fastify']);
+  });
+});
+
+describe('deployCommand', () => {
+  it("is the Dockerfile's pnpm deploy for one service, into the folder given", () => {
+    expect(deployCommand('memory', '/x')).toEqual([
+      '--filter',
+      '@cortex/memory',
+      '--config.inject-workspace-packages=true',
+      'deploy',
+      '--prod',
+      '--offline',
+      '/x',
+    ]);
   });
 });
 

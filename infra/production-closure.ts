@@ -75,3 +75,23 @@ export function deployedPackages(dir: string): Set<string> {
   }
   return names;
 }
+
+/**
+ * The Dockerfile's own `pnpm deploy` command for one service, writing to `out` instead of /out,
+ * as pnpm arguments: tests and the cold-start bench install exactly what the image holds.
+ */
+export function deployCommand(service: string, out: string, root = REPO_ROOT): string[] {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const line = /RUN (pnpm --filter "@cortex\/\$\{SERVICE\}" [^&\n]*deploy[^&\n]*\/out)/.exec(dockerfile)?.[1];
+  if (!line) throw new Error('no pnpm deploy line in the Dockerfile');
+  return line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map((a) =>
+      a
+        .replaceAll('"', '')
+        .replace(`\${SERVICE}`, service)
+        .replace(/^\/out$/, out),
+    );
+}

@@ -10,6 +10,7 @@ import { SECRET_NAME } from '../compose-safety';
 import { type Container, containersOf, type K8sObject, kustomize } from './kustomize';
 import { mayReach } from './network-reach';
 import { validateObject } from './schemas';
+import { unknownFields } from './strict-fields';
 
 // No cluster runs here: the base and the dev overlay are resolved as `kubectl apply -k` would
 // (kustomize.ts), every object is checked against the Kubernetes schemas (kubernetes-models), and
@@ -74,6 +75,10 @@ describe.each([
   it('is valid against the Kubernetes schemas, object by object', () => {
     expect(objects.length).toBeGreaterThan(10);
     for (const o of objects) validateObject(o);
+  });
+
+  it('has no field the Kubernetes API does not know (strict field validation)', () => {
+    expect(objects.flatMap(unknownFields)).toEqual([]);
   });
 });
 
