@@ -1,7 +1,7 @@
 /**
  * Cold start and idle memory per service, the old way (TypeScript through tsx) against the built
  * way (`node dist/server.js` from the production install the image holds).
- *   pnpm bench:coldstart            (COLDSTART_RUNS=5 per service and way, IDLE_MS=3000)
+ *   pnpm bench:coldstart            (COLDSTART_RUNS=3 per service and way, IDLE_MS=2000)
  *
  * - cold start: from spawning the process to the first `/health` answered 200;
  * - RSS at idle: the process's resident memory IDLE_MS after that (the tsx way includes tsx's
@@ -30,8 +30,8 @@ import { freePort } from './lib/ports';
 import { printJson, printTable, progress } from './lib/report';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RUNS = envNumber('COLDSTART_RUNS', 5);
-const IDLE_MS = envNumber('IDLE_MS', 3000);
+const RUNS = envNumber('COLDSTART_RUNS', 3);
+const IDLE_MS = envNumber('IDLE_MS', 2000);
 const SERVICES = ['memory', 'cognition', 'gateway'] as const;
 type Service = (typeof SERVICES)[number];
 type Way = 'tsx' | 'built';
