@@ -54,7 +54,9 @@ function resolveImport(from: string, spec: string): string {
 function check(value: unknown, type: string, at: string, ctx: Declared, problems: string[]) {
   const array = /^Array<(.+)>$/.exec(type);
   if (array?.[1]) {
-    if (Array.isArray(value)) value.forEach((v, i) => check(v, array[1] ?? '', `${at}[${i}]`, ctx, problems));
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) check(v, array[1] ?? '', `${at}[${i}]`, ctx, problems);
+    }
     return;
   }
   const spec = ctx.imports.get(type);
