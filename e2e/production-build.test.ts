@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployCommand, deployedPackages, devOnly } from '../infra/production-closure';
+import { absoluteLinks, deployCommand, deployedPackages, devOnly } from '../infra/production-closure';
 import { http } from './harness/http';
 import { type ServiceName, ServiceProcess } from './harness/service-process';
 import { signToken } from './harness/tokens';
@@ -61,6 +62,8 @@ describe('the production build', () => {
     const dir = join(out, name);
     expect(existsSync(join(dir, 'dist/server.js'))).toBe(true);
     expect(existsSync(join(dir, 'src'))).toBe(false);
+    // The image copies the folder elsewhere (/out to /app): every link must be relative.
+    expect(absoluteLinks(dir)).toEqual([]);
     // Workspace packages are copied in with their dist only, and resolve to it.
     const store = join(dir, 'node_modules/.pnpm');
     const cortex = readdirSync(store).filter((e) => e.startsWith('@cortex+'));
@@ -120,6 +123,11 @@ describe('the production build', () => {
         (await http('GET', `${gateway.url}/history?limit=5`, { token })).body?.count === 1 ? true : undefined,
       15_000,
     );
+    // The console's static files and memory's migrations came along (module-relative paths).
+    const page = await request(`${gateway.url}/`);
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    await page.body.dump();
     // A token signed with anything but the operator's secret is refused.
     const forged = await signToken(
       { oid: 'prod-build-user' },

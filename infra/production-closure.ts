@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './compose-file';
@@ -94,4 +94,17 @@ export function deployCommand(service: string, out: string, root = REPO_ROOT): s
         .replace(`\${SERVICE}`, service)
         .replace(/^\/out$/, out),
     );
+}
+
+/** Symlinks under `dir` with an absolute target: they would break once the folder is copied. */
+export function absoluteLinks(dir: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      if (readlinkSync(path).startsWith('/')) found.push(path);
+    } else if (st.isDirectory()) found.push(...absoluteLinks(path));
+  }
+  return found;
 }
