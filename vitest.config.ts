@@ -24,6 +24,7 @@ export default defineConfig({
             'services/*/src/**/*.test.ts',
             'infra/**/*.test.ts',
             'e2e/harness/**/*.test.ts',
+            'scripts/**/*.test.ts',
           ],
           exclude: ['**/node_modules/**'],
           globalSetup,
