@@ -4,11 +4,19 @@ import { defineConfig } from 'vitest/config';
 // share one PostgreSQL, so they run one file at a time to keep this 2-core machine from thrashing.
 // Each settles its PostgreSQL first (DATABASE_URL, else testcontainers, else embedded only).
 const globalSetup = ['e2e/harness/global-setup.ts'];
+// Workspace packages resolve to their TypeScript sources through the "@cortex/source" export
+// condition (their "default" is the built dist/, which a fresh clone does not have).
+// The rest are Vite's defaults for server code, which setting `conditions` replaces.
+const conditions = ['@cortex/source', 'module', 'node', 'development|production'];
+const resolve = { conditions };
+const ssr = { resolve: { conditions } };
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
+        ssr,
         test: {
           name: 'unit',
           include: [
@@ -16,6 +24,7 @@ export default defineConfig({
             'services/*/src/**/*.test.ts',
             'infra/**/*.test.ts',
             'e2e/harness/**/*.test.ts',
+            'scripts/**/*.test.ts',
           ],
           exclude: ['**/node_modules/**'],
           globalSetup,
@@ -24,6 +33,8 @@ export default defineConfig({
         },
       },
       {
+        resolve,
+        ssr,
         test: {
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
@@ -35,6 +46,8 @@ export default defineConfig({
         },
       },
       {
+        resolve,
+        ssr,
         test: {
           name: 'browser',
           include: ['e2e/browser/**/*.test.ts'],

@@ -1,7 +1,7 @@
 /**
  * Retry amplification: how many requests reach a dead memory per client request.
  *
- *   npx tsx bench/amplification.ts
+ *   npx tsx --conditions=@cortex/source bench/amplification.ts
  *
  * The "memory" is an impostor (node:http answering every request 503, no Retry-After) that counts
  * what reaches it. K client requests to `GET /history` (one memory call each) go through the

@@ -1,7 +1,7 @@
 /**
  * Failing fast: how long the gateway takes to answer when memory is away.
  *
- *   npx tsx bench/failfast.ts
+ *   npx tsx --conditions=@cortex/source bench/failfast.ts
  *
  * Part 1, memory down and its circuit open: p50/p99 under load (autocannon) of
  *   - `GET /history` → 503 circuit_open, beside its floor `GET /history?limit=0` → 400;

@@ -3,7 +3,7 @@
  * PostgreSQL (real processes), beside the rate the same PostgreSQL takes one-row autocommit
  * INSERTs of the same rows at the same concurrency (a pg Pool from Node, and pgbench if present).
  *
- *   npx tsx bench/ingest.ts
+ *   npx tsx --conditions=@cortex/source bench/ingest.ts
  *
  * Env: BENCH_SECONDS (per phase per round, default 15), BENCH_ROUNDS (2), BENCH_CONNECTIONS (64),
  * BENCH_WARMUP_SECONDS (3), BENCH_GROUP_COMMIT_OFF=1 (also run memory with GROUP_COMMIT=off),

@@ -1,7 +1,7 @@
 /**
  * Per-call overhead of a composed resilience policy: @cortex/resilience vs cockatiel vs opossum.
  *
- *   npx tsx bench/policy.ts [--rounds 15] [--ms 250]
+ *   npx tsx --conditions=@cortex/source bench/policy.ts [--rounds 15] [--ms 250]
  *
  * Success path: retry + circuit breaker + per-attempt timeout around a function that resolves
  * at once (opossum has no retry: breaker with timeout). Failure path: the same stacks with the

@@ -2,7 +2,7 @@
  * SSE at scale on one gateway process: memory per open stream, and delivery latency from
  * `POST /input` to the event arriving on the user's streams.
  *
- *   npx tsx bench/sse.ts
+ *   npx tsx --conditions=@cortex/source bench/sse.ts
  *
  * N streams (default 10,000) over N / PER_USER users are opened from child processes (raw
  * http.get, one socket each). The gateway's RSS and V8 heap in use are read from its /metrics

@@ -3,7 +3,7 @@
  * plain one-row-per-transaction `pg` loop, at 1, 8 and 64 concurrent callers, all in one run
  * against the same PostgreSQL (an isolated schema, dropped afterwards).
  *
- *   npx tsx bench/store.ts            (DATABASE_URL, BENCH_SECONDS=4 per cell)
+ *   npx tsx --conditions=@cortex/source bench/store.ts            (DATABASE_URL, BENCH_SECONDS=4 per cell)
  *
  * Prints a table, then one line of JSON.
  */

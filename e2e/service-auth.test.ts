@@ -38,7 +38,7 @@ function expectRefused(res: JsonResponse, status: 401 | 403, what: string) {
  * its exit code (a process that listens instead is killed and reported as such).
  */
 async function startRefused(service: 'gateway' | 'memory' | 'cognition', env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'], {
     cwd: `${ROOT}/services/${service}`,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

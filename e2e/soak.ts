@@ -2,7 +2,7 @@
  * Chaos soak: the whole system under load while faults are injected at random, then healed; at the
  * end every input the gateway accepted must be stored exactly once.
  *
- *   npx tsx e2e/soak.ts            (root script: pnpm e2e:soak)
+ *   npx tsx --conditions=@cortex/source e2e/soak.ts            (root script: pnpm e2e:soak)
  *
  * PostgreSQL when DATABASE_URL is set or testcontainers can start one (with a fault proxy in front
  * of it too), else PGlite. A fault

@@ -8,7 +8,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface ComposeService {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile?: string; args?: Record<string, string> };
   environment?: Record<string, string | number | boolean | null>;
   ports?: string[];
   volumes?: string[];
@@ -17,36 +17,86 @@ export interface ComposeService {
   profiles?: string[];
   restart?: string;
   stop_grace_period?: string;
+  networks?: string[];
 }
 
 export interface ComposeFile {
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
+  networks?: Record<string, { internal?: boolean } | null>;
+}
+
+/** One `${NAME...}` reference in a compose file: `op` is `-`, `:-`, `?`, `:?` or undefined (bare). */
+export interface VariableRef {
+  name: string;
+  op: string | undefined;
+  arg: string;
+}
+
+const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g;
+
+/** Every variable a text refers to, with how it is defaulted or required. */
+export function variableRefs(text: string): VariableRef[] {
+  return [...text.matchAll(REFERENCE)]
+    .filter((m) => m[0] !== '$$')
+    .map((m) => ({ name: m[1] ?? '', op: m[2], arg: m[3] ?? '' }));
 }
 
 /**
- * Compose's variable interpolation for a shell with none of the variables set: what a fresh
- * checkout gets from a bare `docker compose up`. A required variable (`${X:?}` or a bare `${X}`)
- * throws, since the contract promises that `docker compose up` alone starts the stack.
+ * Compose's variable interpolation, given the variables set in the shell or `.env`. A required
+ * variable (`${X:?}` unset or empty, `${X?}` unset) throws with its message, as compose refuses to
+ * start; a bare `${X}` that is unset becomes empty (compose warns).
  */
-export function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (match, name, op, arg) => {
+export function interpolate(value: string, vars: Record<string, string> = {}): string {
+  return value.replace(REFERENCE, (match, name: string, op: string | undefined, arg: string) => {
     if (match === '$$') return '$';
-    if (op === '-' || op === ':-') return arg;
-    throw new Error(`\${${name}} has no default: ${arg || 'required'}`);
+    const set = Object.hasOwn(vars, name);
+    const v = vars[name] ?? '';
+    switch (op) {
+      case ':-':
+        return v === '' ? arg : v;
+      case '-':
+        return set ? v : arg;
+      case ':?':
+        if (v === '') throw new Error(`\${${name}} is required: ${arg}`);
+        return v;
+      case '?':
+        if (!set) throw new Error(`\${${name}} is required: ${arg}`);
+        return v;
+      default:
+        return v;
+    }
   });
 }
 
+/** A YAML file (compose's own or an override) as parsed, without interpolation. */
+export function readComposeYaml(path = `${REPO_ROOT}docker-compose.yml`): ComposeFile {
+  return parse(readFileSync(path, 'utf8')) as ComposeFile;
+}
+
 /** The file with every string interpolated as above and YAML aliases resolved. */
-export function loadCompose(path = `${REPO_ROOT}docker-compose.yml`): ComposeFile {
+export function loadCompose(
+  vars: Record<string, string> = {},
+  path = `${REPO_ROOT}docker-compose.yml`,
+): ComposeFile {
   const resolve = (v: unknown): unknown => {
-    if (typeof v === 'string') return interpolate(v);
+    if (typeof v === 'string') return interpolate(v, vars);
     if (Array.isArray(v)) return v.map(resolve);
     if (v && typeof v === 'object')
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
     return v;
   };
-  return resolve(parse(readFileSync(path, 'utf8'))) as ComposeFile;
+  return resolve(readComposeYaml(path)) as ComposeFile;
+}
+
+/** `KEY=value` lines of an env file (compose's `.env`), comments and blank lines skipped. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m?.[1]) vars[m[1]] = (m[2] ?? '').trim();
+  }
+  return vars;
 }
 
 /** A service's environment as the process sees it: every value a string. */

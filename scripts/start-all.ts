@@ -23,7 +23,7 @@ const children: ChildProcess[] = [];
 let stopping = false;
 
 function start(name: keyof typeof ports) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'], {
     cwd: `${root}/services/${name}`,
     env: { ...shared, PORT: String(ports[name]) },
     stdio: ['ignore', 'inherit', 'inherit'],

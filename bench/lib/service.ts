@@ -50,7 +50,7 @@ export class BenchService {
     if (this.port === 0) this.port = await freePort();
     const child = spawn(
       process.execPath,
-      [...(this.options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'],
+      [...(this.options.nodeArgs ?? []), '--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'],
       {
         cwd: `${ROOT}/services/${this.name}`,
         env: {

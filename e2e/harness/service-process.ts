@@ -6,6 +6,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type ServiceName = 'gateway' | 'memory' | 'cognition';
 
+/** How to run the service: by default its sources through tsx, as `pnpm start` does. */
+export interface Launch {
+  cwd: string;
+  args: string[];
+}
+
 /**
  * One service as a real process, started the way users start it (tsx src/server.ts). It first
  * listens on an ephemeral port; restarts reuse that port so clients and proxies keep working.
@@ -19,6 +25,10 @@ export class ServiceProcess {
   constructor(
     readonly name: ServiceName,
     private env: Record<string, string>,
+    private readonly launch: Launch = {
+      cwd: `${ROOT}/services/${name}`,
+      args: ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'],
+    },
   ) {}
 
   get url() {
@@ -44,8 +54,8 @@ export class ServiceProcess {
   }
 
   async start(timeoutMs = 90_000): Promise<this> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: `${ROOT}/services/${this.name}`,
+    const child = spawn(process.execPath, this.launch.args, {
+      cwd: this.launch.cwd,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',

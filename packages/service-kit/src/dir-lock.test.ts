@@ -52,9 +52,13 @@ async function lockingChild(dir: string): Promise<ChildProcess> {
   const module = fileURLToPath(new URL('./dir-lock.ts', import.meta.url));
   const script = `const { lockDirectory } = await import(${JSON.stringify(module)});
 lockDirectory(${JSON.stringify(dir)}, 'child'); console.log('locked'); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@cortex/source', '--import', 'tsx', '--input-type=module', '-e', script],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   expect(await firstLine(child)).toBe('locked');
   return child;

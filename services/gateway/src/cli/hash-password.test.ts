@@ -8,7 +8,7 @@ const SCRIPT = fileURLToPath(new URL('./hash-password.ts', import.meta.url));
 
 describe('hash-password', () => {
   it('hashes the password read from stdin into an AUTH_USERS entry that checks', async () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', SCRIPT], {
+    const run = spawnSync(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', SCRIPT], {
       input: 'pässword 1\n',
       encoding: 'utf8',
     });
@@ -23,7 +23,10 @@ describe('hash-password', () => {
   });
 
   it('refuses an empty password', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', SCRIPT], { input: '', encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--conditions=@cortex/source', '--import', 'tsx', SCRIPT], {
+      input: '',
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
   });
