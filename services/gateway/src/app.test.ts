@@ -206,8 +206,8 @@ describe('gateway app', () => {
     expect(noQuery.json()).toMatchObject({ query: null, fallback: true });
     // Bad input is still the caller's 400, never hidden behind a fallback.
     expect((await app.inject({ url: '/history?limit=0', headers })).statusCode).toBe(400);
-    // The calls that failed show in each dependency's recent figures.
-    const health = (await app.inject({ url: '/health' })).json();
+    // The calls that failed show in each dependency's recent figures (details: signed-in only).
+    const health = (await app.inject({ url: '/health/details', headers })).json();
     expect(health.dependencies.memory.recent).toMatchObject({ window_s: 60 });
     expect(health.dependencies.memory.recent.requests).toBeGreaterThanOrEqual(2);
     expect(health.dependencies.memory.recent.error_rate).toBe(1);
