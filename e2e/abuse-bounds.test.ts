@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../services/gateway/src/auth/password-hash';
 import { http } from './harness/http';
 import { ServiceProcess } from './harness/service-process';
+import { serviceSecretsEnv } from './harness/service-tokens';
 import { SseRecorder } from './harness/sse-client';
 import { signToken, TEST_SECRET } from './harness/tokens';
 
@@ -60,6 +61,7 @@ describe('gateway abuse bounds over real sockets', () => {
       LOG_LEVEL: 'info',
       NODE_ENV: 'production',
       JWT_SECRET: TEST_SECRET,
+      ...serviceSecretsEnv('gateway'),
       AUTH_USERS: `alice:${hash}:alice`,
       MEMORY_SERVICE_URL: NOWHERE,
       COGNITION_SERVICE_URL: NOWHERE,

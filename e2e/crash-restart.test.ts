@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holderOf } from '@cortex/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, reconcile, storedInputs } from './harness/ledger';
+import { serviceSecretsEnv } from './harness/service-tokens';
 import { TEST_SECRET } from './harness/tokens';
 import { procState, UserLaunchedService } from './harness/user-launch';
 import { waitUntil } from './harness/wait';
@@ -21,9 +22,11 @@ describe('crash and restart the way users run the services', () => {
   const launched: UserLaunchedService[] = [];
   let memory: UserLaunchedService;
   let gateway: UserLaunchedService;
-  const common = { LOG_LEVEL: 'info', JWT_SECRET: TEST_SECRET };
+  // Production, with real and distinct secrets, as an operator runs it.
+  const common = { LOG_LEVEL: 'info', NODE_ENV: 'production', JWT_SECRET: TEST_SECRET };
   const gatewayEnv = () => ({
     ...common,
+    ...serviceSecretsEnv('gateway'),
     PENDING_STORE_DIR: pendingDir,
     MEMORY_SERVICE_URL: memory.url,
     // Cognition is not part of this story: nothing listens there.
@@ -35,7 +38,13 @@ describe('crash and restart the way users run the services', () => {
   };
 
   beforeAll(async () => {
-    memory = launch(new UserLaunchedService('memory', { ...common, PGLITE_DATA_DIR: join(work, 'pglite') }));
+    memory = launch(
+      new UserLaunchedService('memory', {
+        ...common,
+        ...serviceSecretsEnv('memory'),
+        PGLITE_DATA_DIR: join(work, 'pglite'),
+      }),
+    );
     await memory.start();
     gateway = launch(new UserLaunchedService('gateway', gatewayEnv()));
     await gateway.start();
@@ -94,7 +103,7 @@ describe('crash and restart the way users run the services', () => {
     const r = reconcile(ledger.accepted(), await storedInputs(memory.url));
     console.log(`[crash] ${JSON.stringify(r)} (${stored.ms} ms after memory restarted)`);
     expect(r).toMatchObject({ accepted: 31, stored: 31, duplicates: 0, lost: 0, mismatched: 0, unknown: 0 });
-    const health = await http('GET', `${gateway.url}/health`);
+    const health = await gatewayHealthDetails(gateway.url);
     expect(health.body.dependencies.pending_store.items).toBe(0);
   });
 

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { type Answer, InputLedger, makeUsers, reconcile, storedInputs, type User } from './harness/ledger';
+import { serviceSecretsEnv } from './harness/service-tokens';
 import { primaryMode } from './harness/system';
 import { TEST_SECRET } from './harness/tokens';
 import { UserLaunchedService } from './harness/user-launch';
@@ -43,7 +44,8 @@ class Trio {
   static async create(): Promise<Trio> {
     const t = new Trio();
     const [mp, cp, gp] = [await freePort(), await freePort(), await freePort()];
-    const common = { LOG_LEVEL: 'info', JWT_SECRET: TEST_SECRET };
+    // Production, with real and distinct secrets, as an operator runs it.
+    const common = { LOG_LEVEL: 'info', NODE_ENV: 'production', JWT_SECRET: TEST_SECRET };
     let memoryEnv: Record<string, string> = { PGLITE_DATA_DIR: join(t.work, 'pglite') };
     if (primaryMode() === 'postgres') {
       const iso = await isolatedSchemaUrl(process.env.DATABASE_URL as string);
@@ -51,12 +53,17 @@ class Trio {
       memoryEnv = { DATABASE_URL: iso.url };
     }
     const memoryUrl = `http://127.0.0.1:${mp}`;
-    t.memory = new UserLaunchedService('memory', { ...common, ...memoryEnv });
+    t.memory = new UserLaunchedService('memory', { ...common, ...serviceSecretsEnv('memory'), ...memoryEnv });
     t.memory.port = mp;
-    t.cognition = new UserLaunchedService('cognition', { ...common, MEMORY_SERVICE_URL: memoryUrl });
+    t.cognition = new UserLaunchedService('cognition', {
+      ...common,
+      ...serviceSecretsEnv('cognition'),
+      MEMORY_SERVICE_URL: memoryUrl,
+    });
     t.cognition.port = cp;
     t.gateway = new UserLaunchedService('gateway', {
       ...common,
+      ...serviceSecretsEnv('gateway'),
       PENDING_STORE_DIR: join(t.work, 'pending'),
       MEMORY_SERVICE_URL: memoryUrl,
       COGNITION_SERVICE_URL: `http://127.0.0.1:${cp}`,
@@ -101,7 +108,7 @@ function keepPosting(gatewayUrl: string, user: User, ledger: InputLedger, everyM
       const at = performance.now();
       const [answer, health] = await Promise.all([
         ledger.post(gatewayUrl, user),
-        n++ % healthEvery === 0 ? http('GET', `${gatewayUrl}/health`).catch(() => undefined) : undefined,
+        n++ % healthEvery === 0 ? gatewayHealthDetails(gatewayUrl).catch(() => undefined) : undefined,
       ]);
       sent.push({ at, answer });
       const memory = health?.body?.dependencies?.memory;
@@ -124,7 +131,7 @@ async function gatewayRecovered(gatewayUrl: string, timeoutMs = 30_000) {
   const { value } = await waitUntil(
     'the gateway to recover',
     async () => {
-      const h = await http('GET', `${gatewayUrl}/health`);
+      const h = await gatewayHealthDetails(gatewayUrl);
       const d = h.body?.dependencies;
       return d?.memory?.circuit === 'closed' && d?.pending_store?.items === 0 ? performance.now() : undefined;
     },
