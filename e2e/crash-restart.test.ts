@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holderOf } from '@cortex/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
+import { gatewayHealthDetails } from './harness/http';
 import { InputLedger, makeUsers, reconcile, storedInputs } from './harness/ledger';
 import { serviceSecretsEnv } from './harness/service-tokens';
 import { TEST_SECRET } from './harness/tokens';
