@@ -113,8 +113,9 @@ export class ResumableStream {
 
 /**
  * How long to stay away after a break: the backoff, but never less than the server's Retry-After;
- * and when the server says the request itself is wrong (401, 403, 404), only the longest backoff,
- * since trying again sooner cannot help and a follower never gives up.
+ * and when the server says the request itself is wrong (the caller's fault, such as a 404), only
+ * the longest backoff, since trying again sooner cannot help and a follower never gives up. (Our
+ * own credentials refused, a 401/403, is a `server_error`: backed off like any outage.)
  */
 function waitAfter(err: unknown, backoffMs: number, maxDelayMs: number): number {
   if (!hasCode(err)) return backoffMs;
