@@ -112,7 +112,12 @@ async function viaRest(
   if (meta.traceparent !== undefined) headers.traceparent = meta.traceparent;
   // From the client's own address: the per-address limit charges it, not loopback.
   const res = await app.inject({ ...rest, headers, remoteAddress: request.ip });
-  const body = res.json() as unknown;
+  let body: unknown;
+  try {
+    body = res.json();
+  } catch {
+    body = undefined;
+  }
   if (res.statusCode === 200) return body;
   const parsed = errorBody.safeParse(body);
   const code =
