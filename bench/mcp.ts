@@ -38,43 +38,53 @@ const echo: Tool<null, z.ZodType> = {
   run: async (a) => ({ text: (a as { text: string }).text }),
 };
 
-const app = createServiceApp({
-  service: 'memory',
-  logLevel: 'silent',
-  auth: { service: 'memory', secrets: { gateway: [SECRET] }, permissions: { gateway: 'all' } },
-});
-registerTools(app, [echo], null);
-registerMcp(app, { name: 'bench', version: '1.0.0', tools: mcpTools([echo], null) });
+function serve(withMcp: boolean) {
+  const app = createServiceApp({
+    service: 'memory',
+    logLevel: 'silent',
+    auth: { service: 'memory', secrets: { gateway: [SECRET] }, permissions: { gateway: 'all' } },
+  });
+  registerTools(app, [echo], null);
+  if (withMcp) registerMcp(app, { name: 'bench', version: '1.0.0', tools: mcpTools([echo], null) });
+  return app;
+}
+// The REST face is measured on an app without /mcp too: adding MCP must not slow REST.
+const app = serve(true);
+const bare = serve(false);
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
+const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 const token = await new ServiceTokenSigner({ issuer: 'gateway', secret: SECRET }).token('memory');
 
-type Face = 'REST POST /tool/echo' | 'MCP tools/call echo';
-const requests: Record<Face, { path: string; headers: Record<string, string>; body: string }> = {
-  'REST POST /tool/echo': {
-    path: '/tool/echo',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ arguments: { text: 'hello' } }),
-  },
-  'MCP tools/call echo': {
-    path: '/mcp',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-06-18',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'echo', arguments: { text: 'hello' } },
-    }),
-  },
+type Face = 'REST POST /tool/echo' | 'REST, app without /mcp' | 'MCP tools/call echo';
+const rest = {
+  path: '/tool/echo',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  body: JSON.stringify({ arguments: { text: 'hello' } }),
 };
+const requests: Record<Face, { path: string; headers: Record<string, string>; body: string; base?: string }> =
+  {
+    'REST POST /tool/echo': rest,
+    'REST, app without /mcp': { ...rest, base: bareUrl },
+    'MCP tools/call echo': {
+      path: '/mcp',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-06-18',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'hello' } },
+      }),
+    },
+  };
 
 async function drive(face: Face, seconds: number) {
-  const pool = new Pool(url, { connections: CONCURRENCY });
-  const { path, headers, body } = requests[face];
+  const { path, headers, body, base } = requests[face];
+  const pool = new Pool(base ?? url, { connections: CONCURRENCY });
   const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
   await Promise.all(
@@ -115,7 +125,8 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 await app.close();
-const rest = median(rows['REST POST /tool/echo']?.perSecond ?? []);
+await bare.close();
+const restRate = median(rows['REST POST /tool/echo']?.perSecond ?? []);
 const result = Object.fromEntries(
   faces.map((f) => {
     const row = rows[f] as { perSecond: number[]; p50: number[]; p99: number[] };
@@ -123,7 +134,7 @@ const result = Object.fromEntries(
       f,
       {
         per_second: Math.round(median(row.perSecond)),
-        vs_rest: round2(median(row.perSecond) / rest),
+        vs_rest: round2(median(row.perSecond) / restRate),
         p50_ms: round2(median(row.p50)),
         p99_ms: round2(median(row.p99)),
       },
