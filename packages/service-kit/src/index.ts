@@ -25,6 +25,20 @@ export {
   type HealthStatus,
 } from './health';
 export { LogLimiter, type LogLimiterOptions } from './log-limiter';
+export {
+  MCP_META,
+  MCP_RESOURCE_NOT_FOUND,
+  MCP_SERVER_ERROR,
+  type McpCall,
+  type McpMeta,
+  type McpOptions,
+  type McpResourceTemplate,
+  type McpTool,
+  mcpErrorResult,
+  mcpTools,
+  readMeta,
+  registerMcp,
+} from './mcp';
 export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceLog } from './resilience-log';
@@ -44,5 +58,5 @@ export {
 } from './service-secrets';
 export { MAX_SERVICE_TOKEN_LIFETIME_S, ServiceTokenVerifier } from './service-token-verifier';
 export { stableId } from './stable-id';
-export { registerTools, type Tool, type ToolCall } from './tools';
+export { argsSchema, registerTools, type Tool, type ToolAnnotations, type ToolCall } from './tools';
 export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';

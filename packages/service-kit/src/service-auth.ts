@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated calling service (`gateway`, `cognition`), on every authenticated route. */
     caller: string | undefined;
+    /** Whether the caller may use this tool (MCP `tools/call` checks it per call, as REST per route). */
+    mayUseTool: ((name: string) => boolean) | undefined;
   }
 }
 
@@ -35,6 +37,9 @@ function allowed(permission: ServicePermission | undefined, request: FastifyRequ
   if (permission === 'all') return true;
   if (!permission) return false;
   const route = request.routeOptions.url;
+  // MCP carries several tools on one route: a caller with any tool may reach it, and each call
+  // is then checked by name (request.mayUseTool).
+  if (route === '/mcp') return (permission.tools ?? []).length > 0;
   if (route === '/tool/:name') {
     const name = (request.params as { name?: unknown }).name;
     return typeof name === 'string' && (permission.tools ?? []).includes(name);
@@ -56,6 +61,7 @@ export function installServiceAuth(app: FastifyInstance, options: ServiceAuthOpt
     ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
   });
   app.decorateRequest('caller', undefined);
+  app.decorateRequest('mayUseTool', undefined);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url !== undefined && OPEN_ROUTES.has(request.routeOptions.url)) return;
     const header = request.headers.authorization;
@@ -64,7 +70,9 @@ export function installServiceAuth(app: FastifyInstance, options: ServiceAuthOpt
     if (!match) throw new CortexError('unauthorized', 'Authorization must be "Bearer <service token>"');
     const caller = await verifier.verify(match[1] as string);
     request.caller = caller;
-    if (!allowed(options.permissions[caller as CallerService], request)) {
+    const permission = options.permissions[caller as CallerService];
+    request.mayUseTool = (name) => permission === 'all' || (permission?.tools ?? []).includes(name);
+    if (!allowed(permission, request)) {
       throw new CortexError(
         'forbidden',
         `${caller} may not use ${request.method} ${request.url.split('?')[0]}`,

@@ -8,11 +8,26 @@ export interface ToolCall {
   deadline: number | undefined;
 }
 
+/** MCP tool annotations: hints for clients, never a security boundary. */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  idempotentHint?: boolean;
+  destructiveHint?: boolean;
+}
+
 export interface Tool<C, S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
   args: S;
+  /** The result's shape where it is declared: MCP's `outputSchema` (documentation, not checked here). */
+  result?: z.ZodType;
+  annotations?: ToolAnnotations;
   run(args: z.infer<S>, ctx: C, call: ToolCall): Promise<unknown>;
+}
+
+/** A tool's arguments as JSON Schema, as callers send them (defaulted fields optional). */
+export function argsSchema(args: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(args, { io: 'input' }) as Record<string, unknown>;
 }
 
 const toolBody = z.union([
@@ -36,7 +51,7 @@ export function registerTools<C>(
     tools: tools.map((t) => ({
       name: t.name,
       description: t.description,
-      input_schema: z.toJSONSchema(t.args),
+      input_schema: argsSchema(t.args),
     })),
   }));
   app.post<{ Params: { name: string } }>('/tool/:name', async (request) => {

@@ -1,6 +1,13 @@
 import { ServiceTokenSigner } from '@cortex/network-client';
 import type { Clock } from '@cortex/resilience';
-import { createServiceApp, createUpstream, registerTools, resilienceMetrics } from '@cortex/service-kit';
+import {
+  createServiceApp,
+  createUpstream,
+  mcpTools,
+  registerMcp,
+  registerTools,
+  resilienceMetrics,
+} from '@cortex/service-kit';
 import type { CognitionEnv } from './env';
 import { buildModelChain } from './models/build-chain';
 import { analyzeConversation } from './tools/analyze-conversation';
@@ -49,6 +56,13 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
   const models = buildModelChain(env, { clock, eventsFor: (name) => metricsFor(`model:${name}`) });
   const ctx: CognitionContext = { memory: memoryUpstream.client, models, env };
   registerTools(app, cognitionTools, ctx);
+  const mcp = mcpTools(cognitionTools, ctx);
+  registerMcp(app, {
+    name: 'cortex-cognition',
+    version: '0.1.0',
+    tools: mcp,
+    mayCall: (request, tool) => request.mayUseTool?.(tool) ?? false,
+  });
   // Without memory cognition still answers (with less), so memory is never critical here.
   // Bounded here, under the registry's own 2 s limit: a memory that hangs is "away" (warning) too,
   // rather than the registry's timed-out "unhealthy".

@@ -13,6 +13,7 @@ import { cognitionRoutes } from './routes/cognition';
 import { consoleRoutes } from './routes/console';
 import { dashboardRoutes } from './routes/dashboard';
 import { inputRoutes } from './routes/input';
+import { mcpRoutes } from './routes/mcp';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
 import { HistoryCache } from './store/history-cache';
@@ -193,6 +194,15 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     cognition,
     timeoutMs: cognitionUpstream.policy.config.timeoutMs,
     authenticate: authenticate(),
+  });
+
+  mcpRoutes(app, {
+    memory,
+    // The token only: each tool call is charged (per user, per address) by the REST route it is.
+    authenticate: authenticator(tokens)(),
+    limitUser,
+    allowedHosts: env.MCP_ALLOWED_HOSTS,
+    allowedOrigins: env.MCP_ALLOWED_ORIGINS,
   });
 
   // The gateway keeps accepting input with memory away, so neither dependency is critical.

@@ -39,6 +39,17 @@ export const trustProxySchema = z
     'must be false, true, a hop count or addresses',
   );
 
+const hostList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    );
+
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
     NODE_ENV: nodeEnvSchema,
@@ -86,6 +97,10 @@ export const gatewayEnvSchema = baseEnvSchema
     HISTORY_CACHE_MAX_USERS: count(10_000),
     HISTORY_CACHE_MAX_BYTES: count(64 * 1024 * 1024),
     HISTORY_CACHE_MAX_AGE_MS: count(3_600_000),
+    // DNS-rebinding protection on /mcp: the Host names it answers to and the browser origins it
+    // trusts (none by default); `*` allows any.
+    MCP_ALLOWED_HOSTS: hostList('localhost,127.0.0.1,[::1]'),
+    MCP_ALLOWED_ORIGINS: hostList(''),
   })
   .transform((env, ctx) => {
     const production = isProduction(env.NODE_ENV);

@@ -1,4 +1,4 @@
-import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
+import { createServiceApp, GroupCommitter, mcpTools, registerMcp, registerTools } from '@cortex/service-kit';
 import sse from '@fastify/sse';
 import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
@@ -89,7 +89,17 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
   };
 
   await app.register(sse);
-  registerTools(app, [...memoryTools, ...taskTools, ...searchTools], ctx, mapDbError);
+  const tools = [...memoryTools, ...taskTools, ...searchTools];
+  registerTools(app, tools, ctx, mapDbError);
+  // The same tools over MCP; each caller sees and calls only what its permission names.
+  const mcp = mcpTools(tools, ctx, mapDbError);
+  registerMcp(app, {
+    name: 'cortex-memory',
+    version: '0.1.0',
+    tools: mcp,
+    mayCall: (request, tool) => request.mayUseTool?.(tool) ?? false,
+    bodyLimit: env.BODY_LIMIT_BYTES,
+  });
   resourceRoutes(app, ctx);
   const notifier = new FeedNotifier();
   await notifier.start(db);

@@ -17,6 +17,9 @@ export const analyzeConversation = defineTool({
     conversation_id: idArg(),
     analysis_type: z.enum(analysisTypes),
   }),
+  result: z.looseObject({ type: z.enum(analysisTypes), conversation_id: z.string(), results: z.unknown() }),
+  // Reads the conversation; it writes only a failed-task record when no backend answers.
+  annotations: { readOnlyHint: false, idempotentHint: true },
   async run({ user_id, conversation_id, analysis_type }, ctx, call) {
     const base = { type: analysis_type, conversation_id };
     // Nothing analysed (memory away, every backend failed) still answers the type's own shape,

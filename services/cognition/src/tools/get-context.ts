@@ -13,6 +13,14 @@ export const getContext = defineTool({
     query: z.string().max(1000).nullish(),
     limit: z.coerce.number().int().min(1).max(100).default(10),
   }),
+  result: z.looseObject({
+    context: z.array(z.looseObject({})),
+    user_id: z.string(),
+    query: z.string().nullable(),
+    count: z.number(),
+    error: z.string().optional(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
   async run({ user_id, query, limit }, ctx, call) {
     const answer = (context: unknown[], error: string | undefined) => ({
       context,

@@ -16,6 +16,13 @@ export const searchHistory = defineTool({
     query: z.string().trim().min(1).max(1000),
     limit: z.coerce.number().int().min(1).max(100).default(10),
   }),
+  result: z.looseObject({
+    results: z.array(z.looseObject({})),
+    count: z.number(),
+    query: z.string(),
+    error: z.string().optional(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
   async run({ user_id, query, limit }, ctx, call) {
     const { matches, terms, error } = await searchMemory(
       ctx.memory,

@@ -3,9 +3,11 @@ import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import { analysisResult, searchResult } from './answers';
 
-const analysisParams = z.object({ conversation_id: z.string().min(1).max(256) });
-const analysisQuery = z.object({ type: z.enum(['summary', 'topics', 'sentiment']).default('summary') });
-const searchQuery = z.object({
+export const analysisParams = z.object({ conversation_id: z.string().min(1).max(256) });
+export const analysisQuery = z.object({
+  type: z.enum(['summary', 'topics', 'sentiment']).default('summary'),
+});
+export const searchQuery = z.object({
   query: z.string().trim().min(1).max(1000),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });

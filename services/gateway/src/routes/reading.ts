@@ -13,8 +13,8 @@ import type { PendingJournal } from '../pending/journal';
 import type { HistoryCache } from '../store/history-cache';
 import { contextResult, historyItems, type StoredItem } from './answers';
 
-const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
-const contextQuery = z.object({
+export const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
+export const contextQuery = z.object({
   query: z.string().max(1000).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });

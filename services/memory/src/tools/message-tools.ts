@@ -30,6 +30,12 @@ export const storeInput = defineTool({
   name: 'store_input',
   description: 'Store one input for a user; idempotent on input_data.id.',
   args: storeArgs,
+  result: z.looseObject({
+    status: z.enum(['stored', 'already_exists']),
+    user_id: z.string(),
+    item_id: z.string(),
+  }),
+  annotations: { readOnlyHint: false, idempotentHint: true },
   async run(args, ctx) {
     const result = answer(args.user_id, await ctx.committer.submit(toRow(args)));
     if (result.status === 'conflict') {
@@ -48,6 +54,8 @@ export const storeInputs = defineTool({
   name: 'store_inputs',
   description: 'Store several inputs at once; each result as store_input would answer it.',
   args: z.object({ items: z.array(storeArgs).min(1).max(500) }),
+  result: z.looseObject({ results: z.array(z.looseObject({ status: z.string(), item_id: z.string() })) }),
+  annotations: { readOnlyHint: false, idempotentHint: true },
   async run({ items }, ctx) {
     const outcomes = await ctx.committer.submitMany(items.map(toRow));
     return { results: outcomes.map((o, i) => answer((items[i] as z.infer<typeof storeArgs>).user_id, o)) };
@@ -58,6 +66,8 @@ export const getMessage = defineTool({
   name: 'get_message',
   description: 'Read one stored input; scoped to user_id when given.',
   args: z.object({ message_id: itemId, user_id: userId.optional() }),
+  result: z.looseObject({ status: z.enum(['found', 'not_found']), message: z.looseObject({}).nullable() }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
   async run({ message_id, user_id }, ctx) {
     const message = await getInput(ctx.db, message_id, user_id);
     return { status: message ? 'found' : 'not_found', message: message ?? null };
@@ -78,6 +88,8 @@ export const updateMessage = defineTool({
       })
       .refine((u) => Object.keys(u).length > 0, 'updates must change at least one field'),
   }),
+  result: z.looseObject({ status: z.enum(['updated', 'not_found']), item_id: z.string() }),
+  annotations: { readOnlyHint: false, idempotentHint: true },
   async run({ user_id, message_id, updates }, ctx) {
     const updated = await updateInput(ctx.db, user_id, message_id, updates);
     return { status: updated ? 'updated' : 'not_found', item_id: message_id };
@@ -88,6 +100,8 @@ export const deleteMessage = defineTool({
   name: 'delete_message',
   description: "Delete a user's stored input.",
   args: z.object({ user_id: userId, message_id: itemId }),
+  result: z.looseObject({ status: z.enum(['deleted', 'not_found']), item_id: z.string() }),
+  annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: true },
   async run({ user_id, message_id }, ctx) {
     const deleted = await deleteInput(ctx.db, user_id, message_id);
     return { status: deleted ? 'deleted' : 'not_found', item_id: message_id };

@@ -18,6 +18,12 @@ export const searchInputs = defineTool({
     limit: z.coerce.number().int().min(1).max(100).default(10),
     max_chars: z.coerce.number().int().min(100).max(2000).default(1000),
   }),
+  result: z.looseObject({
+    results: z.array(z.looseObject({})),
+    count: z.number(),
+    terms: z.array(z.string()),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
   async run({ user_id, query, limit, max_chars }, ctx) {
     const results = await search(
       ctx.db,

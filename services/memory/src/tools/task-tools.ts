@@ -20,6 +20,8 @@ export const recordFailedTask = defineTool({
     /** Whatever identifies the task's subject (conversation_id, analysis_type, ...). */
     details: storableObject().optional(),
   }),
+  result: z.looseObject({ status: z.string(), user_id: z.string(), id: z.string() }),
+  annotations: { readOnlyHint: false, idempotentHint: true },
   async run(args, ctx) {
     const outcome = await insertFailedTask(ctx.db, {
       id: args.id ?? randomUUID(),
