@@ -2,6 +2,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../harness/http';
 import { System } from '../harness/system';
+import { demoAuthUsers } from '../harness/users';
 import { artifactPath, type Chromium, launchChromium } from './chromium';
 
 const MEMORY_START_MS = 80_000;
@@ -55,7 +56,7 @@ describe('browser console', () => {
         // Short breaker settings so the memory circuit opens, and closes again, within seconds.
         gateway: {
           // The harness runs production, which has no demo users: the one the page signs in as.
-          AUTH_USERS: 'demo:demo:demo-user',
+          AUTH_USERS: await demoAuthUsers(),
           RESILIENCE_MEMORY_BREAKER_FAILURE_THRESHOLD: '2',
           RESILIENCE_MEMORY_BREAKER_OPEN_MS: '500',
           RESILIENCE_MEMORY_BREAKER_MAX_OPEN_MS: '1500',

@@ -1,6 +1,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { System } from '../harness/system';
+import { demoAuthUsers } from '../harness/users';
 import { type Chromium, launchChromium } from './chromium';
 
 const TOKEN_TTL_S = 8;
@@ -37,7 +38,14 @@ describe('browser console across token expiry', () => {
   beforeAll(async () => {
     system = await System.start({
       database: 'pglite',
-      env: { gateway: { TOKEN_TTL_S: String(TOKEN_TTL_S), SSE_HEARTBEAT_MS: '600000' } },
+      env: {
+        gateway: {
+          // The harness runs production, which has no demo users: the one the page signs in as.
+          AUTH_USERS: await demoAuthUsers(),
+          TOKEN_TTL_S: String(TOKEN_TTL_S),
+          SSE_HEARTBEAT_MS: '600000',
+        },
+      },
     });
     chromium = await launchChromium();
     page = await chromium.context.newPage();
