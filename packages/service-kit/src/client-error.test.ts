@@ -9,15 +9,11 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
+// Node checks request timeouts every 30 s unless told otherwise (the gateway's serverTimeouts).
+const timeouts = { requestTimeout: 300, http: { connectionsCheckingInterval: 50, headersTimeout: 300 } };
+
 async function listen() {
-  const app = createServiceApp({
-    service: 'test',
-    logLevel: 'silent',
-    fastify: {
-      requestTimeout: 300,
-      http: { connectionsCheckingInterval: 50, headersTimeout: 300 },
-    },
-  });
+  const app = createServiceApp({ service: 'test', logLevel: 'silent', fastify: timeouts });
   apps.push(app);
   app.post('/echo', async (request) => request.body);
   await app.listen({ host: '127.0.0.1', port: 0 });
