@@ -120,6 +120,12 @@ describe('gateway abuse bounds over real sockets', () => {
     expect(ms).toBeLessThan(15_000);
     expect(bytesSent).toBeLessThan(100);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    // The contract's error body and request id, not the framework's own body.
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    const requestId = /^x-request-id: *(.+)$/im.exec(head)?.[1]?.trim();
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(head).toMatch(/^connection: *close$/im);
+    expect(JSON.parse(body).error).toMatchObject({ code: 'request_timeout', request_id: requestId });
     console.log(`[abuse] trickled body cut after ${ms} ms, ${bytesSent} of 1000 bytes sent`);
   });
 

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   not_acceptable: { status: 406, retriable: false },
   conflict: { status: 409, retriable: false },
   payload_too_large: { status: 413, retriable: false },
+  request_timeout: { status: 408, retriable: true },
+  headers_too_large: { status: 431, retriable: false },
   unsupported_media_type: { status: 415, retriable: false },
   too_many_connections: { status: 429, retriable: true },
   overloaded: { status: 503, retriable: true },

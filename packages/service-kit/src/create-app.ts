@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
+import { createClientErrorHandler } from './client-error';
 import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline';
 import { installErrorHandling, sendError } from './error-handler';
 import { HealthRegistry } from './health';
@@ -84,7 +85,10 @@ export function loggedUrl(url: string): string {
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const started = Date.now();
   const trustDeadline = options.trustDeadlineHeader ?? true;
-  const app = Fastify({
+  // Each request's id by its raw request, for an answer Node asks for outside Fastify's routing
+  // (a request timeout while its body trickles in): the same id as its log lines.
+  const requestIds = new WeakMap<object, string>();
+  const app: FastifyInstance = Fastify({
     logger: {
       level: options.logLevel ?? 'info',
       base: { service: options.service },
@@ -102,8 +106,16 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      requestIds.set(req, id);
+      return id;
     },
+    // Client errors (a request timeout, unparsable HTTP, headers over the limit) get the
+    // contract's error body and an X-Request-ID too, not Fastify's own body.
+    clientErrorHandler: createClientErrorHandler({
+      requestIdOf: (req) => requestIds.get(req),
+      log: () => app.log,
+    }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Errors Fastify raises before routing (a path that is not valid percent-encoding such as
     // `/analysis/%FF`) get the contract's error body too, not Fastify's own.

@@ -295,6 +295,58 @@ describe('cognition with memory away', () => {
   });
 });
 
+describe("cognition with memory's searches past their time bound", () => {
+  let app: FastifyInstance;
+  let searches = 0;
+  // Memory as it answers a search cut by its statement timeout: 200, no results, timed_out.
+  const memory = createServer((req, res) => {
+    if (req.url === '/tool/search_inputs') searches++;
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ result: { results: [], count: 0, terms: ['deploy'], timed_out: true } }));
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => memory.listen(0, '127.0.0.1', r));
+    app = await buildCognitionApp({
+      env: loadCognitionEnv({
+        LOG_LEVEL: 'silent',
+        MEMORY_SERVICE_URL: `http://127.0.0.1:${(memory.address() as { port: number }).port}`,
+      }),
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    memory.closeAllConnections();
+    memory.close();
+  });
+
+  it('answers 200 with no results and search_timed_out, asks once per search, and keeps the circuit closed', async () => {
+    // More timed-out searches than the memory breaker's failure threshold (5).
+    for (let i = 0; i < 6; i++) {
+      const search = await tool(app, 'search_history', { user_id: 'alice', query: 'deploy' });
+      expect(search.statusCode).toBe(200);
+      expect(search.json().result).toEqual({
+        results: [],
+        count: 0,
+        query: 'deploy',
+        error: 'search_timed_out',
+      });
+      const context = await tool(app, 'get_context', { user_id: 'alice', query: 'deploy' });
+      expect(context.statusCode).toBe(200);
+      expect(context.json().result).toEqual({
+        context: [],
+        user_id: 'alice',
+        query: 'deploy',
+        count: 0,
+        error: 'search_timed_out',
+      });
+    }
+    // Every search reached memory, once: none retried, none refused by an open circuit.
+    expect(searches).toBe(12);
+  });
+});
+
 describe('cognition with memory hanging', () => {
   it("reports memory as away (warning) within its own bound, not as the registry's timeout", async () => {
     const hanging = createServer(() => {}); // accepts, never answers

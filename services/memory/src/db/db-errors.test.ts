@@ -1,6 +1,6 @@
 import { CortexError } from '@cortex/errors';
 import { describe, expect, it } from 'vitest';
-import { classifyDbError, isConnectionFailure, mapDbError } from './db-errors';
+import { classifyDbError, isConnectionFailure, isStatementCancelled, mapDbError } from './db-errors';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -18,6 +18,21 @@ describe('database error mapping', () => {
     expect(classifyDbError(err)).toBe('connection');
     expect(isConnectionFailure(err)).toBe(true);
     expect(mapDbError(err)).toMatchObject({ code: 'service_unavailable', retryAfterMs: 1000 });
+  });
+
+  it('tells a cancelled statement (its own timeout) from every other failure', () => {
+    expect(isStatementCancelled(pgError('57014'))).toBe(true);
+    for (const err of [
+      pgError('57P01'),
+      pgError('55P03'),
+      pgError('53300'),
+      pgError('ECONNREFUSED'),
+      new Error('Query read timeout'),
+      new CortexError('service_unavailable', 'x'),
+      undefined,
+    ]) {
+      expect(isStatementCancelled(err)).toBe(false);
+    }
   });
 
   it('a slow statement or a full server is 503 but leaves the database in use', () => {

@@ -57,6 +57,14 @@ export function classifyDbError(err: unknown): DbFailureKind {
 export const isConnectionFailure = (err: unknown) => !hasCode(err) && classifyDbError(err) === 'connection';
 
 /**
+ * PostgreSQL cancelled a statement (57014, `query_canceled`): its `statement_timeout` fired (or an
+ * operator cancelled it). Where a statement runs under a timeout of its own, such as a search,
+ * this is that statement's outcome, not the database failing.
+ */
+export const isStatementCancelled = (err: unknown) =>
+  !hasCode(err) && (err as { code?: unknown } | null)?.code === '57014';
+
+/**
  * Maps a database failure to the taxonomy: an unreachable or restarting server is
  * `service_unavailable` (503, retriable); data PostgreSQL cannot hold is the caller's fault (400);
  * anything else is a tool failure whose message never carries SQL.

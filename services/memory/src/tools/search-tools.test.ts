@@ -1,9 +1,10 @@
 import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../db/database';
+import type { Database, Queryable } from '../db/database';
 import { mapDbError } from '../db/db-errors';
 import { migrate } from '../db/migrate';
+import { PgDatabase } from '../db/pg-database';
 import { testDatabases } from '../db/test-databases';
 import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';
 import {
@@ -18,6 +19,44 @@ import type { MemoryContext } from './tool';
 
 const HOUR = 3_600_000;
 const NOW = Date.now();
+
+/** An app serving the search tools over `db`, with the given search bounds. */
+function searchApp(db: Database, bounds: { candidates: number; timeoutMs: number }) {
+  const app = createServiceApp({ service: 'memory', logLevel: 'silent' });
+  registerTools(
+    app,
+    searchTools,
+    {
+      db,
+      committer: new GroupCommitter<NewInput, StoreOutcome>((items) => insertBatch(db, items)),
+      search: bounds,
+    },
+    mapDbError,
+  );
+  return app;
+}
+
+// What PostgreSQL raises when a statement_timeout fires, raised by the engine itself.
+const CANCELLED_SQL = `DO $$ BEGIN RAISE EXCEPTION 'canceling statement due to statement timeout' USING ERRCODE = 'query_canceled'; END $$`;
+
+/**
+ * `db` whose search statements are cancelled as by their statement timeout. PGlite (WebAssembly,
+ * no timer signals) does not enforce `statement_timeout`: there the search statement is replaced
+ * by one that raises the same error (57014) in the engine, inside the real transaction.
+ */
+function cancellingSearches(db: Database): Database {
+  const searchSql = new Set(Object.values(SEARCH_SQL));
+  return Object.assign(Object.create(db) as Database, {
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      db.transaction((tx) =>
+        fn({
+          exec: (sql: string) => tx.exec(sql),
+          query: <R>(sql: string, params?: unknown[]) =>
+            searchSql.has(sql) ? tx.query<R>(CANCELLED_SQL) : tx.query<R>(sql, params),
+        }),
+      ),
+  });
+}
 
 describe.each(testDatabases())('search_inputs on $name', (target) => {
   let app: FastifyInstance;
@@ -181,6 +220,40 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     }
   });
 
+  it('answers a search past its own statement timeout with 200, no results and timed_out', async () => {
+    // Many inputs for one user, all matching: ranking them all takes far longer than 1 ms.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'slow-' || g, 'slowpoke', repeat('sluggish query material ' || g || ' ', 40), now() - g * interval '1 second'
+         FROM generate_series(1, 5000) g`,
+    );
+    const bounded = searchApp(target.name === 'pglite' ? cancellingSearches(db) : db, {
+      candidates: 10_000,
+      timeoutMs: 1,
+    });
+    try {
+      const res = await bounded.inject({
+        method: 'POST',
+        url: '/tool/search_inputs',
+        payload: { arguments: { user_id: 'slowpoke', query: 'sluggish query material', limit: 100 } },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['retry-after']).toBeUndefined();
+      expect(res.json().result).toEqual({
+        results: [],
+        count: 0,
+        terms: ['sluggish', 'query', 'material'],
+        timed_out: true,
+      });
+    } finally {
+      await bounded.close();
+    }
+    // The same search within the default bound finds them, and says it did not time out.
+    const r = await found({ user_id: 'slowpoke', query: 'sluggish query material', limit: 3 });
+    expect(r.count).toBe(3);
+    expect(r).toMatchObject({ timed_out: false });
+  });
+
   it('is planned on the GIN index without statistics, never on a scan of the user’s rows', async () => {
     // Nothing here has been analyzed: the planner only has default selectivities.
     const plan = await explain();
@@ -188,5 +261,29 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     expect(plan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
     expect(emptyPlan).toMatch(/Bitmap Index Scan on inputs_content_search/);
     expect(emptyPlan).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+  });
+});
+
+describe('search_inputs with the database unreachable', () => {
+  it('stays a 503 service_unavailable: only the search’s own timeout is an answer', async () => {
+    const db = new PgDatabase({
+      connectionString: 'postgres://postgres@127.0.0.1:9/none',
+      statementTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      maxConnections: 1,
+    });
+    const app = searchApp(db, { candidates: 200, timeoutMs: 1 });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/tool/search_inputs',
+        payload: { arguments: { user_id: 'alice', query: 'database' } },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.code).toBe('service_unavailable');
+    } finally {
+      await app.close();
+      await db.close();
+    }
   });
 });
