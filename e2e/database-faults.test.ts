@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
+import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { Metrics } from './harness/metrics';
 import { E2E_RECOVERY, recoveryBoundMs, waitForRecovery } from './harness/recovery';
@@ -83,7 +83,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL faults (postgres)', () =>
     console.log(
       `[pg-down] 24 POST /input while PostgreSQL is down: p50 ${Math.round(percentile(latencies, 50))} ms, max ${Math.round(Math.max(...latencies))} ms; memory breaker state ${breaker}`,
     );
-    const health = await http('GET', `${gw}/health`);
+    const health = await gatewayHealthDetails(gw);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
     // Memory cannot read its database: /history falls back to the gateway's cached copy plus the

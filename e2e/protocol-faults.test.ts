@@ -124,7 +124,7 @@ describe('protocol faults from impostor memory and cognition', () => {
     expect(history.status).toBe(200);
     expect(history.body.fallback).toBe(true);
     expect(history.body.items.map((i: { id: string }) => i.id)).toContain(pending[0]?.itemId);
-    const health = await http('GET', `${gw}/health`);
+    const health = await gatewayHealthDetails(gw);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('warning');
     expect(health.body.dependencies.memory.status).toBe('unhealthy');
