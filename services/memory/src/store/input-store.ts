@@ -86,30 +86,30 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
   });
 }
 
+/** The user's newest inputs, newest first (migration 003's index-ordered read). */
 export async function historyFor(db: Queryable, userId: string, limit: number): Promise<StoredInput[]> {
-  const r = await db.query<StoredInput>(
-    `SELECT ${COLUMNS} FROM inputs WHERE user_id = $1 ORDER BY "timestamp" DESC, seq DESC LIMIT $2`,
-    [userId, limit],
-  );
+  const r = await db.query<StoredInput>('SELECT * FROM memory_history($1, $2)', [userId, limit]);
+  for (const row of r.rows) row.seq = Number(row.seq);
   return r.rows;
 }
 
+/**
+ * The newest `limit` messages of a conversation (a window on a long conversation is its latest
+ * part), oldest first: read newest first down the index, then turned around here.
+ */
 export async function conversation(
   db: Queryable,
   conversationId: string,
   userId: string | undefined,
   limit: number,
-) {
-  // The newest `limit` messages (a window on a long conversation is its latest part), oldest first.
-  const r = await db.query<StoredInput & { at: unknown }>(
-    `SELECT * FROM (
-       SELECT ${COLUMNS}, "timestamp" AS at FROM inputs
-        WHERE conversation_id = $1 AND ($2::text IS NULL OR user_id = $2)
-        ORDER BY "timestamp" DESC, seq DESC LIMIT $3
-     ) newest ORDER BY at ASC, seq ASC`,
-    [conversationId, userId ?? null, limit],
-  );
-  return r.rows.map(({ at: _at, ...row }): StoredInput => row);
+): Promise<StoredInput[]> {
+  const r = await db.query<StoredInput>('SELECT * FROM memory_conversation($1, $2, $3)', [
+    conversationId,
+    userId ?? null,
+    limit,
+  ]);
+  for (const row of r.rows) row.seq = Number(row.seq);
+  return r.rows.reverse();
 }
 
 export async function getInput(db: Queryable, id: string, userId: string | undefined) {
@@ -118,20 +118,6 @@ export async function getInput(db: Queryable, id: string, userId: string | undef
     [id, userId ?? null],
   );
   return r.rows[0];
-}
-
-/** Inputs after `afterSeq` in commit order, optionally for one user: the resumable feed. */
-export async function inputsAfter(
-  db: Queryable,
-  afterSeq: number,
-  userId: string | undefined,
-  limit: number,
-) {
-  const r = await db.query<StoredInput>(
-    `SELECT ${COLUMNS} FROM inputs WHERE seq > $1 AND ($2::text IS NULL OR user_id = $2) ORDER BY seq ASC LIMIT $3`,
-    [afterSeq, userId ?? null, limit],
-  );
-  return r.rows;
 }
 
 export async function updateInput(
