@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,21 +8,43 @@ import { fileURLToPath } from 'node:url';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import pg from 'pg';
 
-const INPUTS_DDL = fileURLToPath(new URL('../../services/memory/migrations/001_inputs.sql', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../services/memory/migrations/', import.meta.url));
 
 /** The same INSERT memory's rows get, one row per statement, parameters bound by the driver. */
 const INSERT = `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
   VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz)`;
 
-/** A fresh schema holding memory's `inputs` table exactly as its migration creates it. */
+/**
+ * A fresh schema holding memory's `inputs` table exactly as its migrations make it (same columns,
+ * same indexes), so a plain INSERT there pays the same index upkeep as memory's.
+ */
 export async function inputsTable(baseUrl: string) {
   const iso = await isolatedSchemaUrl(baseUrl);
   const schema = new URL(iso.url).searchParams.get('options')!.replace('-c search_path=', '');
   const client = new pg.Client({ connectionString: iso.url });
   await client.connect();
-  await client.query(readFileSync(INPUTS_DDL, 'utf8'));
+  for (const f of readdirSync(MIGRATIONS)
+    .filter((f) => f.endsWith('.sql'))
+    .sort())
+    await client.query(readFileSync(join(MIGRATIONS, f), 'utf8'));
   await client.end();
   return { url: iso.url, schema, drop: iso.drop };
+}
+
+/** `n` synthetic rows in one statement: grows a table to a size without going through HTTP. */
+export async function bulkInsert(url: string, n: number, users = 64) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
+       SELECT gen_random_uuid()::text, 'bulk-user-' || (g % $2), NULL, 'bench input', '{}'::jsonb, now()
+         FROM generate_series(1, $1::int) g`,
+      [n, users],
+    );
+  } finally {
+    await client.end();
+  }
 }
 
 export async function countRows(url: string, table = 'inputs'): Promise<number> {
