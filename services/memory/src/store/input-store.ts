@@ -26,63 +26,56 @@ export type StoreOutcome =
   | { status: 'already_exists'; item_id: string; seq: number; data: StoredData }
   | { status: 'conflict'; item_id: string };
 
-import { EVENTS_CHANNEL, lockEventWriters } from './event-order';
+import { EVENT_WRITE_LOCK, EVENTS_CHANNEL } from './event-order';
 
 const COLUMNS = `id, seq, user_id, conversation_id, content, metadata, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp"`;
 
-/** Writes a batch in one transaction with one multi-row insert; idempotent on id. */
+/**
+ * Writes a batch in one statement, idempotent on id: migration 004's `memory_store_inputs` takes
+ * the event writers' lock, inserts, and notifies, in the statement's own transaction. One round
+ * trip, so the lock is held for the insert and the commit only.
+ */
 export async function insertBatch(db: Database, inputs: NewInput[]): Promise<StoreOutcome[]> {
-  return db.transaction(async (tx) => {
-    await lockEventWriters(tx);
-    const fresh = new Map<string, NewInput>();
-    for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
-    const rows = [...fresh.values()];
-    const inserted = await tx.query<{ id: string; seq: number }>(
-      `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, seq`,
-      [
-        rows.map((r) => r.id),
-        rows.map((r) => r.user_id),
-        rows.map((r) => r.conversation_id),
-        rows.map((r) => r.content),
-        rows.map((r) => JSON.stringify(r.metadata)),
-        rows.map((r) => r.timestamp),
-      ],
-    );
-    const stored = new Map(inserted.rows.map((r) => [r.id, r.seq]));
-    const missing = rows.filter((r) => !stored.has(r.id)).map((r) => r.id);
-    const existing = new Map<string, StoredInput>();
-    if (missing.length > 0) {
-      const found = await tx.query<StoredInput>(`SELECT ${COLUMNS} FROM inputs WHERE id = ANY($1::text[])`, [
-        missing,
-      ]);
-      for (const r of found.rows) existing.set(r.id, r);
+  const fresh = new Map<string, NewInput>();
+  for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
+  const rows = [...fresh.values()];
+  const r = await db.query<StoredInput & { fresh: boolean }>(
+    'SELECT * FROM memory_store_inputs($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::timestamptz[])',
+    [
+      EVENT_WRITE_LOCK,
+      EVENTS_CHANNEL,
+      rows.map((r) => r.id),
+      rows.map((r) => r.user_id),
+      rows.map((r) => r.conversation_id),
+      rows.map((r) => r.content),
+      rows.map((r) => JSON.stringify(r.metadata)),
+      rows.map((r) => r.timestamp),
+    ],
+  );
+  const stored = new Map<string, number>();
+  const existing = new Map<string, StoredInput>();
+  for (const row of r.rows) {
+    if (row.fresh) stored.set(row.id, Number(row.seq));
+    else existing.set(row.id, { ...row, seq: Number(row.seq) });
+  }
+  const claimed = new Set<string>();
+  return inputs.map((input): StoreOutcome => {
+    const seq = stored.get(input.id);
+    if (seq !== undefined && !claimed.has(input.id)) {
+      claimed.add(input.id);
+      return { status: 'stored', item_id: input.id, seq };
     }
-    if (inserted.rows.length > 0) {
-      const maxSeq = Math.max(...inserted.rows.map((r) => r.seq));
-      await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(maxSeq)]);
-    }
-    const claimed = new Set<string>();
-    return inputs.map((input): StoreOutcome => {
-      const seq = stored.get(input.id);
-      if (seq !== undefined && !claimed.has(input.id)) {
-        claimed.add(input.id);
-        return { status: 'stored', item_id: input.id, seq };
-      }
-      // A repeat of an id inside this very batch: the first occurrence is what was stored.
-      const prior = existing.get(input.id) ?? { ...(fresh.get(input.id) as NewInput), seq: seq ?? 0 };
-      // An id is only "already there" for the user who owns it; another user's id is a conflict.
-      if (prior.user_id !== input.user_id) return { status: 'conflict', item_id: input.id };
-      const { content, conversation_id, timestamp, metadata } = prior;
-      return {
-        status: 'already_exists',
-        item_id: input.id,
-        seq: prior.seq,
-        data: { content, conversation_id, timestamp, metadata },
-      };
-    });
+    // A repeat of an id inside this very batch: the first occurrence is what was stored.
+    const prior = existing.get(input.id) ?? { ...(fresh.get(input.id) as NewInput), seq: seq ?? 0 };
+    // An id is only "already there" for the user who owns it; another user's id is a conflict.
+    if (prior.user_id !== input.user_id) return { status: 'conflict', item_id: input.id };
+    const { content, conversation_id, timestamp, metadata } = prior;
+    return {
+      status: 'already_exists',
+      item_id: input.id,
+      seq: prior.seq,
+      data: { content, conversation_id, timestamp, metadata },
+    };
   });
 }
 
