@@ -80,7 +80,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   await app.register(sse);
   await consoleRoutes(app);
   authRoutes(app, tokens, parseUsers(env.AUTH_USERS));
-  const writer = new InputWriter(memory);
+  const writer = new InputWriter(memory, 200, env.STORE_BATCHES_IN_FLIGHT);
   inputRoutes(app, { writer, hub, journal, replayer, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
