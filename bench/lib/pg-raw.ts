@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -87,54 +85,4 @@ export async function rawInsertPhase(url: string, connections: number, seconds: 
   const durationS = (performance.now() - started) / 1000;
   await pool.end();
   return { rows, errors, durationS, rate: rows / durationS };
-}
-
-export const pgbenchPath = () => ['/usr/bin/pgbench', '/usr/local/bin/pgbench'].find((p) => existsSync(p));
-
-/** pgbench's tps for the same INSERT (ids made by the server), or undefined when pgbench is absent. */
-export async function pgbenchPhase(
-  baseUrl: string,
-  schema: string,
-  connections: number,
-  seconds: number,
-): Promise<{ tps: number; transactions: number } | undefined> {
-  const bin = pgbenchPath();
-  if (!bin) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'cortex-pgbench-'));
-  const script = join(dir, 'insert.sql');
-  writeFileSync(
-    script,
-    `\\set u random(0, ${connections - 1})
-INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
-  VALUES (gen_random_uuid()::text, 'bench-user-' || :u, NULL, 'bench input', '{}'::jsonb, now());
-`,
-  );
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(
-        bin,
-        [
-          '-n',
-          '-f',
-          script,
-          '-c',
-          String(connections),
-          '-j',
-          '2',
-          '-T',
-          String(Math.max(1, Math.round(seconds))),
-          baseUrl,
-        ],
-        { env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` }, timeout: (seconds + 60) * 1000 },
-        (err, stdout, stderr) =>
-          err ? reject(new Error(`pgbench failed: ${stderr || err.message}`)) : resolve(stdout),
-      );
-    });
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
-    const tx = /number of transactions actually processed: (\d+)/.exec(out);
-    if (!tps) throw new Error(`could not read pgbench output:\n${out}`);
-    return { tps: Number(tps[1]), transactions: Number(tx?.[1] ?? 0) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
