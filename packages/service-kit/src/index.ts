@@ -10,5 +10,6 @@ export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceMetrics } from './resilience-metrics';
 export { envOrExit, type RunOptions, runService } from './run-service';
 export { stableId } from './stable-id';
+export { timeOrderedId } from './time-ordered-id';
 export { registerTools, type Tool, type ToolCall } from './tools';
 export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';
