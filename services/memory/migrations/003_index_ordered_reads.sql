@@ -9,7 +9,9 @@
 -- The indexes now end in seq, the tiebreak of every ordered read, so no read sorts.
 CREATE INDEX IF NOT EXISTS inputs_user_time_seq ON inputs (user_id, "timestamp" DESC, seq DESC);
 DROP INDEX IF EXISTS inputs_user_time;
-CREATE INDEX IF NOT EXISTS inputs_conversation_time_seq ON inputs (conversation_id, "timestamp", seq);
+-- Only inputs in a conversation are ever read by conversation: the others cost this index nothing.
+CREATE INDEX IF NOT EXISTS inputs_conversation_time_seq ON inputs (conversation_id, "timestamp", seq)
+  WHERE conversation_id IS NOT NULL;
 DROP INDEX IF EXISTS inputs_conversation;
 
 -- Every user's events after a seq, in seq order: the newest `p_limit` of each table by its seq
