@@ -15,27 +15,25 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-  stored record;
-  newest bigint := 0;
-  stored_ids text[] := '{}';
+  stored_ids text[];
+  stored_seqs bigint[];
 BEGIN
   PERFORM pg_advisory_xact_lock(p_lock);
-  FOR stored IN
+  -- Set-based throughout (no per-row PL/pgSQL work while the lock is held).
+  WITH ins AS (
     INSERT INTO inputs AS t (id, user_id, conversation_id, content, metadata, "timestamp")
     SELECT * FROM unnest(p_ids, p_users, p_conversations, p_contents, p_metadata, p_times)
     ON CONFLICT (id) DO NOTHING
     RETURNING t.id, t.seq
-  LOOP
-    id := stored.id;
-    seq := stored.seq;
-    fresh := true;
-    newest := greatest(newest, stored.seq);
-    stored_ids := stored_ids || stored.id;
-    RETURN NEXT;
-  END LOOP;
-  IF newest > 0 THEN
-    PERFORM pg_notify(p_channel, newest::text);
+  )
+  SELECT coalesce(array_agg(ins.id), '{}'), coalesce(array_agg(ins.seq), '{}')
+    INTO stored_ids, stored_seqs FROM ins;
+  IF cardinality(stored_seqs) > 0 THEN
+    PERFORM pg_notify(p_channel, (SELECT max(s) FROM unnest(stored_seqs) s)::text);
   END IF;
+  RETURN QUERY
+    SELECT u.id, u.seq, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::text, true
+      FROM unnest(stored_ids, stored_seqs) AS u(id, seq);
   IF cardinality(stored_ids) < cardinality(p_ids) THEN
     RETURN QUERY
       SELECT i.id, i.seq, i.user_id, i.conversation_id, i.content, i.metadata,
