@@ -325,10 +325,11 @@ try {
     raw: cpuPerRow(of('raw'), rawRate),
     floor: cpuPerRow(of('floor'), floorRate),
   };
-  // "rest" is PostgreSQL plus whatever else the machine ran (other work on a shared box shows here).
+  // "rest" is the kernel's own time plus whatever else the machine ran (other work on a shared box
+  // shows here); "PostgreSQL" is every postgres process on the machine.
   printTable(
     'CPU per answer (ms of one core), and cores used (in brackets), by process',
-    ['target', 'gateway', 'memory', 'peer', 'load client', 'PostgreSQL + rest', 'machine cores'],
+    ['target', 'gateway', 'memory', 'peer', 'load client', 'PostgreSQL', 'kernel + rest', 'machine cores'],
     Object.entries(cpu).map(([name, c]) => {
       const cell = (k: string) => (c.cores[k] === undefined ? '' : `${c.msPerRow[k]} (${c.cores[k]})`);
       return [
@@ -337,6 +338,7 @@ try {
         cell('memory'),
         cell('naive') || cell('floor'),
         cell('client'),
+        cell('postgres'),
         cell('rest'),
         c.cores.machine ?? '',
       ];
