@@ -23,13 +23,13 @@ SET enable_seqscan = off SET enable_bitmapscan = off
 AS $$
   SELECT e.seq, e.type, e.user_id, e.payload FROM (
     (SELECT i.seq, 'input'::text AS type, i.user_id,
-            jsonb_build_object('id', i.id, 'conversation_id', i.conversation_id, 'content', i.content,
+            json_build_object('id', i.id, 'conversation_id', i.conversation_id, 'content', i.content,
               'metadata', i.metadata,
               'timestamp', to_char(i."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text AS payload
        FROM inputs i WHERE i.seq > p_after ORDER BY i.seq LIMIT p_limit)
     UNION ALL
     (SELECT f.seq, 'task_failed'::text, f.user_id,
-            jsonb_build_object('id', f.id, 'task', f.task, 'error', f.error, 'backends_tried', f.backends_tried,
+            json_build_object('id', f.id, 'task', f.task, 'error', f.error, 'backends_tried', f.backends_tried,
               'duration_ms', f.duration_ms,
               'timestamp', to_char(f.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
        FROM failed_tasks f WHERE f.seq > p_after ORDER BY f.seq LIMIT p_limit)
@@ -44,13 +44,13 @@ SET enable_seqscan = off SET enable_bitmapscan = off
 AS $$
   SELECT e.seq, e.type, e.user_id, e.payload FROM (
     (SELECT i.seq, 'input'::text AS type, i.user_id,
-            jsonb_build_object('id', i.id, 'conversation_id', i.conversation_id, 'content', i.content,
+            json_build_object('id', i.id, 'conversation_id', i.conversation_id, 'content', i.content,
               'metadata', i.metadata,
               'timestamp', to_char(i."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text AS payload
        FROM inputs i WHERE i.user_id = p_user AND i.seq > p_after ORDER BY i.user_id, i.seq LIMIT p_limit)
     UNION ALL
     (SELECT f.seq, 'task_failed'::text, f.user_id,
-            jsonb_build_object('id', f.id, 'task', f.task, 'error', f.error, 'backends_tried', f.backends_tried,
+            json_build_object('id', f.id, 'task', f.task, 'error', f.error, 'backends_tried', f.backends_tried,
               'duration_ms', f.duration_ms,
               'timestamp', to_char(f.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
        FROM failed_tasks f WHERE f.user_id = p_user AND f.seq > p_after ORDER BY f.user_id, f.seq LIMIT p_limit)
