@@ -15,7 +15,7 @@ import { conversation, historyFor } from './input-store';
  * show that every read now walks the index in its own order: on an empty table, an unanalyzed
  * one, an analyzed one, and one whose statistics went stale while a single user grew.
  *
- * The reads are SQL functions (migration 003); their inner plans are read with auto_explain,
+ * The reads are PL/pgSQL functions (migration 003); their inner plans are read with auto_explain,
  * whose LOG lines reach this client (client_min_messages = log), on both PostgreSQL and PGlite.
  */
 
