@@ -45,6 +45,17 @@ export async function bulkInsert(url: string, n: number, users = 64) {
   }
 }
 
+/** Empties memory's `inputs` (its sequence goes on, so seqs stay increasing for feed followers). */
+export async function truncateInputs(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('TRUNCATE inputs');
+  } finally {
+    await client.end();
+  }
+}
+
 export async function countRows(url: string, table = 'inputs'): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
