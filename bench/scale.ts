@@ -12,7 +12,8 @@
  * follows from the head). Nothing is ever ANALYZEd: the plans must hold without statistics.
  *
  * Env: BENCH_SCALE_SIZES (comma-separated row counts, default 0,1000000,5000000), BENCH_SECONDS
- * (per measurement, 5), BENCH_CONNECTIONS (ingest, 64), BENCH_HISTORY_CONNECTIONS (16),
+ * (per measurement, 5), BENCH_CONNECTIONS (ingest, 64), BENCH_HISTORY_CONNECTIONS (1: the read's own
+ * latency, not a queue's),
  * BENCH_CHUNK (rows per bulk INSERT, 500000), DATABASE_URL. Last line of stdout: JSON.
  */
 import { performance } from 'node:perf_hooks';
@@ -31,7 +32,7 @@ const SIZES = (process.env.BENCH_SCALE_SIZES ?? '0,1000000,5000000')
   .sort((a, b) => a - b);
 const SECONDS = envNumber('BENCH_SECONDS', 5);
 const CONNECTIONS = Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 64)));
-const HISTORY_CONNECTIONS = Math.max(1, Math.round(envNumber('BENCH_HISTORY_CONNECTIONS', 16)));
+const HISTORY_CONNECTIONS = Math.max(1, Math.round(envNumber('BENCH_HISTORY_CONNECTIONS', 1)));
 const CHUNK = Math.max(1000, Math.round(envNumber('BENCH_CHUNK', 500_000)));
 const FEED_READS = 200;
 
@@ -80,6 +81,30 @@ async function grow(url: string, n: number, tag: string) {
   } finally {
     await client.end();
   }
+}
+
+/** Ingest and history for a few seconds, unmeasured: a (re)started gateway is JIT-cold. */
+async function warmUp(stack: Stack) {
+  progress('warm-up 3 s');
+  await runLoad({
+    url: stack.gateway.url,
+    method: 'POST',
+    path: '/input',
+    body: BODY,
+    connections: CONNECTIONS,
+    durationS: 2,
+    headersFor: (n) => ({
+      'content-type': 'application/json',
+      authorization: users[n % users.length]!.authorization,
+    }),
+  });
+  await runLoad({
+    url: stack.gateway.url,
+    path: '/history?limit=50',
+    connections: HISTORY_CONNECTIONS,
+    durationS: 1,
+    headersFor: (n) => ({ authorization: users[n % users.length]!.authorization }),
+  });
 }
 
 async function ingestRate(stack: Stack) {
@@ -152,19 +177,7 @@ const stack = await Stack.start();
 const results: Record<string, unknown>[] = [];
 try {
   const url = stack.databaseUrl!;
-  progress('warm-up 2 s');
-  await runLoad({
-    url: stack.gateway.url,
-    method: 'POST',
-    path: '/input',
-    body: BODY,
-    connections: CONNECTIONS,
-    durationS: 2,
-    headersFor: (n) => ({
-      'content-type': 'application/json',
-      authorization: users[n % users.length]!.authorization,
-    }),
-  });
+  await warmUp(stack);
   let grown = 0;
   for (const size of SIZES) {
     const before = await rowCount(url);
@@ -173,6 +186,7 @@ try {
       await stack.gateway.stop();
       await grow(url, size - before, `bulk${grown++}`);
       await stack.gateway.start();
+      await warmUp(stack);
     }
     const rows = await rowCount(url);
     progress(`at ${rows.toLocaleString('en')} rows: ingest ${SECONDS}s`);
