@@ -42,9 +42,6 @@ export interface CallOptions {
 
 const toolResponse = z.object({ result: z.unknown() });
 
-/** Why a resource read's connection is let go once the caller is done with it. */
-const READ_FINISHED = new CortexError('aborted', 'resource read finished');
-
 /**
  * A client for one logical service: pooled keep-alive connections per instance (undici), calls
  * spread over instances in turn, every call under the service's policy, every failure a CortexError.
@@ -248,9 +245,7 @@ export class ServiceClient {
       throw new CortexError('data_error', `${this.service} ended ${path} without its end marker`);
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
-      // One shared reason: a fresh AbortError per read (the usual end of every finite read) cost a
-      // stack trace, source-mapped under tsx, on every GET /history.
-      controller.abort(READ_FINISHED);
+      controller.abort();
     }
   }
 

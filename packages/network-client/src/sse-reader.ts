@@ -8,7 +8,7 @@ export async function* readSse(body: AsyncIterable<Uint8Array | string>): AsyncG
   const decoder = new TextDecoder();
   // A reader that stops early (a finite resource's end marker) would otherwise have Node destroy the
   // stream with a fresh AbortError, whose stack trace (source-mapped under tsx) was a tenth of the
-  // gateway's CPU on GET /history. The caller lets the connection go instead (service-client).
+  // gateway's CPU on GET /history. The caller ends the request itself (service-client's finally).
   const source =
     typeof (body as Readable).iterator === 'function'
       ? (body as Readable).iterator({ destroyOnReturn: false })

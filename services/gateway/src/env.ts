@@ -33,7 +33,7 @@ export const gatewayEnvSchema = baseEnvSchema
     MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
     UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
     /** Batches of inputs sent to memory at once (one more batch forms while they are stored). */
-    STORE_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2),
+    STORE_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(1),
   })
   .transform((env, ctx) => {
     const production = env.NODE_ENV === 'production';
