@@ -1,35 +1,47 @@
 /**
- * End-to-end ingest rate: `POST /input` answered `received` per second, through gateway → memory →
- * PostgreSQL (real processes), beside the rate the same PostgreSQL takes one-row autocommit
- * INSERTs of the same rows at the same concurrency (a pg Pool from Node, and pgbench if present).
+ * End-to-end ingest rate: `POST /input` answered `received` per second through gateway → memory →
+ * PostgreSQL (real processes), in one run with one load client, against what the same machine does
+ * without the product:
+ *
+ *   1. a fresh database: every target warmed up, the product's table emptied again, then the
+ *      **young-table rate** (the first seconds);
+ *   2. a **prefill** of BENCH_PREFILL inputs through the product (`POST /input`, not SQL);
+ *   3. rounds alternating: the **product**; the **naive peer** (one Fastify process, one INSERT per
+ *      request, no auth; lib/naive-peer.ts); **one-row INSERTs** from a pg Pool; the **bare-Fastify
+ *      floor** (the same POST answered without a database). The naive peer's table is memory's own
+ *      (same migrations, same indexes), grown to the product's row count by one bulk INSERT.
  *
  *   npx tsx --conditions=@cortex/source bench/ingest.ts
  *
- * Env: BENCH_SECONDS (per phase per round, default 15), BENCH_ROUNDS (2), BENCH_CONNECTIONS (64),
- * BENCH_WARMUP_SECONDS (3), BENCH_GROUP_COMMIT_OFF=1 (also run memory with GROUP_COMMIT=off),
- * BENCH_CPU_PROF=1 (profile gateway and memory, print their hottest frames), DATABASE_URL.
- * Phases alternate within each round, so drift in machine load hits all of them alike; the
- * figures that matter are the ratios. The last line of stdout is the result as JSON.
+ * Env: BENCH_SECONDS (per phase per round, 10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (64),
+ * BENCH_WARMUP_SECONDS (5), BENCH_YOUNG_SECONDS (5), BENCH_PREFILL (150000), BENCH_NAIVE_POOL (20),
+ * BENCH_CPU_PROF=1 (profile gateway and memory in the rounds; print their hottest frames),
+ * DATABASE_URL. The figures that matter are ratios; the last line of stdout is the result as JSON.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monotonicMicros, profilesIn, summariseProfile, type Window } from './lib/cpu-profile';
 import { cpuMeter } from './lib/cpu-usage';
 import { DATABASE_URL, envFlag, envNumber, machineNote } from './lib/env';
 import { countOf, type LoadResult, outcomesOf, runLoad } from './lib/load';
-import { countRows, inputsTable, pgbenchPhase, rawInsertPhase } from './lib/pg-raw';
+import { bulkInsert, countRows, inputsTable, rawInsertPhase, truncateInputs } from './lib/pg-raw';
 import { printJson, printTable, progress } from './lib/report';
+import { BenchService } from './lib/service';
 import { Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
 import { usersWithTokens } from './lib/tokens';
 
-const SECONDS = envNumber('BENCH_SECONDS', 15);
+const SECONDS = envNumber('BENCH_SECONDS', 10);
 const ROUNDS = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
 const CONNECTIONS = Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 64)));
-const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 3);
-const GROUP_COMMIT_OFF = envFlag('BENCH_GROUP_COMMIT_OFF');
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 5);
+const YOUNG_SECONDS = envNumber('BENCH_YOUNG_SECONDS', 5);
+const PREFILL = Math.round(envNumber('BENCH_PREFILL', 150_000));
+const NAIVE_POOL = Math.max(1, Math.round(envNumber('BENCH_NAIVE_POOL', 20)));
 const CPU_PROF = envFlag('BENCH_CPU_PROF');
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 const BODY = JSON.stringify({ content: 'bench input', metadata: {} });
 const RECEIVED = '"status":"received",';
@@ -55,19 +67,19 @@ function answerChecker() {
   return { classify, sampled: () => Math.ceil(seen / 200), malformed: () => malformed };
 }
 
-async function ingestPhase(
-  stack: Stack,
-  users: { authorization: string }[],
-  seconds: number,
-  check: ReturnType<typeof answerChecker>,
-) {
+const users = await usersWithTokens(Math.max(64, CONNECTIONS));
+const check = answerChecker();
+
+/** The same POST, the same headers (the peers ignore the token), the same client for every target. */
+function post(url: string, seconds: number, amount?: number) {
   return runLoad({
-    url: stack.gateway.url,
+    url,
     method: 'POST',
     path: '/input',
     body: BODY,
     connections: CONNECTIONS,
     durationS: seconds,
+    ...(amount === undefined ? {} : { amount }),
     headersFor: (n) => ({
       'content-type': 'application/json',
       authorization: users[n % users.length]!.authorization,
@@ -76,202 +88,272 @@ async function ingestPhase(
   });
 }
 
-interface IngestRun {
-  label: string;
-  stack: Stack;
-  check: ReturnType<typeof answerChecker>;
-  warmupReceived: number;
-  runs: LoadResult[];
-  /** When the measured phases ran, to cut start-up out of CPU profiles. */
-  windows: Window[];
-  /** Cores each process used in each phase (see lib/cpu-usage). */
-  cores: Record<string, number>[];
+interface Phase {
+  target: 'product' | 'naive' | 'raw' | 'floor';
+  round: number;
+  rate: number;
+  p50?: number;
+  p99?: number;
+  answers?: string;
+  cores: Record<string, number>;
 }
 
-async function startIngest(label: string, groupCommit: 'on' | 'off', profileDir: string | undefined) {
-  const prof = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)] : []);
-  progress(`starting gateway + memory (GROUP_COMMIT=${groupCommit})`);
-  const stack = await Stack.start({
-    memoryEnv: { GROUP_COMMIT: groupCommit },
-    gatewayNodeArgs: prof('gateway'),
-    memoryNodeArgs: prof('memory'),
-  });
-  const run: IngestRun = {
-    label,
-    stack,
-    check: answerChecker(),
-    warmupReceived: 0,
-    runs: [],
-    windows: [],
-    cores: [],
-  };
-  if (WARMUP_SECONDS > 0) {
-    progress(`warm-up ${WARMUP_SECONDS}s`);
-    run.warmupReceived = countOf(await ingestPhase(stack, users, WARMUP_SECONDS, run.check), 'received');
-  }
-  return run;
-}
+const rate = (r: LoadResult) => countOf(r, 'received') / r.durationS;
+const rowsPerS = (phases: Phase[]) => phases.reduce((a, p) => a + p.rate, 0) / Math.max(1, phases.length);
 
-/** Mean cores per process over phases, and the CPU milliseconds each spent per row at `rate`. */
-function cpuPerRow(phases: Record<string, number>[], rate: number) {
-  const keys = [...new Set(phases.flatMap((p) => Object.keys(p)))];
+/** Mean cores per process over phases, and the CPU milliseconds each spent per row at `perS`. */
+function cpuPerRow(phases: Phase[], perS: number) {
+  const keys = [...new Set(phases.flatMap((p) => Object.keys(p.cores)))];
   const cores = Object.fromEntries(
-    keys.map((k) => [k, round(phases.reduce((a, p) => a + (p[k] ?? 0), 0) / Math.max(1, phases.length))]),
+    keys.map((k) => [
+      k,
+      round(phases.reduce((a, p) => a + (p.cores[k] ?? 0), 0) / Math.max(1, phases.length)),
+    ]),
   );
-  const msPerRow = Object.fromEntries(keys.map((k) => [k, round(((cores[k] ?? 0) * 1000) / rate, 3)]));
+  const msPerRow = Object.fromEntries(keys.map((k) => [k, round(((cores[k] ?? 0) * 1000) / perS, 3)]));
   return { cores, msPerRow };
 }
 
-const totals = (runs: { n: number; s: number }[]) => {
-  const n = runs.reduce((a, r) => a + r.n, 0);
-  const s = runs.reduce((a, r) => a + r.s, 0);
-  return s > 0 ? n / s : Number.NaN;
-};
-
-const users = await usersWithTokens(Math.max(64, CONNECTIONS));
 const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), 'cortex-bench-prof-')) : undefined;
-const raw = await inputsTable(DATABASE_URL);
-const ingestRuns: IngestRun[] = [];
-const rawRuns: { n: number; s: number; errors: number; cores: Record<string, number> }[] = [];
-const pgbenchRuns: { tps: number; transactions: number }[] = [];
-let pgbenchNote = '';
+const prof = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)] : []);
+const peerTable = await inputsTable(DATABASE_URL);
+let product: Stack | undefined;
+const peers: BenchService[] = [];
 try {
-  ingestRuns.push(await startIngest('ingest (group commit on)', 'on', profileDir));
-  if (GROUP_COMMIT_OFF) ingestRuns.push(await startIngest('ingest (group commit off)', 'off', undefined));
-  for (let round = 1; round <= ROUNDS; round++) {
-    progress(`round ${round}/${ROUNDS}: raw pg INSERTs, ${CONNECTIONS} connections, ${SECONDS}s`);
-    const rawMeter = cpuMeter({ client: process.pid });
-    const r = await rawInsertPhase(raw.url, CONNECTIONS, SECONDS);
-    rawRuns.push({ n: r.rows, s: r.durationS, errors: r.errors, cores: rawMeter() });
-    progress(`round ${round}/${ROUNDS}: pgbench`);
-    try {
-      const p = await pgbenchPhase(DATABASE_URL, raw.schema, CONNECTIONS, SECONDS);
-      if (p) pgbenchRuns.push(p);
-      else pgbenchNote = 'pgbench not found';
-    } catch (err) {
-      pgbenchNote = (err as Error).message.split('\n')[0] ?? 'pgbench failed';
-    }
-    for (const run of ingestRuns) {
-      progress(`round ${round}/${ROUNDS}: ${run.label}, ${CONNECTIONS} connections, ${SECONDS}s`);
-      const fromUs = monotonicMicros();
-      const meter = cpuMeter({
-        gateway: run.stack.gateway.pid,
-        memory: run.stack.memory?.pid,
-        client: process.pid,
-      });
-      run.runs.push(await ingestPhase(run.stack, users, SECONDS, run.check));
-      run.cores.push(meter());
-      run.windows.push({ fromUs, toUs: monotonicMicros() });
-    }
-  }
+  progress('starting gateway + memory on a fresh schema, the naive peer and the bare-Fastify floor');
+  product = await Stack.start({ gatewayNodeArgs: prof('gateway'), memoryNodeArgs: prof('memory') });
+  const naive = new BenchService('naive', {
+    script: { cwd: BENCH_DIR, file: 'lib/naive-peer.ts' },
+    env: { NAIVE_MODE: 'naive', DATABASE_URL: peerTable.url, NAIVE_POOL: String(NAIVE_POOL) },
+  });
+  const floor = new BenchService('floor', {
+    script: { cwd: BENCH_DIR, file: 'lib/naive-peer.ts' },
+    env: { NAIVE_MODE: 'floor' },
+  });
+  peers.push(naive, floor);
+  await Promise.all([naive.start(), floor.start()]);
+  const productUrl = product.gateway.url;
+  const productPids = { gateway: product.gateway.pid, memory: product.memory?.pid, client: process.pid };
 
-  const rawRate = totals(rawRuns);
-  const pgbenchTps =
-    pgbenchRuns.length > 0 ? pgbenchRuns.reduce((a, p) => a + p.tps, 0) / pgbenchRuns.length : undefined;
-  const results = [];
-  for (const run of ingestRuns) {
-    const received = run.runs.reduce((a, r) => a + countOf(r, 'received'), 0);
-    const rate = totals(run.runs.map((r) => ({ n: countOf(r, 'received'), s: r.durationS })));
-    const rows = await countRows(run.stack.databaseUrl!);
-    // autocannon stops with requests in flight: the gateway still stores them, unseen by us.
-    const inFlightBound = CONNECTIONS * (run.runs.length + (WARMUP_SECONDS > 0 ? 1 : 0));
-    const unseen = rows - (received + run.warmupReceived);
-    const latency = summarise(run.runs.flatMap((r) => r.latencies.get('received') ?? []));
-    results.push({
-      label: run.label,
-      cpu: cpuPerRow(run.cores, rate),
-      received_per_s: round(rate, 0),
-      ratio_to_raw_pg: round(rate / rawRate, 3),
-      ratio_to_pgbench: pgbenchTps ? round(rate / pgbenchTps, 3) : null,
-      received,
-      other_answers: run.runs.map(outcomesOf).join(' | '),
-      p50_ms: round(latency.p50),
-      p99_ms: round(latency.p99),
-      // Every `received` answer (warm-up included) must be exactly one row.
-      db_rows: rows,
-      received_incl_warmup: received + run.warmupReceived,
-      rows_beyond_received: unseen,
-      in_flight_bound: inFlightBound,
-      rows_match: unseen >= 0 && unseen <= inFlightBound,
-      sampled_bodies: run.check.sampled(),
-      malformed_bodies: run.check.malformed(),
-      per_round_ratio: run.runs.map((r, i) =>
-        round(countOf(r, 'received') / r.durationS / (rawRuns[i]!.n / rawRuns[i]!.s), 3),
-      ),
+  let productReceived = 0;
+  const productRuns: LoadResult[] = [];
+  const productPhase = async (seconds: number, amount?: number) => {
+    const meter = cpuMeter(productPids);
+    const r = await post(productUrl, seconds, amount);
+    productRuns.push(r);
+    productReceived += countOf(r, 'received');
+    return { r, cores: meter() };
+  };
+
+  if (WARMUP_SECONDS > 0) {
+    // Every target is warmed up (JIT), and the product's table emptied again after its warm-up,
+    // so the young-table rate is a warm process on a fresh table, not a cold one.
+    progress(`warm-up ${WARMUP_SECONDS}s each`);
+    await post(naive.url, WARMUP_SECONDS);
+    await post(floor.url, WARMUP_SECONDS);
+    await post(productUrl, WARMUP_SECONDS);
+    await truncateInputs(product.databaseUrl!);
+  }
+  const youngFromRows = await countRows(product.databaseUrl!);
+  progress(`young table (${youngFromRows} rows): ${YOUNG_SECONDS}s`);
+  const young = await productPhase(YOUNG_SECONDS);
+  const youngRate = rate(young.r);
+  const youngLatency = summarise(young.r.latencies.get('received') ?? []);
+
+  const before = await countRows(product.databaseUrl!);
+  const prefillStarted = performance.now();
+  if (before < PREFILL) {
+    progress(`prefill: ${PREFILL - before} inputs through POST /input`);
+    await productPhase(3600, PREFILL - before);
+  }
+  const prefillS = (performance.now() - prefillStarted) / 1000;
+  const prefilled = await countRows(product.databaseUrl!);
+  // The peers' table gets as many rows, in one statement, so both sides insert into a table this size.
+  await bulkInsert(peerTable.url, prefilled);
+
+  const phases: Phase[] = [];
+  const windows: Window[] = [];
+  for (let roundNo = 1; roundNo <= ROUNDS; roundNo++) {
+    progress(`round ${roundNo}/${ROUNDS}: product, ${CONNECTIONS} connections, ${SECONDS}s`);
+    const fromUs = monotonicMicros();
+    const p = await productPhase(SECONDS);
+    windows.push({ fromUs, toUs: monotonicMicros() });
+    const pl = summarise(p.r.latencies.get('received') ?? []);
+    phases.push({
+      target: 'product',
+      round: roundNo,
+      rate: rate(p.r),
+      p50: pl.p50,
+      p99: pl.p99,
+      answers: outcomesOf(p.r),
+      cores: p.cores,
+    });
+
+    progress(`round ${roundNo}/${ROUNDS}: naive Fastify + pg peer`);
+    const naiveMeter = cpuMeter({ naive: naive.pid, client: process.pid });
+    const n = await post(naive.url, SECONDS);
+    const nl = summarise(n.latencies.get('received') ?? []);
+    phases.push({
+      target: 'naive',
+      round: roundNo,
+      rate: rate(n),
+      p50: nl.p50,
+      p99: nl.p99,
+      answers: outcomesOf(n),
+      cores: naiveMeter(),
+    });
+
+    progress(`round ${roundNo}/${ROUNDS}: one-row INSERTs from a pg Pool of ${CONNECTIONS}`);
+    const rawMeter = cpuMeter({ client: process.pid });
+    const raw = await rawInsertPhase(peerTable.url, CONNECTIONS, SECONDS);
+    phases.push({
+      target: 'raw',
+      round: roundNo,
+      rate: raw.rate,
+      answers: `${raw.errors} errors`,
+      cores: rawMeter(),
+    });
+
+    progress(`round ${roundNo}/${ROUNDS}: bare-Fastify floor`);
+    const floorMeter = cpuMeter({ floor: floor.pid, client: process.pid });
+    const f = await post(floor.url, SECONDS);
+    const fl = summarise(f.latencies.get('received') ?? []);
+    phases.push({
+      target: 'floor',
+      round: roundNo,
+      rate: rate(f),
+      p50: fl.p50,
+      p99: fl.p99,
+      answers: outcomesOf(f),
+      cores: floorMeter(),
     });
   }
 
-  for (const run of ingestRuns) await run.stack.stop();
+  const of = (t: Phase['target']) => phases.filter((p) => p.target === t);
+  const productRate = rowsPerS(of('product'));
+  const naiveRate = rowsPerS(of('naive'));
+  const rawRate = rowsPerS(of('raw'));
+  const floorRate = rowsPerS(of('floor'));
+  const perRound = Array.from({ length: ROUNDS }, (_, i) => {
+    const at = (t: Phase['target']) => phases.find((p) => p.target === t && p.round === i + 1)?.rate ?? NaN;
+    return {
+      round: i + 1,
+      to_naive: round(at('product') / at('naive'), 3),
+      to_raw: round(at('product') / at('raw'), 3),
+      to_floor: round(at('product') / at('floor'), 3),
+      to_young: round(at('product') / youngRate, 3),
+    };
+  });
+
+  // Every `received` answer must be exactly one row; autocannon stops with requests in flight,
+  // which the product still stores, unseen by us.
+  const rows = await countRows(product.databaseUrl!);
+  // (+1: the warm-up's stragglers may land after the table was emptied.)
+  const inFlightBound = CONNECTIONS * (productRuns.length + (WARMUP_SECONDS > 0 ? 1 : 0));
+  const unseen = rows - productReceived;
+  const rowsMatch = unseen >= 0 && unseen <= inFlightBound;
+
+  await product.stop();
   const profiles = profileDir
     ? ['gateway', 'memory'].flatMap((name) =>
-        profilesIn(join(profileDir, name)).map((f) => ({
-          name,
-          ...summariseProfile(f, ingestRuns[0]!.windows),
-        })),
+        profilesIn(join(profileDir, name)).map((file) => ({ name, ...summariseProfile(file, windows) })),
       )
     : [];
 
+  const lat = (t: Phase['target']) => {
+    const ps = of(t).filter((p) => p.p99 !== undefined);
+    if (ps.length === 0) return ['', ''];
+    return [round(Math.max(...ps.map((p) => p.p50 ?? 0))), round(Math.max(...ps.map((p) => p.p99 ?? 0)))];
+  };
   printTable(
-    `Ingest: POST /input answered "received" vs one-row INSERTs into the same PostgreSQL (${CONNECTIONS} connections, ${ROUNDS}×${SECONDS}s)`,
-    ['what', 'per s', '÷ raw pg', 'p50 ms', 'p99 ms', 'notes'],
+    `Ingest (${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS}s; table ${prefilled.toLocaleString('en')} rows after the prefill)`,
+    ['target', 'per s', '÷ naive', '÷ raw INSERT', '÷ floor', 'p50 ms', 'p99 ms'],
     [
       [
-        'raw pg Pool INSERT (autocommit)',
-        round(rawRate, 0),
+        `product, young table (${YOUNG_SECONDS}s from ${youngFromRows} rows)`,
+        round(youngRate, 0),
+        round(youngRate / naiveRate, 3),
+        round(youngRate / rawRate, 3),
+        round(youngRate / floorRate, 3),
+        round(youngLatency.p50),
+        round(youngLatency.p99),
+      ],
+      [
+        'product, after the prefill (`received`)',
+        round(productRate, 0),
+        round(productRate / naiveRate, 3),
+        round(productRate / rawRate, 3),
+        round(productRate / floorRate, 3),
+        ...lat('product'),
+      ],
+      [
+        'naive peer: Fastify + pg, one INSERT per request',
+        round(naiveRate, 0),
         '1.000',
-        '',
-        '',
-        `${rawRuns.reduce((a, r) => a + r.errors, 0)} errors`,
+        round(naiveRate / rawRate, 3),
+        round(naiveRate / floorRate, 3),
+        ...lat('naive'),
       ],
       [
-        'pgbench INSERT (-j 2)',
-        pgbenchTps === undefined ? '-' : round(pgbenchTps, 0),
-        pgbenchTps === undefined ? '-' : round(pgbenchTps / rawRate, 3),
+        `one-row INSERTs, pg Pool of ${CONNECTIONS}`,
+        round(rawRate, 0),
+        round(rawRate / naiveRate, 3),
+        '1.000',
+        round(rawRate / floorRate, 3),
         '',
         '',
-        pgbenchNote,
       ],
-      ...results.map((r) => [
-        r.label,
-        r.received_per_s,
-        r.ratio_to_raw_pg,
-        r.p50_ms,
-        r.p99_ms,
-        `rows ${r.db_rows} = received ${r.received_incl_warmup} + ${r.rows_beyond_received} in flight (≤ ${r.in_flight_bound}): ${r.rows_match ? 'ok' : 'MISMATCH'}; per round ${r.per_round_ratio.join(', ')}`,
-      ]),
+      [
+        'bare Fastify answering the same POST',
+        round(floorRate, 0),
+        round(floorRate / naiveRate, 3),
+        round(floorRate / rawRate, 3),
+        '1.000',
+        ...lat('floor'),
+      ],
     ],
   );
-  for (const r of results) if (r.other_answers) console.log(`${r.label} answers: ${r.other_answers}`);
-  const rawCpu = cpuPerRow(
-    rawRuns.map((r) => r.cores),
-    rawRate,
+  console.log(
+    `product after the prefill ÷ its young-table rate: ${round(productRate / youngRate, 3)}; prefill took ${round(prefillS, 1)} s`,
   );
-  // "rest" is PostgreSQL plus whatever else the machine ran (other work on a shared box shows here).
+  console.log(
+    `per round (product ÷ naive, ÷ raw, ÷ floor, ÷ young): ${perRound.map((r) => `${r.to_naive} ${r.to_raw} ${r.to_floor} ${r.to_young}`).join(' | ')}`,
+  );
+  console.log(
+    `rows ${rows} = received ${productReceived} + ${unseen} in flight (≤ ${inFlightBound}): ${rowsMatch ? 'ok' : 'MISMATCH'}; bodies sampled ${check.sampled()}, malformed ${check.malformed()}`,
+  );
+  for (const p of phases)
+    if (p.answers && !/^received ×\d+$/.test(p.answers) && p.answers !== '0 errors')
+      console.log(`${p.target} round ${p.round} answers: ${p.answers}`);
+
+  const cpu = {
+    product: cpuPerRow(of('product'), productRate),
+    naive: cpuPerRow(of('naive'), naiveRate),
+    raw: cpuPerRow(of('raw'), rawRate),
+    floor: cpuPerRow(of('floor'), floorRate),
+  };
+  // "rest" is the kernel's own time plus whatever else the machine ran (other work on a shared box
+  // shows here); "PostgreSQL" is every postgres process on the machine.
   printTable(
-    'CPU per stored row (ms of one core) and cores used, by process',
-    ['what', 'gateway', 'memory', 'load client', 'PostgreSQL + rest', 'machine cores'],
-    [
-      [
-        'raw pg Pool INSERT',
-        '',
-        '',
-        rawCpu.msPerRow.client ?? '',
-        rawCpu.msPerRow.rest ?? '',
-        rawCpu.cores.machine ?? '',
-      ],
-      ...results.map((r) => [
-        r.label,
-        r.cpu.msPerRow.gateway ?? '',
-        r.cpu.msPerRow.memory ?? '',
-        r.cpu.msPerRow.client ?? '',
-        r.cpu.msPerRow.rest ?? '',
-        r.cpu.cores.machine ?? '',
-      ]),
-    ],
+    'CPU per answer (ms of one core), and cores used (in brackets), by process',
+    ['target', 'gateway', 'memory', 'peer', 'load client', 'PostgreSQL', 'kernel + rest', 'machine cores'],
+    Object.entries(cpu).map(([name, c]) => {
+      const cell = (k: string) => (c.cores[k] === undefined ? '' : `${c.msPerRow[k]} (${c.cores[k]})`);
+      return [
+        name,
+        cell('gateway'),
+        cell('memory'),
+        cell('naive') || cell('floor'),
+        cell('client'),
+        cell('postgres'),
+        cell('rest'),
+        c.cores.machine ?? '',
+      ];
+    }),
   );
   for (const p of profiles) {
     printTable(
-      `CPU profile: ${p.name}, busy ${p.busyPercent}% of the measured phases (self time, share of busy samples)`,
+      `CPU profile: ${p.name}, busy ${p.busyPercent}% of the product's rounds (self time, share of busy samples)`,
       ['frame', '%'],
       p.topFrames.map((f) => [f.frame, f.percent]),
     );
@@ -286,11 +368,36 @@ try {
     connections: CONNECTIONS,
     seconds_per_phase: SECONDS,
     rounds: ROUNDS,
-    raw_pg_inserts_per_s: round(rawRate, 0),
-    raw_pg_cpu: rawCpu,
-    pgbench_tps: pgbenchTps === undefined ? null : round(pgbenchTps, 0),
-    ingest: results,
-    ratio: results[0]?.ratio_to_raw_pg ?? null,
+    young: {
+      from_rows: youngFromRows,
+      seconds: YOUNG_SECONDS,
+      per_s: round(youngRate, 0),
+      p50_ms: round(youngLatency.p50),
+      p99_ms: round(youngLatency.p99),
+    },
+    prefilled_rows: prefilled,
+    prefill_seconds: round(prefillS, 1),
+    product_per_s: round(productRate, 0),
+    naive_per_s: round(naiveRate, 0),
+    raw_insert_per_s: round(rawRate, 0),
+    floor_per_s: round(floorRate, 0),
+    ratio_to_naive: round(productRate / naiveRate, 3),
+    ratio_to_raw_insert: round(productRate / rawRate, 3),
+    ratio_to_floor: round(productRate / floorRate, 3),
+    ratio_to_young: round(productRate / youngRate, 3),
+    per_round: perRound,
+    phases: phases.map((p) => ({
+      ...p,
+      rate: round(p.rate, 0),
+      p50: round(p.p50 ?? NaN),
+      p99: round(p.p99 ?? NaN),
+    })),
+    cpu,
+    rows,
+    received: productReceived,
+    rows_match: rowsMatch,
+    sampled_bodies: check.sampled(),
+    malformed_bodies: check.malformed(),
     cpu_profiles: profiles.map((p) => ({
       process: p.name,
       file: p.file,
@@ -301,6 +408,6 @@ try {
     machine: await machineNote(),
   });
 } finally {
-  await Promise.all(ingestRuns.map((r) => r.stack.stop()));
-  await raw.drop().catch(() => {});
+  await Promise.all([product?.stop(), ...peers.map((p) => p.stop())]);
+  await peerTable.drop().catch(() => {});
 }

@@ -1,28 +1,59 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { isolatedSchemaUrl } from '@cortex/memory/testing';
 import pg from 'pg';
 
-const INPUTS_DDL = fileURLToPath(new URL('../../services/memory/migrations/001_inputs.sql', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../services/memory/migrations/', import.meta.url));
 
 /** The same INSERT memory's rows get, one row per statement, parameters bound by the driver. */
 const INSERT = `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
   VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz)`;
 
-/** A fresh schema holding memory's `inputs` table exactly as its migration creates it. */
+/**
+ * A fresh schema holding memory's `inputs` table exactly as its migrations make it (same columns,
+ * same indexes), so a plain INSERT there pays the same index upkeep as memory's.
+ */
 export async function inputsTable(baseUrl: string) {
   const iso = await isolatedSchemaUrl(baseUrl);
   const schema = new URL(iso.url).searchParams.get('options')!.replace('-c search_path=', '');
   const client = new pg.Client({ connectionString: iso.url });
   await client.connect();
-  await client.query(readFileSync(INPUTS_DDL, 'utf8'));
+  for (const f of readdirSync(MIGRATIONS)
+    .filter((f) => f.endsWith('.sql'))
+    .sort())
+    await client.query(readFileSync(join(MIGRATIONS, f), 'utf8'));
   await client.end();
   return { url: iso.url, schema, drop: iso.drop };
+}
+
+/** `n` synthetic rows in one statement: grows a table to a size without going through HTTP. */
+export async function bulkInsert(url: string, n: number, users = 64) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
+       SELECT gen_random_uuid()::text, 'bulk-user-' || (g % $2), NULL, 'bench input', '{}'::jsonb, now()
+         FROM generate_series(1, $1::int) g`,
+      [n, users],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empties memory's `inputs` (its sequence goes on, so seqs stay increasing for feed followers). */
+export async function truncateInputs(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('TRUNCATE inputs');
+  } finally {
+    await client.end();
+  }
 }
 
 export async function countRows(url: string, table = 'inputs'): Promise<number> {
@@ -65,54 +96,4 @@ export async function rawInsertPhase(url: string, connections: number, seconds: 
   const durationS = (performance.now() - started) / 1000;
   await pool.end();
   return { rows, errors, durationS, rate: rows / durationS };
-}
-
-export const pgbenchPath = () => ['/usr/bin/pgbench', '/usr/local/bin/pgbench'].find((p) => existsSync(p));
-
-/** pgbench's tps for the same INSERT (ids made by the server), or undefined when pgbench is absent. */
-export async function pgbenchPhase(
-  baseUrl: string,
-  schema: string,
-  connections: number,
-  seconds: number,
-): Promise<{ tps: number; transactions: number } | undefined> {
-  const bin = pgbenchPath();
-  if (!bin) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'cortex-pgbench-'));
-  const script = join(dir, 'insert.sql');
-  writeFileSync(
-    script,
-    `\\set u random(0, ${connections - 1})
-INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
-  VALUES (gen_random_uuid()::text, 'bench-user-' || :u, NULL, 'bench input', '{}'::jsonb, now());
-`,
-  );
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(
-        bin,
-        [
-          '-n',
-          '-f',
-          script,
-          '-c',
-          String(connections),
-          '-j',
-          '2',
-          '-T',
-          String(Math.max(1, Math.round(seconds))),
-          baseUrl,
-        ],
-        { env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` }, timeout: (seconds + 60) * 1000 },
-        (err, stdout, stderr) =>
-          err ? reject(new Error(`pgbench failed: ${stderr || err.message}`)) : resolve(stdout),
-      );
-    });
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
-    const tx = /number of transactions actually processed: (\d+)/.exec(out);
-    if (!tps) throw new Error(`could not read pgbench output:\n${out}`);
-    return { tps: Number(tps[1]), transactions: Number(tx?.[1] ?? 0) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

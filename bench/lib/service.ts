@@ -6,12 +6,14 @@ import { freePort } from './ports';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export type ServiceName = 'gateway' | 'memory' | 'cognition';
+export type ServiceName = 'gateway' | 'memory' | 'cognition' | 'naive' | 'floor';
 
 export interface ServiceOptions {
   env: Record<string, string>;
   /** Extra node flags, e.g. `--cpu-prof` or `--expose-gc`. */
   nodeArgs?: string[];
+  /** Another script than the service's `src/server.ts` (the bench's own comparison servers). */
+  script?: { cwd: string; file: string };
 }
 
 /**
@@ -50,9 +52,15 @@ export class BenchService {
     if (this.port === 0) this.port = await freePort();
     const child = spawn(
       process.execPath,
-      [...(this.options.nodeArgs ?? []), '--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'],
+      [
+        ...(this.options.nodeArgs ?? []),
+        '--conditions=@cortex/source',
+        '--import',
+        'tsx',
+        this.options.script?.file ?? 'src/server.ts',
+      ],
       {
-        cwd: `${ROOT}/services/${this.name}`,
+        cwd: this.options.script?.cwd ?? `${ROOT}/services/${this.name}`,
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '',

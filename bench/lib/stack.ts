@@ -19,6 +19,18 @@ export const BENCH_GATEWAY_ENV = {
   PENDING_MAX_BYTES: String(8 * 1024 * 1024 * 1024),
 };
 
+/**
+ * `BENCH_GATEWAY_X=v` / `BENCH_MEMORY_X=v` in the bench's environment set `X=v` for that service:
+ * any service setting can be tried from the command line (options given in code win).
+ */
+export function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = process.env) {
+  return Object.fromEntries(
+    Object.entries(source)
+      .filter(([k, v]) => k.startsWith(prefix) && v !== undefined)
+      .map(([k, v]) => [k.slice(prefix.length), v as string]),
+  );
+}
+
 export interface StackOptions {
   /** Start a memory process on PostgreSQL (default true); false points the gateway at `memoryUrl`. */
   memory?: boolean;
@@ -64,6 +76,7 @@ export class Stack {
         env: {
           DATABASE_URL: iso.url,
           GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
+          ...passedThrough('BENCH_MEMORY_'),
           ...options.memoryEnv,
         },
         nodeArgs: options.memoryNodeArgs ?? [],
@@ -81,6 +94,7 @@ export class Stack {
         MEMORY_SERVICE_URL: memoryUrl,
         COGNITION_SERVICE_URL: cognitionUrl,
         PENDING_STORE_DIR: join(this.workDir, 'pending'),
+        ...passedThrough('BENCH_GATEWAY_'),
         ...options.gatewayEnv,
       },
       nodeArgs: options.gatewayNodeArgs ?? [],

@@ -58,5 +58,6 @@ export {
 } from './service-secrets';
 export { MAX_SERVICE_TOKEN_LIFETIME_S, ServiceTokenVerifier } from './service-token-verifier';
 export { stableId } from './stable-id';
+export { timeOrderedId } from './time-ordered-id';
 export { argsSchema, registerTools, type Tool, type ToolAnnotations, type ToolCall } from './tools';
 export { createUpstream, type Upstream, type UpstreamOptions } from './upstream';

@@ -102,7 +102,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
-  const writer = new InputWriter(memory);
+  const writer = new InputWriter(memory, 200, env.STORE_BATCHES_IN_FLIGHT);
   // Through a writer of its own: concurrent replays go to memory as `store_inputs` batches (one
   // call and one transaction per up to 200), each answer checked like a live input's (a wrong
   // shape is no proof of storage; a conflict is a refusal, dropped with a log); and live inputs

@@ -101,6 +101,8 @@ export const gatewayEnvSchema = baseEnvSchema
     // trusts (none by default); `*` allows any.
     MCP_ALLOWED_HOSTS: hostList('localhost,127.0.0.1,[::1]'),
     MCP_ALLOWED_ORIGINS: hostList(''),
+    /** Batches of inputs sent to memory at once (one more batch forms while they are stored). */
+    STORE_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(1),
   })
   .transform((env, ctx) => {
     const production = isProduction(env.NODE_ENV);

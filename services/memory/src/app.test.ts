@@ -87,11 +87,16 @@ describe.each(testDatabases())('memory service on $name', (target) => {
 
   it('writes concurrent calls in fewer transactions, each answered with its own seq', async () => {
     // The first write is held a moment, so the other calls arrive while it is in flight (with an
-    // in-process database they could otherwise each find the writer free).
-    const write = db.transaction.bind(db);
-    const transactions = vi.spyOn(db, 'transaction').mockImplementationOnce(async (fn) => {
-      await new Promise((r) => setTimeout(r, 100));
-      return write(fn);
+    // in-process database they could otherwise each find the writer free). A write is one
+    // statement (memory_store_inputs), its own transaction.
+    const query = db.query.bind(db);
+    let writes = 0;
+    const transactions = vi.spyOn(db, 'query').mockImplementation(async (sql: string, params?: unknown[]) => {
+      if (sql.includes('memory_store_inputs')) {
+        writes += 1;
+        if (writes === 1) await new Promise((r) => setTimeout(r, 100));
+      }
+      return query(sql, params);
     });
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -101,7 +106,7 @@ describe.each(testDatabases())('memory service on $name', (target) => {
     const seqs = results.map((r) => r.json().result.seq as number);
     expect(new Set(seqs).size).toBe(50);
     // Group commit: the first call went alone, the 49 that waited shared one transaction.
-    expect(transactions.mock.calls.length).toBe(2);
+    expect(writes).toBe(2);
     transactions.mockRestore();
     const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inputs WHERE user_id = 'u3'");
     expect(rows.rows[0]?.n).toBe(50);

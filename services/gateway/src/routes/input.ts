@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { hasCode } from '@cortex/errors';
-import { stableId, storableObject, storableString } from '@cortex/service-kit';
+import { stableId, storableObject, storableString, timeOrderedId } from '@cortex/service-kit';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { PendingJournal } from '../pending/journal';
@@ -21,9 +20,12 @@ export const inputBody = z.object({
 
 const idempotencyKey = z.string().min(1).max(256);
 
-/** A retry with the same key and user maps to the same item id, so memory stores it once. */
+/**
+ * A retry with the same key and user maps to the same item id, so memory stores it once. Without
+ * a key the id is time-ordered, so memory's primary key grows at its edge (see timeOrderedId).
+ */
 export function itemIdFor(userId: string, key: string | undefined): string {
-  return key === undefined ? randomUUID() : stableId(userId, key);
+  return key === undefined ? timeOrderedId() : stableId(userId, key);
 }
 
 export interface InputDeps {

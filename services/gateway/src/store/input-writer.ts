@@ -50,9 +50,11 @@ export class InputWriter {
   private readonly committer: GroupCommitter<StoreRequest, z.infer<typeof stored>>;
 
   /**
-   * One batch in flight by default: on this 2-core machine more in flight made batches smaller
-   * and cost throughput (bench:ingest 1.00x raw PostgreSQL with 1, 0.60x with 4), since memory
-   * serialises commits on the event lock anyway.
+   * Batches in flight (the gateway's STORE_BATCHES_IN_FLIGHT, 1 by default). With memory's write
+   * down to one statement, a second batch in flight measured 1.05x the naive peer against 0.92x
+   * with one (bench:ingest, 2026-12-02, on a busy machine: within its noise), and it changes how
+   * many calls meet a slow memory before the breaker opens (e2e network-faults' slow-memory scenario
+   * then counted no timeouts), so the default stays 1 until that is understood.
    */
   constructor(memory: ServiceClient, maxBatch = 200, maxInFlight = 1) {
     this.committer = new GroupCommitter(

@@ -69,11 +69,16 @@ export class EventHub {
     };
   }
 
-  publishStored(userId: string, payload: { id: string }, seq: number) {
-    this.recentlyStored.add(payload.id);
+  /** An item id just stored, for a user with no stream here: nothing to send, only to remember. */
+  noteStored(id: string) {
+    this.recentlyStored.add(id);
     if (this.recentlyStored.size > RECENT_LIMIT) {
       this.recentlyStored.delete(this.recentlyStored.values().next().value as string);
     }
+  }
+
+  publishStored(userId: string, payload: { id: string }, seq: number) {
+    this.noteStored(payload.id);
     const set = this.byUser.get(userId);
     if (set) for (const sink of set) sink.sendStored(payload, seq);
   }

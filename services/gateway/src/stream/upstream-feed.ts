@@ -35,6 +35,13 @@ export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBas
         }
         return;
       }
+      // Most stored events are for users with no stream on this replica (every replica sees every
+      // user's events): those are only remembered, not validated and shaped for nobody.
+      const { user_id, id } = item as { user_id?: unknown; id?: unknown };
+      if (typeof user_id === 'string' && typeof id === 'string' && hub.count(user_id) === 0) {
+        hub.noteStored(id);
+        return;
+      }
       const parsed = feedItem.safeParse(item);
       if (!parsed.success) {
         if (invalid++ % 100 === 0) log.warn({ invalid }, 'ignoring malformed feed item');

@@ -100,7 +100,7 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
       query: {
         value: async (sql: string, params?: unknown[]) => {
           const result = await db.query(sql, params);
-          if (holdReads && sql.includes('UNION ALL')) {
+          if (holdReads && sql.includes('events_after(')) {
             holdReads = false;
             readHeld();
             await released;

@@ -6,7 +6,7 @@ import type { Queryable } from '../db/database';
  * commit order across every memory instance, and a reader resuming "after N" never skips a row
  * that commits late (a plain sequence alone would allow that).
  */
-const EVENT_WRITE_LOCK = 727_002;
+export const EVENT_WRITE_LOCK = 727_002;
 
 /** NOTIFY channel: the payload is only the newest seq, a hint to re-read (payloads are capped at 8000 bytes). */
 export const EVENTS_CHANNEL = 'cortex_events';

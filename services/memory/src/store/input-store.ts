@@ -26,90 +26,83 @@ export type StoreOutcome =
   | { status: 'already_exists'; item_id: string; seq: number; data: StoredData }
   | { status: 'conflict'; item_id: string };
 
-import { EVENTS_CHANNEL, lockEventWriters } from './event-order';
+import { EVENT_WRITE_LOCK, EVENTS_CHANNEL } from './event-order';
 
 const COLUMNS = `id, seq, user_id, conversation_id, content, metadata, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp"`;
 
-/** Writes a batch in one transaction with one multi-row insert; idempotent on id. */
+/**
+ * Writes a batch in one statement, idempotent on id: migration 004's `memory_store_inputs` takes
+ * the event writers' lock, inserts, and notifies, in the statement's own transaction. One round
+ * trip, so the lock is held for the insert and the commit only.
+ */
 export async function insertBatch(db: Database, inputs: NewInput[]): Promise<StoreOutcome[]> {
-  return db.transaction(async (tx) => {
-    await lockEventWriters(tx);
-    const fresh = new Map<string, NewInput>();
-    for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
-    const rows = [...fresh.values()];
-    const inserted = await tx.query<{ id: string; seq: number }>(
-      `INSERT INTO inputs (id, user_id, conversation_id, content, metadata, "timestamp")
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, seq`,
-      [
-        rows.map((r) => r.id),
-        rows.map((r) => r.user_id),
-        rows.map((r) => r.conversation_id),
-        rows.map((r) => r.content),
-        rows.map((r) => JSON.stringify(r.metadata)),
-        rows.map((r) => r.timestamp),
-      ],
-    );
-    const stored = new Map(inserted.rows.map((r) => [r.id, r.seq]));
-    const missing = rows.filter((r) => !stored.has(r.id)).map((r) => r.id);
-    const existing = new Map<string, StoredInput>();
-    if (missing.length > 0) {
-      const found = await tx.query<StoredInput>(`SELECT ${COLUMNS} FROM inputs WHERE id = ANY($1::text[])`, [
-        missing,
-      ]);
-      for (const r of found.rows) existing.set(r.id, r);
+  const fresh = new Map<string, NewInput>();
+  for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
+  const rows = [...fresh.values()];
+  const r = await db.query<StoredInput & { fresh: boolean }>(
+    'SELECT * FROM memory_store_inputs($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::timestamptz[])',
+    [
+      EVENT_WRITE_LOCK,
+      EVENTS_CHANNEL,
+      rows.map((r) => r.id),
+      rows.map((r) => r.user_id),
+      rows.map((r) => r.conversation_id),
+      rows.map((r) => r.content),
+      rows.map((r) => JSON.stringify(r.metadata)),
+      rows.map((r) => r.timestamp),
+    ],
+  );
+  const stored = new Map<string, number>();
+  const existing = new Map<string, StoredInput>();
+  for (const row of r.rows) {
+    if (row.fresh) stored.set(row.id, Number(row.seq));
+    else existing.set(row.id, { ...row, seq: Number(row.seq) });
+  }
+  const claimed = new Set<string>();
+  return inputs.map((input): StoreOutcome => {
+    const seq = stored.get(input.id);
+    if (seq !== undefined && !claimed.has(input.id)) {
+      claimed.add(input.id);
+      return { status: 'stored', item_id: input.id, seq };
     }
-    if (inserted.rows.length > 0) {
-      const maxSeq = Math.max(...inserted.rows.map((r) => r.seq));
-      await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(maxSeq)]);
-    }
-    const claimed = new Set<string>();
-    return inputs.map((input): StoreOutcome => {
-      const seq = stored.get(input.id);
-      if (seq !== undefined && !claimed.has(input.id)) {
-        claimed.add(input.id);
-        return { status: 'stored', item_id: input.id, seq };
-      }
-      // A repeat of an id inside this very batch: the first occurrence is what was stored.
-      const prior = existing.get(input.id) ?? { ...(fresh.get(input.id) as NewInput), seq: seq ?? 0 };
-      // An id is only "already there" for the user who owns it; another user's id is a conflict.
-      if (prior.user_id !== input.user_id) return { status: 'conflict', item_id: input.id };
-      const { content, conversation_id, timestamp, metadata } = prior;
-      return {
-        status: 'already_exists',
-        item_id: input.id,
-        seq: prior.seq,
-        data: { content, conversation_id, timestamp, metadata },
-      };
-    });
+    // A repeat of an id inside this very batch: the first occurrence is what was stored.
+    const prior = existing.get(input.id) ?? { ...(fresh.get(input.id) as NewInput), seq: seq ?? 0 };
+    // An id is only "already there" for the user who owns it; another user's id is a conflict.
+    if (prior.user_id !== input.user_id) return { status: 'conflict', item_id: input.id };
+    const { content, conversation_id, timestamp, metadata } = prior;
+    return {
+      status: 'already_exists',
+      item_id: input.id,
+      seq: prior.seq,
+      data: { content, conversation_id, timestamp, metadata },
+    };
   });
 }
 
+/** The user's newest inputs, newest first (migration 003's index-ordered read). */
 export async function historyFor(db: Queryable, userId: string, limit: number): Promise<StoredInput[]> {
-  const r = await db.query<StoredInput>(
-    `SELECT ${COLUMNS} FROM inputs WHERE user_id = $1 ORDER BY "timestamp" DESC, seq DESC LIMIT $2`,
-    [userId, limit],
-  );
+  const r = await db.query<StoredInput>('SELECT * FROM memory_history($1, $2)', [userId, limit]);
+  for (const row of r.rows) row.seq = Number(row.seq);
   return r.rows;
 }
 
+/**
+ * The newest `limit` messages of a conversation (a window on a long conversation is its latest
+ * part), oldest first: read newest first down the index, then turned around here.
+ */
 export async function conversation(
   db: Queryable,
   conversationId: string,
   userId: string | undefined,
   limit: number,
-) {
-  // The newest `limit` messages (a window on a long conversation is its latest part), oldest first.
-  const r = await db.query<StoredInput & { at: unknown }>(
-    `SELECT * FROM (
-       SELECT ${COLUMNS}, "timestamp" AS at FROM inputs
-        WHERE conversation_id = $1 AND ($2::text IS NULL OR user_id = $2)
-        ORDER BY "timestamp" DESC, seq DESC LIMIT $3
-     ) newest ORDER BY at ASC, seq ASC`,
-    [conversationId, userId ?? null, limit],
-  );
-  return r.rows.map(({ at: _at, ...row }): StoredInput => row);
+): Promise<StoredInput[]> {
+  const r = await db.query<StoredInput>('SELECT * FROM memory_conversation($1, $2, $3)', [
+    conversationId,
+    userId ?? null,
+    limit,
+  ]);
+  for (const row of r.rows) row.seq = Number(row.seq);
+  return r.rows.reverse();
 }
 
 export async function getInput(db: Queryable, id: string, userId: string | undefined) {
@@ -118,20 +111,6 @@ export async function getInput(db: Queryable, id: string, userId: string | undef
     [id, userId ?? null],
   );
   return r.rows[0];
-}
-
-/** Inputs after `afterSeq` in commit order, optionally for one user: the resumable feed. */
-export async function inputsAfter(
-  db: Queryable,
-  afterSeq: number,
-  userId: string | undefined,
-  limit: number,
-) {
-  const r = await db.query<StoredInput>(
-    `SELECT ${COLUMNS} FROM inputs WHERE seq > $1 AND ($2::text IS NULL OR user_id = $2) ORDER BY seq ASC LIMIT $3`,
-    [afterSeq, userId ?? null, limit],
-  );
-  return r.rows;
 }
 
 export async function updateInput(

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
-import { storableObject, storableString } from '@cortex/service-kit';
+import { storableObject, storableString, timeOrderedId } from '@cortex/service-kit';
 import { z } from 'zod';
 import { deleteInput, getInput, type NewInput, type StoreOutcome, updateInput } from '../store/input-store';
 import { inputData, itemId, userId } from './input-schemas';
@@ -10,7 +9,7 @@ const storeArgs = z.object({ user_id: userId, input_data: inputData });
 
 function toRow({ user_id, input_data }: z.infer<typeof storeArgs>): NewInput {
   return {
-    id: input_data.id ?? randomUUID(),
+    id: input_data.id ?? timeOrderedId(),
     user_id,
     conversation_id: input_data.conversation_id ?? null,
     content: input_data.content,
