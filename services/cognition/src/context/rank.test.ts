@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryItem } from './memory-reader';
-import { MAX_RANK_CHARS, MAX_RANK_TERMS, rankByQuery, rankMatches, scoreItems } from './rank';
+import { MAX_RANK_CHARS, MAX_RANK_TERMS, rankMatches, scoreItems } from './rank';
+
+// The order scoreItems gives (what rankMatches ranks memory's matches by).
+const rankByQuery = (items: Parameters<typeof scoreItems>[0], query: string | null, now: number) =>
+  scoreItems(items, query, now).map((s) => s.item);
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 const DAY = 86_400_000;

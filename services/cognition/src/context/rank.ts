@@ -65,10 +65,6 @@ export function scoreItems(
   return scored.sort((a, b) => b.score - a.score);
 }
 
-export function rankByQuery(items: MemoryItem[], query: string | null | undefined, now = Date.now()) {
-  return scoreItems(items, query, now).map((s) => s.item);
-}
-
 /** Most characters of one item cognition's ranking reads: with at most 100 items its work is bounded. */
 export const MAX_RANK_CHARS = 2000;
 /** Most query words cognition's ranking weighs (memory's search uses as many). */
