@@ -5,9 +5,11 @@ import sse from '@fastify/sse';
 import { authenticator } from './auth/authenticate';
 import { TokenService } from './auth/tokens';
 import type { GatewayEnv } from './env';
+import { followFeed } from './feed/follow-feed';
+import { Ingest } from './ingest/ingest';
 import { PendingJournal } from './pending/journal';
-import { PendingReplayer } from './pending/replayer';
 import { makeLimiter, registerProtection } from './plugins/protection';
+import { HistoryCache } from './reading/history-cache';
 import { authRoutes } from './routes/auth';
 import { cognitionRoutes } from './routes/cognition';
 import { consoleRoutes } from './routes/console';
@@ -16,10 +18,7 @@ import { inputRoutes } from './routes/input';
 import { mcpRoutes } from './routes/mcp';
 import { readingRoutes } from './routes/reading';
 import { streamRoutes } from './routes/stream';
-import { HistoryCache } from './store/history-cache';
-import { InputWriter } from './store/input-writer';
 import { EventHub } from './stream/event-hub';
-import { followFeed } from './stream/upstream-feed';
 
 export interface GatewayAppOptions {
   env: GatewayEnv;
@@ -102,29 +101,14 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   });
   if (journal.size > 0) app.log.info({ pending: journal.size }, 'pending inputs recovered; replaying');
   const feed = followFeed(memory, hub, app.log);
-  const writer = new InputWriter(memory, 200, env.STORE_BATCHES_IN_FLIGHT);
-  // Through a writer of its own: concurrent replays go to memory as `store_inputs` batches (one
-  // call and one transaction per up to 200), each answer checked like a live input's (a wrong
-  // shape is no proof of storage; a conflict is a refusal, dropped with a log); and live inputs
-  // never queue behind a replayed batch (each writer has one call in flight).
-  const replayWriter = new InputWriter(memory);
-  const replayer = new PendingReplayer(journal, {
+  const ingest = new Ingest({
+    memory,
+    journal,
+    hub,
+    feed,
     log: app.log,
-    concurrency: 200,
-    store: async (item, signal) => {
-      await feed.whenFollowing(signal);
-      signal.throwIfAborted();
-      await replayWriter.store({
-        user_id: item.user_id,
-        item_id: item.item_id,
-        data: item.data,
-        requestId: `replay-${item.item_id}`,
-        log: app.log,
-      });
-    },
+    storeBatchesInFlight: env.STORE_BATCHES_IN_FLIGHT,
   }).start();
-  // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).
-  const stopResuming = memory.onRecovered(() => replayer.resume());
 
   await app.register(formbody);
   const { limitUser } = await registerProtection(app, {
@@ -153,14 +137,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     authenticate: authenticate(),
     maxSessionS: env.SESSION_MAX_S,
   });
-  inputRoutes(app, {
-    writer,
-    hub,
-    journal,
-    replayer,
-    authenticate: authenticate(),
-    recheckMemory: (maxWaitMs) => memory.recheck(maxWaitMs),
-  });
+  inputRoutes(app, { ingest, authenticate: authenticate() });
   streamRoutes(app, {
     hub,
     memory,
@@ -232,8 +209,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
 
   app.addHook('preClose', async () => {
     hub.closeAll();
-    stopResuming();
-    await Promise.all([feed.close(), replayer.stop()]);
+    await Promise.all([feed.close(), ingest.stop()]);
   });
   app.addHook('onClose', async () => journal.close());
   return app;

@@ -3,16 +3,12 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CortexError } from '@cortex/errors';
 import { lockDirectory } from '@cortex/service-kit';
+import type { InputData } from '../ingest/input-data';
 
 export interface PendingItem {
   item_id: string;
   user_id: string;
-  data: {
-    content: string;
-    conversation_id: string | null;
-    timestamp: string;
-    metadata: Record<string, unknown>;
-  };
+  data: InputData;
 }
 
 export interface JournalOptions {
@@ -106,7 +102,7 @@ export class PendingJournal {
    * The data journalled for an item, once it is durable (waiting for a write in flight); undefined
    * if the item is not held, or its write failed.
    */
-  async held(itemId: string): Promise<PendingItem['data'] | undefined> {
+  async held(itemId: string): Promise<InputData | undefined> {
     await this.inFlight.get(itemId)?.catch(() => {});
     return this.items.get(itemId)?.data;
   }
@@ -123,7 +119,7 @@ export class PendingJournal {
    * Resolves once the item is durable, with the data held for it (the first append's, for an id
    * appended before); rejects with `overloaded` when full or on a disk error.
    */
-  async append(item: PendingItem): Promise<PendingItem['data']> {
+  async append(item: PendingItem): Promise<InputData> {
     const known = this.items.get(item.item_id);
     if (known) {
       await this.inFlight.get(item.item_id);

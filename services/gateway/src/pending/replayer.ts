@@ -1,7 +1,7 @@
 import { hasCode } from '@cortex/errors';
 import { backoffDelay, type Clock, sleepUntil, systemClock } from '@cortex/resilience';
 import type { FastifyBaseLogger } from 'fastify';
-import { refusedByMemory } from '../store/input-writer';
+import { refusedByMemory } from '../ingest/input-writer';
 import type { PendingItem, PendingJournal } from './journal';
 
 export interface ReplayerOptions {

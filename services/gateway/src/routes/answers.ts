@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
 import { z } from 'zod';
+import { type StoredInput, storedInput } from '../ingest/input-data';
 
 /**
  * What memory and cognition may answer, as the contract states it. Their answers are checked like
@@ -21,21 +22,12 @@ const usersItems = (userId: string) =>
   z.array(z.unknown()).refine((items) => !items.some((item) => namesOtherUser(item, userId)));
 
 /**
- * A stored input as /history shows it. Memory's items also carry `user_id` (checked: optional, so
- * that an item without one still reads) and `seq`; both are its own and are dropped.
+ * Memory's `history/{user_id}` items, checked and reduced to the contract's fields. Memory's items
+ * also carry `user_id` (checked: optional, so that an item without one still reads) and `seq`; both
+ * are its own and are dropped.
  */
-const storedItem = z.object({
-  id: z.string(),
-  conversation_id: z.string().nullable(),
-  content: z.string(),
-  timestamp: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-});
-export type StoredItem = z.infer<typeof storedItem>;
-
-/** Memory's `history/{user_id}` items, checked and reduced to the contract's fields. */
-export function historyItems(raw: unknown[], userId: string): StoredItem[] {
-  const items = z.array(storedItem).safeParse(raw);
+export function historyItems(raw: unknown[], userId: string): StoredInput[] {
+  const items = z.array(storedInput).safeParse(raw);
   if (!items.success || raw.some((item) => namesOtherUser(item, userId)))
     throw new CortexError('data_error', 'memory answered history with an unexpected shape');
   return items.data;

@@ -1,7 +1,8 @@
 import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import { contextResult, historyItems, type StoredItem } from './answers';
+import type { StoredInput } from '../ingest/input-data';
+import { contextResult, historyItems } from './answers';
 
 export interface DashboardDeps {
   memory: ServiceClient;
@@ -42,7 +43,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps) {
           const items = historyItems(raw, user.id);
           return { items, count: items.length };
         },
-        { items: [] as StoredItem[], count: 0 },
+        { items: [] as StoredInput[], count: 0 },
       ),
       section(
         'context',

@@ -9,9 +9,10 @@ import {
 } from '@cortex/resilience';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
+import type { StoredInput } from '../ingest/input-data';
 import type { PendingJournal } from '../pending/journal';
-import type { HistoryCache } from '../store/history-cache';
-import { contextResult, historyItems, type StoredItem } from './answers';
+import type { HistoryCache } from '../reading/history-cache';
+import { contextResult, historyItems } from './answers';
 
 export const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
 export const contextQuery = z.object({
@@ -35,7 +36,7 @@ export interface ReadingDeps {
   clock?: Clock;
 }
 
-type HistoryItem = StoredItem & { pending?: true };
+type HistoryItem = StoredInput & { pending?: true };
 
 /** Newest first, as memory answers; items without a readable time go last. */
 function byTimeDesc(a: HistoryItem, b: HistoryItem) {
@@ -47,7 +48,7 @@ function byTimeDesc(a: HistoryItem, b: HistoryItem) {
 export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
   // While memory is away (circuit open, unreachable, timing out, 5xx): the user's last good
   // history, else nothing; a wrong answer from memory (data_error) is still a 502.
-  const history = withFallback<StoredItem[], string>(undefined, {
+  const history = withFallback<StoredInput[], string>(undefined, {
     lastGood: { maxAgeMs: deps.historyCache.options.maxAgeMs, store: deps.historyCache },
     value: [],
     when: isUnavailable,

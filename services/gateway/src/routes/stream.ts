@@ -2,9 +2,9 @@ import { CortexError, hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import { type Clock, systemClock } from '@cortex/resilience';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import { replayMissed } from '../feed/replay-missed';
 import type { EventHub } from '../stream/event-hub';
 import { SseConnection } from '../stream/sse-connection';
-import { feedItem, userEventOf } from '../stream/user-events';
 
 export interface StreamDeps {
   hub: EventHub;
@@ -31,40 +31,6 @@ function resumePosition(request: { headers: Record<string, unknown>; query: unkn
     throw new CortexError('invalid_request', 'Last-Event-ID must be an event id from this stream');
   }
   return Number(raw);
-}
-
-const REPLAY_PAGE = 1000;
-
-/**
- * Everything of the user's after `after`, page by page from memory's feed, written as it arrives
- * (waiting while the client is behind): a backlog of any length streams through, none skipped.
- */
-async function replayMissed(
-  memory: ServiceClient,
-  conn: SseConnection,
-  after: number,
-  requestId: string,
-  signal: AbortSignal,
-) {
-  for (let from = after; ; ) {
-    let events = 0;
-    const page = memory.getResource('events', {
-      query: { after: from, user_id: conn.userId, follow: 'false', limit: REPLAY_PAGE },
-      requestId,
-      signal,
-    });
-    for await (const raw of page) {
-      const seq = (raw as { seq?: unknown })?.seq;
-      if ((raw as { type?: unknown })?.type === 'position' || typeof seq !== 'number') continue;
-      events++;
-      from = seq;
-      const parsed = feedItem.safeParse(raw);
-      if (parsed.success && parsed.data.user_id === conn.userId)
-        await conn.replay(userEventOf(parsed.data), parsed.data.seq);
-      if (!conn.isOpen) return;
-    }
-    if (events < REPLAY_PAGE) return;
-  }
 }
 
 /** `GET /output/stream`: the user's own events as Server-Sent Events, resumable by event id. */
@@ -125,7 +91,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       const gone = new AbortController();
       reply.raw.once('close', () => gone.abort());
       try {
-        await replayMissed(deps.memory, conn, resumeFrom, request.id, gone.signal);
+        await replayMissed(deps.memory, deps.hub, conn, resumeFrom, request.id, gone.signal);
         await conn.endReplay();
       } catch (err) {
         if (gone.signal.aborted) return;

@@ -24,8 +24,11 @@ function sink(userId: string) {
     id: Math.random().toString(),
     userId,
     send: (payload) => got.push({ kind: 'send', payload }),
-    sendPending: (payload) => got.push({ kind: 'pending', payload }),
-    sendStored: (payload, seq) => got.push({ kind: 'stored', payload, seq }),
+    sendStored: (payload, seq) =>
+      got.push({ kind: payload ? 'stored' : 'position', payload: payload ?? {}, seq }),
+    replay: async (payload, seq) => {
+      got.push({ kind: payload ? 'replayed' : 'position', payload: payload ?? {}, seq });
+    },
     close: () => got.push({ kind: 'close', payload: {} }),
   };
   return { s, got };
@@ -40,9 +43,49 @@ describe('EventHub', () => {
     for (const x of [a1, a2, b]) hub.subscribe(x.s);
     hub.publishStored('alice', { id: 'i1' }, 1);
     hub.publishPending('alice', { id: 'i2' });
-    expect(a1.got.map((g) => g.kind)).toEqual(['stored', 'pending']);
-    expect(a2.got.map((g) => g.kind)).toEqual(['stored', 'pending']);
+    expect(a1.got.map((g) => [g.kind, g.payload])).toEqual([
+      ['stored', { id: 'i1' }],
+      ['send', { id: 'i2' }],
+    ]);
+    expect(a2.got.map((g) => [g.kind, g.payload])).toEqual(a1.got.map((g) => [g.kind, g.payload]));
     expect(b.got).toEqual([]);
+  });
+
+  it('gives a stream that showed an input pending its stored copy as a position only', async () => {
+    const hub = new EventHub(1000, new FakeTimers());
+    const early = sink('u');
+    hub.subscribe(early.s);
+    hub.publishPending('u', { id: 'p' });
+    // Opened after the pending copy went out: it has not shown it, so it gets the stored copy whole.
+    const late = sink('u');
+    hub.subscribe(late.s);
+    hub.publishStored('u', { id: 'p' }, 7);
+    expect(early.got.map((g) => [g.kind, g.seq])).toEqual([
+      ['send', undefined],
+      ['position', 7],
+    ]);
+    expect(late.got.map((g) => [g.kind, g.payload, g.seq])).toEqual([['stored', { id: 'p' }, 7]]);
+    // A replayed copy is reconciled the same way, once.
+    hub.publishPending('u', { id: 'r' });
+    await hub.replay(early.s, { id: 'r' }, 8);
+    await hub.replay(late.s, { id: 'q' }, 9);
+    expect(early.got.at(-1)).toMatchObject({ kind: 'position', seq: 8 });
+    expect(late.got.at(-1)).toMatchObject({ kind: 'replayed', payload: { id: 'q' }, seq: 9 });
+  });
+
+  it('never shows a pending copy after its stored one, even to streams opened since', () => {
+    const hub = new EventHub(1000, new FakeTimers());
+    hub.noteStored('gone'); // stored while nobody of this user listened here
+    const x = sink('u');
+    hub.subscribe(x.s);
+    hub.publishStored('u', { id: 's' }, 3);
+    hub.publishPending('u', { id: 's' });
+    hub.publishPending('u', { id: 'gone' });
+    hub.publishPending('u', { id: 'new' });
+    expect(x.got.map((g) => [g.kind, g.payload])).toEqual([
+      ['stored', { id: 's' }],
+      ['send', { id: 'new' }],
+    ]);
   });
 
   it('runs one shared heartbeat timer, only while someone listens', () => {

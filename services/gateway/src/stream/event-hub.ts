@@ -16,6 +16,10 @@ const realTimers: HubTimers = {
  * Fans events out to each user's open streams. Only the user's own sinks are ever looked up, so
  * an event cannot reach another user. One shared heartbeat timer serves every connection
  * (a timer per connection would be 10,000 timers at 10,000 connections).
+ *
+ * The hub alone reconciles an input's pending and stored copies: a pending copy is not shown
+ * after its stored one, and a stream that showed the pending copy gets the stored one as its
+ * position only. Each stream keeps only its feed position (seq order, its Last-Event-ID).
  */
 export class EventHub {
   private readonly byUser = new Map<string, Set<StreamSink>>();
@@ -25,6 +29,8 @@ export class EventHub {
   /** Item ids stored lately, so a late "pending" copy of one (a timed-out store that had in fact
    * succeeded) is not shown after its stored copy. */
   private readonly recentlyStored = new Set<string>();
+  /** Per open stream, the pending inputs it showed whose stored copy it has not had yet. */
+  private readonly shownPending = new Map<StreamSink, Set<string>>();
 
   constructor(
     private readonly heartbeatMs: number,
@@ -52,6 +58,7 @@ export class EventHub {
       this.byUser.set(sink.userId, set);
     }
     set.add(sink);
+    this.shownPending.set(sink, new Set());
     this.total++;
     if (this.heartbeat === undefined)
       this.heartbeat = this.timers.setInterval(() => this.beat(), this.heartbeatMs);
@@ -61,6 +68,7 @@ export class EventHub {
       done = true;
       const s = this.byUser.get(sink.userId);
       if (s?.delete(sink)) this.total--;
+      this.shownPending.delete(sink);
       if (s?.size === 0) this.byUser.delete(sink.userId);
       if (this.total === 0 && this.heartbeat !== undefined) {
         this.timers.clearInterval(this.heartbeat);
@@ -80,13 +88,28 @@ export class EventHub {
   publishStored(userId: string, payload: { id: string }, seq: number) {
     this.noteStored(payload.id);
     const set = this.byUser.get(userId);
-    if (set) for (const sink of set) sink.sendStored(payload, seq);
+    if (set) for (const sink of set) sink.sendStored(this.unseen(sink, payload), seq);
   }
 
+  /** An input not yet stored (memory away); its stored copy later only moves the position. */
   publishPending(userId: string, payload: { id: string }) {
     if (this.recentlyStored.has(payload.id)) return;
     const set = this.byUser.get(userId);
-    if (set) for (const sink of set) sink.sendPending(payload);
+    if (!set) return;
+    for (const sink of set) {
+      this.shownPending.get(sink)?.add(payload.id);
+      sink.send(payload);
+    }
+  }
+
+  /** A stored event one stream missed (its resume replay), reconciled like a live one. */
+  replay(sink: StreamSink, payload: { id: string }, seq: number): Promise<void> {
+    return sink.replay(this.unseen(sink, payload), seq);
+  }
+
+  /** The payload, or undefined when this stream showed the input already while it was pending. */
+  private unseen(sink: StreamSink, payload: { id: string }) {
+    return this.shownPending.get(sink)?.delete(payload.id) ? undefined : payload;
   }
 
   private beat() {

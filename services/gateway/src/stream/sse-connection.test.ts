@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { EventHub } from './event-hub';
 import { SseConnection } from './sse-connection';
 
 /** Just enough of a ServerResponse to record frames. */
@@ -43,11 +44,14 @@ describe('SseConnection', () => {
     expect(raw.frames).toEqual(['id: 5\ndata: {"id":"a"}\n\n', 'id: 6\ndata: {"id":"b"}\n\n']);
   });
 
-  it('turns the stored copy of a pending input into an id-only frame', () => {
+  it('turns the stored copy of a pending input into an id-only frame (the hub reconciles them)', () => {
     const { raw, c } = conn();
-    c.sendPending({ id: 'p' });
-    c.sendStored({ id: 'p' }, 9);
-    c.sendStored({ id: 'q' }, 10);
+    const hub = new EventHub(60_000);
+    const unsubscribe = hub.subscribe(c);
+    hub.publishPending('u', { id: 'p' });
+    hub.publishStored('u', { id: 'p' }, 9);
+    hub.publishStored('u', { id: 'q' }, 10);
+    unsubscribe();
     expect(raw.frames).toEqual(['data: {"id":"p"}\n\n', 'id: 9\n\n', 'id: 10\ndata: {"id":"q"}\n\n']);
   });
 

@@ -4,11 +4,14 @@ import type { ServerResponse } from 'node:http';
 export interface StreamSink {
   readonly id: string;
   readonly userId: string;
-  /** A stored event with its feed position; skipped when this stream already has it. */
-  sendStored(payload: { id: string }, seq: number): void;
-  /** An input not yet stored (memory away); its later stored copy only advances the id. */
-  sendPending(payload: { id: string }): void;
-  /** Anything without a position (heartbeats, errors). */
+  /**
+   * A stored event with its feed position; skipped when this stream already has it. Without a
+   * payload (the stream showed it while pending) only the position moves.
+   */
+  sendStored(payload: { id: string } | undefined, seq: number): void;
+  /** A stored event this stream missed, during its resume replay (see `SseConnection.replay`). */
+  replay(payload: { id: string } | undefined, seq: number): Promise<void>;
+  /** Anything without a position (pending inputs, heartbeats, errors). */
   send(payload: object): void;
   close(): void;
 }
@@ -26,10 +29,8 @@ export class SseConnection implements StreamSink {
   private closed = false;
   /** Highest feed seq this stream has delivered: the resume position the client holds. */
   lastSeq: number;
-  /** Pending inputs shown before they were stored, by item id. */
-  private readonly pendingShown = new Set<string>();
   /** While replaying missed events, live ones wait here so order is kept. */
-  private buffer: { payload: { id: string }; seq: number }[] | undefined;
+  private buffer: { payload: { id: string } | undefined; seq: number }[] | undefined;
 
   constructor(
     private readonly raw: ServerResponse,
@@ -56,12 +57,7 @@ export class SseConnection implements StreamSink {
     this.write(`data: ${JSON.stringify(payload)}\n\n`);
   }
 
-  sendPending(payload: { id: string }) {
-    this.pendingShown.add(payload.id);
-    this.send(payload);
-  }
-
-  sendStored(payload: { id: string }, seq: number) {
+  sendStored(payload: { id: string } | undefined, seq: number) {
     if (this.buffer) {
       if (this.buffer.length >= MAX_BUFFERED_EVENTS) return this.overflow();
       this.buffer.push({ payload, seq });
@@ -75,7 +71,7 @@ export class SseConnection implements StreamSink {
    * A missed event, during the replay: written at once (in order, not held like live ones), then
    * waits while the client is behind, so a long replay streams instead of piling up here.
    */
-  async replay(payload: { id: string }, seq: number): Promise<void> {
+  async replay(payload: { id: string } | undefined, seq: number): Promise<void> {
     const frame = this.storedFrame(payload, seq);
     if (frame === undefined || !this.isOpen) return;
     await this.paced(frame);
@@ -107,12 +103,12 @@ export class SseConnection implements StreamSink {
   }
 
   /** The frame for a stored event, or undefined when this stream already has it. */
-  private storedFrame(payload: { id: string }, seq: number): string | undefined {
+  private storedFrame(payload: { id: string } | undefined, seq: number): string | undefined {
     if (seq <= this.lastSeq) return undefined;
     this.lastSeq = seq;
     // Seen already while pending: an id-only frame moves the client's Last-Event-ID without
     // dispatching an event (SSE ignores frames without data), so a resume will not repeat it.
-    if (this.pendingShown.delete(payload.id)) return `id: ${seq}\n\n`;
+    if (payload === undefined) return `id: ${seq}\n\n`;
     return `id: ${seq}\ndata: ${JSON.stringify(payload)}\n\n`;
   }
 

@@ -1,37 +1,5 @@
-import { z } from 'zod';
-
-/** An item of memory's `events` feed, validated before it is trusted. */
-export const feedItem = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('input'),
-    seq: z.number().int(),
-    user_id: z.string(),
-    id: z.string(),
-    conversation_id: z.string().nullable(),
-    content: z.string(),
-    metadata: z.record(z.string(), z.unknown()),
-    timestamp: z.string(),
-  }),
-  z.object({
-    type: z.literal('task_failed'),
-    seq: z.number().int(),
-    user_id: z.string(),
-    id: z.string(),
-    task: z.string(),
-    error: z.string(),
-    backends_tried: z.array(z.string()),
-    duration_ms: z.number(),
-    timestamp: z.string(),
-  }),
-]);
-export type FeedItem = z.infer<typeof feedItem>;
-
-export interface InputData {
-  content: string;
-  conversation_id: string | null;
-  timestamp: string;
-  metadata: Record<string, unknown>;
-}
+import type { FeedItem } from '../feed/feed-item';
+import type { InputData } from '../ingest/input-data';
 
 /** The contract's `input` event. */
 export function inputEvent(userId: string, itemId: string, data: InputData) {

@@ -1,16 +1,16 @@
 import { FakeClock } from '@cortex/resilience';
 import { describe, expect, it } from 'vitest';
-import type { StoredItem } from '../routes/answers';
+import type { StoredInput } from '../ingest/input-data';
 import { HistoryCache } from './history-cache';
 
-const item = (id: string, content = 'x'): StoredItem => ({
+const item = (id: string, content = 'x'): StoredInput => ({
   id,
   conversation_id: null,
   content,
   timestamp: '2026-12-01T00:00:00.000Z',
   metadata: {},
 });
-const size = (items: StoredItem[]) => Buffer.byteLength(JSON.stringify(items));
+const size = (items: StoredInput[]) => Buffer.byteLength(JSON.stringify(items));
 
 describe('HistoryCache', () => {
   it('keeps each user apart and evicts the least recently used past maxEntries', () => {

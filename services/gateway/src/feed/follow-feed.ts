@@ -1,7 +1,8 @@
 import { type ResumableStream, type ServiceClient, ResumableStream as Stream } from '@cortex/network-client';
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventHub } from './event-hub';
-import { feedItem, userEventOf } from './user-events';
+import type { EventHub } from '../stream/event-hub';
+import { userEventOf } from '../stream/user-events';
+import { feedItem } from './feed-item';
 
 /**
  * The gateway's one subscription to memory's event feed. Every replica keeps its own, so an input

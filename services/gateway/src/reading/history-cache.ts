@@ -1,6 +1,6 @@
 import type { Clock, LastGoodStore } from '@cortex/resilience';
 import { systemClock } from '@cortex/resilience';
-import type { StoredItem } from '../routes/answers';
+import type { StoredInput } from '../ingest/input-data';
 
 export interface HistoryCacheOptions {
   /** Users whose history is kept (least recently used go first). */
@@ -13,7 +13,7 @@ export interface HistoryCacheOptions {
 }
 
 interface Entry {
-  value: StoredItem[];
+  value: StoredInput[];
   at: number;
   bytes: number;
 }
@@ -23,7 +23,7 @@ interface Entry {
  * bounded by users, bytes and age, in this gateway's memory only: it is a courtesy copy, not a
  * store (memory and the pending journal are). One user's copy is never served to another.
  */
-export class HistoryCache implements LastGoodStore<string, StoredItem[]> {
+export class HistoryCache implements LastGoodStore<string, StoredInput[]> {
   private readonly entries = new Map<string, Entry>();
   private total = 0;
   private readonly clock: Clock;
@@ -40,7 +40,7 @@ export class HistoryCache implements LastGoodStore<string, StoredItem[]> {
     return this.total;
   }
 
-  get(userId: string): { value: StoredItem[]; at: number } | undefined {
+  get(userId: string): { value: StoredInput[]; at: number } | undefined {
     const entry = this.entries.get(userId);
     if (entry === undefined) return undefined;
     if (this.clock.now() - entry.at > this.options.maxAgeMs) {
@@ -53,7 +53,7 @@ export class HistoryCache implements LastGoodStore<string, StoredItem[]> {
     return { value: entry.value, at: entry.at };
   }
 
-  set(userId: string, value: StoredItem[], at: number): void {
+  set(userId: string, value: StoredInput[], at: number): void {
     const old = this.entries.get(userId);
     if (old !== undefined) this.remove(userId, old);
     const bytes = Buffer.byteLength(JSON.stringify(value));

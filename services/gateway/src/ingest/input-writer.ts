@@ -4,7 +4,7 @@ import type { ServiceClient } from '@cortex/network-client';
 import { GroupCommitter } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
-import type { InputData } from '../stream/user-events';
+import { type InputData, inputData } from './input-data';
 
 export interface StoreRequest {
   user_id: string;
@@ -14,18 +14,12 @@ export interface StoreRequest {
   log: FastifyBaseLogger;
 }
 
-const storedData = z.object({
-  content: z.string(),
-  conversation_id: z.string().nullable(),
-  timestamp: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-});
 /** Memory's answer to `store_input`, as the contract states it. */
 export const stored = z.object({
   status: z.enum(['stored', 'already_exists', 'conflict']),
   item_id: z.string(),
   // Sent with `already_exists`: what the first store of this id kept.
-  data: storedData.optional(),
+  data: inputData.optional(),
 });
 const batchResult = z.object({ results: z.array(stored) });
 
