@@ -48,7 +48,7 @@ const RECHECK_WAIT_MS = 200;
  * A retry with the same key and user maps to the same item id, so memory stores it once. Without
  * a key the id is time-ordered, so memory's primary key grows at its edge (see timeOrderedId).
  */
-export function itemIdFor(userId: string, key: string | undefined): string {
+function itemIdFor(userId: string, key: string | undefined): string {
   return key === undefined ? timeOrderedId() : stableId(userId, key);
 }
 
