@@ -100,8 +100,11 @@ describe('Ingest', () => {
     ingest.start();
     for (let i = 0; i < 200 && journal.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(journal.size).toBe(0);
-    const live = await ingest.accept(input('late'), request('r2'));
+    const live = await ingest.accept(input('late', 'k2'), request('r2'));
     expect(live).toMatchObject({ status: 'received', data: { content: 'late', metadata: { n: 'late' } } });
+    // Memory's `already_exists` answer carries what it kept, read with the gateway's one schema.
+    const retry = await ingest.accept(input('late, edited', 'k2'), request('r3'));
+    expect(retry).toEqual(live);
     const history = await memory.collect<{ id: string; content: string }>('history/u', {
       query: { limit: 10 },
     });
