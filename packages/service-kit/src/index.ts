@@ -39,6 +39,7 @@ export {
   readMeta,
   registerMcp,
 } from './mcp';
+export { type SampledGauge, sampledGauge } from './metrics';
 export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceLog } from './resilience-log';

@@ -5,6 +5,7 @@ import sse from '@fastify/sse';
 import { authenticator } from './auth/authenticate';
 import { TokenService } from './auth/tokens';
 import type { GatewayEnv } from './env';
+import { gatewayMetrics } from './gateway-metrics';
 import { PendingJournal } from './pending/journal';
 import { PendingReplayer } from './pending/replayer';
 import { makeLimiter, registerProtection } from './plugins/protection';
@@ -213,6 +214,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     connections: hub.size,
     feed: feed.connected ? 'following' : 'reconnecting',
   }));
+  gatewayMetrics(app.metrics, { journal, hub, feed });
   app.health.add('pending_store', () => ({
     status: journal.size >= env.PENDING_MAX_ITEMS * 0.9 ? 'warning' : 'healthy',
     items: journal.size,

@@ -5,6 +5,7 @@ import type { Database } from './db/database';
 import { classifyDbError, mapDbError } from './db/db-errors';
 import { migrate } from './db/migrate';
 import { openDatabase } from './db/open-database';
+import { poolMetrics } from './db/pool-metrics';
 import type { MemoryEnv } from './env';
 import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
@@ -65,6 +66,7 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     },
   });
   await db.start();
+  poolMetrics(app.metrics, opened);
 
   const write = (items: NewInput[]) => insertBatch(db, items);
   const committer = new GroupCommitter<NewInput, StoreOutcome>(
