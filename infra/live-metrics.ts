@@ -1,17 +1,8 @@
 /**
- * Test support: the metrics the three services really export. Builds each app from its own
- * builder (never listening; dependencies and PostgreSQL on a closed port), reads
- * `GET /metrics` and returns every series name with its type and labels.
+ * Test support: the metrics the three services really export: reads `GET /metrics` of each
+ * app (live-apps.ts) and returns every series name with its type and labels.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildCognitionApp } from '../services/cognition/src/app';
-import { loadCognitionEnv } from '../services/cognition/src/env';
-import { buildGatewayApp } from '../services/gateway/src/app';
-import { loadGatewayEnv } from '../services/gateway/src/env';
-import { buildMemoryApp } from '../services/memory/src/app';
-import { loadMemoryEnv } from '../services/memory/src/env';
+import { openLiveApps } from './live-apps';
 
 export interface ExportedMetric {
   type: string;
@@ -21,36 +12,11 @@ export interface ExportedMetric {
   services: Set<string>;
 }
 
-/** No service listens here: upstream calls fail fast, which is all a registry needs. */
-const NOWHERE = 'http://127.0.0.1:9';
-
 export async function liveMetrics(): Promise<Map<string, ExportedMetric>> {
-  const dir = mkdtempSync(join(tmpdir(), 'live-metrics-'));
-  const apps: Awaited<ReturnType<typeof buildGatewayApp>>[] = [];
+  const { close, ...apps } = await openLiveApps();
   try {
-    apps.push(
-      await buildGatewayApp({
-        env: loadGatewayEnv({
-          LOG_LEVEL: 'silent',
-          MEMORY_SERVICE_URL: NOWHERE,
-          COGNITION_SERVICE_URL: NOWHERE,
-          PENDING_STORE_DIR: dir,
-        }),
-        defaultMetrics: true,
-      }),
-      await buildMemoryApp({
-        // PostgreSQL as deployed (a pool, and its gauges), on a port nothing answers: memory starts
-        // anyway and retries in the background.
-        env: loadMemoryEnv({ LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://cortex@127.0.0.1:9/cortex' }),
-        defaultMetrics: true,
-      }),
-      await buildCognitionApp({
-        env: loadCognitionEnv({ LOG_LEVEL: 'silent', MEMORY_SERVICE_URL: NOWHERE }),
-        defaultMetrics: true,
-      }),
-    );
     const exported = new Map<string, ExportedMetric>();
-    for (const app of apps) {
+    for (const app of Object.values(apps)) {
       const res = await app.inject({ url: '/metrics' });
       if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
       const service = /service="(\w+)"/.exec(res.body)?.[1] ?? 'unknown';
@@ -82,7 +48,6 @@ export async function liveMetrics(): Promise<Map<string, ExportedMetric>> {
     }
     return exported;
   } finally {
-    for (const app of apps) await app.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }

@@ -13,6 +13,7 @@ import { authRoutes } from './routes/auth';
 import { cognitionRoutes } from './routes/cognition';
 import { consoleRoutes } from './routes/console';
 import { dashboardRoutes } from './routes/dashboard';
+import { docsRoutes } from './routes/docs';
 import { inputRoutes } from './routes/input';
 import { mcpRoutes } from './routes/mcp';
 import { readingRoutes } from './routes/reading';
@@ -136,6 +137,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const authenticate = authenticator(tokens, limitUser);
   await app.register(sse);
   await consoleRoutes(app);
+  await docsRoutes(app);
   authRoutes(app, {
     tokens,
     users: env.users,

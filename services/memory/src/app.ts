@@ -1,4 +1,11 @@
-import { createServiceApp, GroupCommitter, mcpTools, registerMcp, registerTools } from '@cortex/service-kit';
+import {
+  createServiceApp,
+  GroupCommitter,
+  mcpTools,
+  registerMcp,
+  registerTools,
+  serveOpenApi,
+} from '@cortex/service-kit';
 import sse from '@fastify/sse';
 import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
@@ -10,6 +17,7 @@ import type { MemoryEnv } from './env';
 import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
 import { diskHealth } from './health/disk-health';
+import { memoryDocument } from './openapi';
 import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
 import { memoryPermissions } from './service-permissions';
@@ -103,6 +111,8 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     bodyLimit: env.BODY_LIMIT_BYTES,
   });
   resourceRoutes(app, ctx);
+  // Authenticated like every other route here: it describes the wire format to its callers.
+  serveOpenApi(app, memoryDocument(tools));
   const notifier = new FeedNotifier();
   await notifier.start(db);
   const shutdown = new AbortController();

@@ -24,7 +24,7 @@ const usersItems = (userId: string) =>
  * A stored input as /history shows it. Memory's items also carry `user_id` (checked: optional, so
  * that an item without one still reads) and `seq`; both are its own and are dropped.
  */
-const storedItem = z.object({
+export const storedItem = z.object({
   id: z.string(),
   conversation_id: z.string().nullable(),
   content: z.string(),
