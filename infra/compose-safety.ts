@@ -7,13 +7,16 @@ import { variableRefs } from './compose-file';
  *
  * - a secret with a default: every variable named like a secret must be required (`${X:?...}`,
  *   or `${X?...}` where empty is meaningful), and no secret-named setting may hold a literal;
- * - a published internal service: only the gateway may have `ports`, and memory and PostgreSQL
- *   may join only networks marked `internal`;
+ * - a published internal service: only the gateway may have `ports` (and the monitoring
+ *   profile's UIs, each port on 127.0.0.1 only), and memory and PostgreSQL may join only networks
+ *   marked `internal`;
  * - demo users: `AUTH_USERS` must come from a required variable, never a literal or a default,
  *   and nothing may run a service outside production mode.
  */
 export const SECRET_NAME = /SECRET|PASSWORD|AUTH_USERS|TOKEN|API_KEY|DATABASE_URL/;
 const PUBLIC_SERVICES = new Set(['gateway']);
+/** Published for the operator's own browser: only in the monitoring profile, only on loopback. */
+const LOOPBACK_UIS = new Set(['grafana', 'jaeger']);
 const INTERNAL_ONLY = ['memory', 'postgres'];
 const REQUIRED = new Set([':?', '?']);
 
@@ -25,7 +28,13 @@ export function composeSafetyProblems(file: ComposeFile): string[] {
       .map(([name]) => name),
   );
   for (const [name, service] of Object.entries(file.services)) {
-    if (service.ports?.length && !PUBLIC_SERVICES.has(name)) {
+    if (service.ports?.length && LOOPBACK_UIS.has(name)) {
+      const open = service.ports.filter((p) => !String(p).startsWith('127.0.0.1:'));
+      if (open.length > 0) problems.push(`${name} publishes ${open.join(', ')} beyond 127.0.0.1`);
+      if (!service.profiles?.includes('monitoring')) {
+        problems.push(`${name} publishes ports outside the monitoring profile`);
+      }
+    } else if (service.ports?.length && !PUBLIC_SERVICES.has(name)) {
       problems.push(`${name} publishes ports (${service.ports.join(', ')}); only the gateway may`);
     }
     if (INTERNAL_ONLY.includes(name)) {

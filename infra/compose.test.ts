@@ -29,6 +29,8 @@ const PORTS = { gateway: 8000, memory: 9000, cognition: 9100 } as const;
 const SERVICES = Object.keys(PORTS) as (keyof typeof PORTS)[];
 /** The contract's service secrets ("Service wire format"), read by the services' auth. */
 const SERVICE_SECRETS = ['GATEWAY_SERVICE_SECRET', 'COGNITION_SERVICE_SECRET'];
+/** OpenTelemetry's standard variables: read by its SDK in each service, not by env.ts. */
+const OTEL_VARS = ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL'];
 const secret = () => randomBytes(32).toString('hex');
 /** What an operator sets (.env): a distinct random value per secret. */
 const VARS = {
@@ -107,10 +109,61 @@ describe('docker-compose.yml', () => {
       expect(environmentOf(service(name))).toMatchObject({ HOST: '0.0.0.0', PORT: String(PORTS[name]) });
     }
     const published = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0);
-    expect(published.map(([name]) => name)).toEqual(['gateway']);
+    // Besides the gateway, only the monitoring profile's UIs, on loopback (next test).
+    expect(published.map(([name]) => name).sort()).toEqual(['gateway', 'grafana', 'jaeger']);
     expect(publishedPorts(service('gateway'))).toEqual([
       { address: '127.0.0.1', host: 8000, container: 8000 },
     ]);
+  });
+
+  it('runs Jaeger and Grafana in the monitoring profile, their UIs on 127.0.0.1 only, images pinned', () => {
+    for (const name of ['prometheus', 'jaeger', 'grafana']) {
+      expect(service(name).profiles, name).toEqual(['monitoring']);
+      expect(service(name).image, name).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
+      expect(service(name).networks, name).toContain('internal');
+    }
+    expect(publishedPorts(service('jaeger'))).toEqual([
+      { address: '127.0.0.1', host: 16686, container: 16686 },
+    ]);
+    expect(publishedPorts(service('grafana'))).toEqual([
+      { address: '127.0.0.1', host: 3000, container: 3000 },
+    ]);
+    // Docker publishes nothing from a container that is only on internal networks.
+    for (const name of ['jaeger', 'grafana']) {
+      expect(
+        service(name).networks?.some((n) => compose.networks?.[n]?.internal !== true),
+        name,
+      ).toBe(true);
+    }
+    // No login (so no secret to set), anonymous viewers only, nothing phoned home.
+    expect(environmentOf(service('grafana'))).toMatchObject({
+      GF_AUTH_ANONYMOUS_ENABLED: 'true',
+      GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
+      GF_AUTH_DISABLE_LOGIN_FORM: 'true',
+      GF_ANALYTICS_REPORTING_ENABLED: 'false',
+    });
+    expect(service('grafana').volumes).toEqual(
+      expect.arrayContaining([
+        './infra/grafana/provisioning:/etc/grafana/provisioning:ro',
+        './infra/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+      ]),
+    );
+    // Jaeger's receivers listen on localhost by default: the services send from other containers.
+    expect(environmentOf(service('jaeger')).JAEGER_LISTEN_HOST).toBe('0.0.0.0');
+  });
+
+  it("keeps tracing off by default and points it at the profile's Jaeger over OTLP/HTTP", () => {
+    for (const name of SERVICES) {
+      expect(environmentOf(service(name)), name).toMatchObject({
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      });
+      // The sender and the receiver share a network.
+      expect(service(name).networks, name).toContain('internal');
+    }
+    const on = loadCompose({ ...VARS, OTEL_TRACES_EXPORTER: 'otlp' });
+    for (const name of SERVICES) expect(environmentOf(service(name, on)).OTEL_TRACES_EXPORTER).toBe('otlp');
   });
 
   it('keeps memory and PostgreSQL on an internal network that the gateway and cognition share', () => {
@@ -144,6 +197,12 @@ describe('docker-compose.yml', () => {
     };
     expect(mutate((f) => Object.assign(service('memory', f), { ports: ['9000:9000'] }))).toEqual([
       expect.stringMatching(/memory publishes ports/),
+    ]);
+    expect(mutate((f) => Object.assign(service('grafana', f), { ports: ['3000:3000'] }))).toEqual([
+      expect.stringMatching(/grafana publishes 3000:3000 beyond 127\.0\.0\.1/),
+    ]);
+    expect(mutate((f) => Object.assign(service('jaeger', f), { profiles: undefined }))).toEqual([
+      expect.stringMatching(/jaeger publishes ports outside the monitoring profile/),
     ]);
     expect(
       mutate((f) => Object.assign(service('postgres', f), { networks: ['internal', 'egress'] })),
@@ -242,7 +301,7 @@ describe('docker-compose.yml', () => {
     };
     for (const name of SERVICES) {
       expect(Object.keys(environmentOf(service(name))), name).toSatisfy((keys: string[]) =>
-        keys.every((k) => known[name].includes(k) || SERVICE_SECRETS.includes(k)),
+        keys.every((k) => known[name].includes(k) || SERVICE_SECRETS.includes(k) || OTEL_VARS.includes(k)),
       );
     }
   });

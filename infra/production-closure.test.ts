@@ -39,6 +39,15 @@ describe('devOnly', () => {
     }
   });
 
+  it('counts what a runtime dependency requires as runtime, but never a build or test tool', () => {
+    // yaml: a test tool of the root, and what the gateway's @fastify/swagger-ui requires.
+    expect(isDev('yaml')).toBe(false);
+    expect(devOnly([{ devDependencies: { yaml: '1' } }], [])('yaml')).toBe(true);
+    expect(devOnly([{ devDependencies: { yaml: '1' } }], ['yaml'])('yaml')).toBe(false);
+    expect(devOnly([{ dependencies: { tsx: '1' } }], ['esbuild'])('tsx')).toBe(true);
+    expect(devOnly([{ dependencies: { tsx: '1' } }], ['esbuild'])('esbuild')).toBe(true);
+  });
+
   it('counts any @types package as dev, whoever lists it', () => {
     expect(devOnly([{ dependencies: { '@types/x': '1' } }])('@types/x')).toBe(true);
   });

@@ -32,12 +32,41 @@ export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biom
 /**
  * Names that must not be in a production closure: every devDependency of the workspace that no
  * workspace package needs at run time (undici is a test tool of e2e but a dependency of the
- * network client), the build and test tools, and any `@types/*`.
+ * network client; yaml a test tool here but what @fastify/swagger-ui, a dependency of the gateway,
+ * requires), the build and test tools whoever needs them, and any `@types/*`.
  */
-export function devOnly(manifests = workspaceManifests()): (name: string) => boolean {
-  const runtime = new Set(manifests.flatMap((m) => Object.keys(m.dependencies ?? {})));
-  const dev = new Set([...manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})), ...TOOLING]);
-  return (name) => name.startsWith('@types/') || (dev.has(name) && !runtime.has(name));
+export function devOnly(
+  manifests = workspaceManifests(),
+  neededByDependencies: Iterable<string> = dependenciesOfDependencies(),
+): (name: string) => boolean {
+  const runtime = new Set([
+    ...manifests.flatMap((m) => Object.keys(m.dependencies ?? {})),
+    ...neededByDependencies,
+  ]);
+  const dev = new Set(manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})));
+  return (name) =>
+    TOOLING.includes(name) || name.startsWith('@types/') || (dev.has(name) && !runtime.has(name));
+}
+
+/** What the workspace's runtime dependencies themselves depend on, read from their installed manifests. */
+export function dependenciesOfDependencies(root = REPO_ROOT): string[] {
+  const dirs = [
+    root,
+    ...['packages', 'services'].flatMap((group) =>
+      readdirSync(join(root, group)).map((name) => join(root, group, name)),
+    ),
+  ];
+  return dirs.flatMap((dir) => {
+    const own = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    return Object.keys(own.dependencies ?? {})
+      .filter((dep) => !dep.startsWith('@cortex/'))
+      .flatMap((dep) => {
+        const manifest = JSON.parse(
+          readFileSync(join(dir, 'node_modules', dep, 'package.json'), 'utf8'),
+        ) as PackageJson;
+        return Object.keys(manifest.dependencies ?? {});
+      });
+  });
 }
 
 interface ListNode {

@@ -39,6 +39,26 @@ export {
   readMeta,
   registerMcp,
 } from './mcp';
+export { type SampledGauge, sampledGauge } from './metrics';
+export {
+  ERROR_SCHEMA_REF,
+  errorResponses,
+  errorSchemas,
+  type JsonSchema,
+  jsonContent,
+  mcpPaths,
+  type OpenApiDocument,
+  type Operation,
+  openApiPath,
+  operationsPaths,
+  type PathItem,
+  parametersOf,
+  schemaOf,
+  serveOpenApi,
+  sseContent,
+  type ToolsDocumentOptions,
+  toolsDocument,
+} from './openapi';
 export { type ParentWatchOptions, watchParent } from './parent-watch';
 export { isStorableText, storableObject, storableString } from './pg-safe';
 export { resilienceLog } from './resilience-log';

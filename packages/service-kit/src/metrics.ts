@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * One registry per app (not prom-client's global) so that several apps in one test process
@@ -31,5 +31,30 @@ export function installMetrics(app: FastifyInstance, service: string, options: {
   app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
+  });
+}
+
+export interface SampledGauge {
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+  /** Read when Prometheus scrapes: values that live elsewhere (a queue's length) are not copied on every change. */
+  sample(): readonly { labels?: Record<string, string>; value: number }[];
+}
+
+/** A gauge whose values are read at scrape time from the state that owns them. */
+export function sampledGauge(registry: Registry, spec: SampledGauge): Gauge {
+  return new Gauge({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labelNames ?? [],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, value } of spec.sample()) {
+        if (labels) this.set(labels, value);
+        else this.set(value);
+      }
+    },
   });
 }

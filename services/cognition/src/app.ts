@@ -3,10 +3,13 @@ import type { Clock } from '@cortex/resilience';
 import {
   createServiceApp,
   createUpstream,
+  mcpPaths,
   mcpTools,
   registerMcp,
   registerTools,
   resilienceMetrics,
+  serveOpenApi,
+  toolsDocument,
 } from '@cortex/service-kit';
 import type { CognitionEnv } from './env';
 import { buildModelChain } from './models/build-chain';
@@ -63,6 +66,18 @@ export async function buildCognitionApp({ env, defaultMetrics, clock }: Cognitio
     tools: mcp,
     mayCall: (request, tool) => request.mayUseTool?.(tool) ?? false,
   });
+  // Authenticated like every other route here: it describes the wire format to the gateway.
+  serveOpenApi(
+    app,
+    toolsDocument({
+      service: 'cognition',
+      version: '0.1.0',
+      description:
+        'Context, analysis and search over a user\'s inputs (contract: "Service wire format"). Served at /openapi.json to authenticated services; see docs/api.md.',
+      tools: cognitionTools,
+      paths: mcpPaths('the gateway may call every tool'),
+    }),
+  );
   // Without memory cognition still answers (with less), so memory is never critical here.
   // Bounded here, under the registry's own 2 s limit: a memory that hangs is "away" (warning) too,
   // rather than the registry's timed-out "unhealthy".

@@ -6,6 +6,7 @@ import { authenticator } from './auth/authenticate';
 import { TokenService } from './auth/tokens';
 import type { GatewayEnv } from './env';
 import { followFeed } from './feed/follow-feed';
+import { gatewayMetrics } from './gateway-metrics';
 import { Ingest } from './ingest/ingest';
 import { PendingJournal } from './pending/journal';
 import { makeLimiter, registerProtection } from './plugins/protection';
@@ -14,6 +15,7 @@ import { authRoutes } from './routes/auth';
 import { cognitionRoutes } from './routes/cognition';
 import { consoleRoutes } from './routes/console';
 import { dashboardRoutes } from './routes/dashboard';
+import { docsRoutes } from './routes/docs';
 import { inputRoutes } from './routes/input';
 import { mcpRoutes } from './routes/mcp';
 import { readingRoutes } from './routes/reading';
@@ -119,6 +121,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
   const authenticate = authenticator(tokens, limitUser);
   await app.register(sse);
   await consoleRoutes(app);
+  await docsRoutes(app);
   authRoutes(app, {
     tokens,
     users: env.users,
@@ -190,6 +193,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     connections: hub.size,
     feed: feed.connected ? 'following' : 'reconnecting',
   }));
+  gatewayMetrics(app.metrics, { journal, hub, feed });
   app.health.add('pending_store', () => ({
     status: journal.size >= env.PENDING_MAX_ITEMS * 0.9 ? 'warning' : 'healthy',
     items: journal.size,

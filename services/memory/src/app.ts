@@ -1,14 +1,23 @@
-import { createServiceApp, GroupCommitter, mcpTools, registerMcp, registerTools } from '@cortex/service-kit';
+import {
+  createServiceApp,
+  GroupCommitter,
+  mcpTools,
+  registerMcp,
+  registerTools,
+  serveOpenApi,
+} from '@cortex/service-kit';
 import sse from '@fastify/sse';
 import { DatabaseGate } from './db/availability';
 import type { Database } from './db/database';
 import { classifyDbError, mapDbError } from './db/db-errors';
 import { migrate } from './db/migrate';
 import { openDatabase } from './db/open-database';
+import { poolMetrics } from './db/pool-metrics';
 import type { MemoryEnv } from './env';
 import { FeedNotifier } from './feed/feed-notifier';
 import { databaseHealth } from './health/database-health';
 import { diskHealth } from './health/disk-health';
+import { memoryDocument } from './openapi';
 import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
 import { memoryPermissions } from './service-permissions';
@@ -65,6 +74,7 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     },
   });
   await db.start();
+  poolMetrics(app.metrics, opened);
 
   const write = (items: NewInput[]) => insertBatch(db, items);
   const committer = new GroupCommitter<NewInput, StoreOutcome>(
@@ -101,6 +111,8 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
     bodyLimit: env.BODY_LIMIT_BYTES,
   });
   resourceRoutes(app, ctx);
+  // Authenticated like every other route here: it describes the wire format to its callers.
+  serveOpenApi(app, memoryDocument(tools));
   const notifier = new FeedNotifier();
   await notifier.start(db);
   const shutdown = new AbortController();

@@ -6,7 +6,7 @@ import { type LocalUser, PasswordChecker } from '../auth/users';
 import type { Limiter } from '../plugins/protection';
 
 const name = z.string().min(1).max(200);
-const loginBody = z
+export const loginBody = z
   .object({
     username: name.optional(),
     email: name.optional(),

@@ -9,12 +9,22 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+export interface PoolStats {
+  max: number;
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection. */
+  waiting: number;
+}
+
 /**
  * What memory needs from PostgreSQL, implemented by a `pg` pool and by embedded PGlite. Both
  * speak the same SQL; differences (pooling, LISTEN connections, serialisation) stay behind this.
  */
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** Connections in use, idle and waited for, where there is a pool (PGlite has none). */
+  poolStats?(): PoolStats;
   /** Runs `fn` in one transaction; the callback must use only `tx` (PGlite has one connection). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable, QueryResult } from './database';
+import type { Database, PoolStats, Queryable, QueryResult } from './database';
 import { classifyDbError, isConnectionFailure, POOL_EXHAUSTED } from './db-errors';
 
 export interface PgOptions {
@@ -45,6 +45,11 @@ export class PgDatabase implements Database {
     });
     // An idle client losing its server emits here; without a listener the process would crash.
     this.pool.on('error', (err) => options.onError?.(err));
+  }
+
+  poolStats(): PoolStats {
+    const { totalCount: total, idleCount: idle, waitingCount: waiting } = this.pool;
+    return { max: this.options.maxConnections, total, idle, waiting };
   }
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {

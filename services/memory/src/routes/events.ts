@@ -8,7 +8,7 @@ import { userId } from '../tools/input-schemas';
 import type { MemoryContext } from '../tools/tool';
 import { dataFrame, sseWriter } from './sse-writer';
 
-const query = z.object({
+export const eventsQuery = z.object({
   /** Resume after this seq; absent means "from now". Last-Event-ID is honoured too. */
   after: z.coerce.number().int().min(0).optional(),
   user_id: userId.optional(),
@@ -40,7 +40,7 @@ export function eventRoutes(
   feed: { notifier: FeedNotifier; pollMs: number; shutdown: AbortSignal },
 ) {
   app.get('/resource/events', { sse: { kind: 'only', heartbeat: false } }, async (request, reply) => {
-    const q = query.parse(request.query);
+    const q = eventsQuery.parse(request.query);
     const lastEventId = request.headers['last-event-id'];
     const fromHeader =
       typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;

@@ -7,7 +7,7 @@ import { userId } from '../tools/input-schemas';
 import type { MemoryContext } from '../tools/tool';
 import { dataFrame, sseWriter } from './sse-writer';
 
-const limitQuery = z.object({
+export const limitQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   user_id: userId.optional(),
 });
