@@ -1,7 +1,8 @@
 import type { CodedError } from '@cortex/errors';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
@@ -21,7 +22,7 @@ export interface BulkheadOptions {
  * queue as soon as its caller aborts or its deadline passes (it would only be wasted work once it
  * got a slot), and takes its abort listener with it.
  */
-export class Bulkhead implements Policy {
+export class Bulkhead implements Layer {
   readonly events = new Emitter();
   readonly maxConcurrent: number;
   readonly maxQueue: number;
@@ -52,11 +53,11 @@ export class Bulkhead implements Policy {
     return this.queued;
   }
 
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this[runLayer](fn, rootContext(signal, deadline), undefined, 0);
   }
 
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.running++;
       return this.runNow(fn, ctx, chain, index);
@@ -87,12 +88,7 @@ export class Bulkhead implements Policy {
   }
 
   /** @internal */
-  async runNow<T>(
-    fn: Attempt<T>,
-    ctx: AttemptContext,
-    chain?: readonly Policy[],
-    index?: number,
-  ): Promise<T> {
+  async runNow<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     try {
       return await callNext(fn, ctx, chain, index);
     } finally {
@@ -140,8 +136,8 @@ class QueuedCall extends WheelEntry {
     private readonly bulkhead: Bulkhead,
     private readonly fn: Attempt<unknown>,
     private readonly ctx: AttemptContext,
-    private readonly chain: readonly Policy[] | undefined,
-    private readonly index: number | undefined,
+    private readonly chain: Chain,
+    private readonly index: number,
     private readonly ownLimit: boolean,
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (err: unknown) => void,

@@ -1,7 +1,9 @@
 import type { CodedError } from '@cortex/errors';
+import type { Admission } from './circuit';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
@@ -11,12 +13,6 @@ export interface TimeoutOptions {
   clock?: Clock;
   /** Defaults to the wheel shared by every policy on the same clock. */
   wheel?: TimerWheel;
-}
-
-/** @internal What a circuit breaker fused with a timeout needs to hear about each attempt. */
-export interface AttemptGuard {
-  leave(slot: number, generation: number, start: number, err: unknown, failed: boolean): void;
-  cancel(slot: number, generation: number): void;
 }
 
 /**
@@ -34,7 +30,7 @@ export function isDeadlineCut(err: { code: string; details?: unknown }): boolean
  * On the success path it creates no timer (deadlines sit on a shared wheel) and no
  * AbortController (one is made only if the function reads `ctx.signal`).
  */
-export class TimeoutPolicy implements Policy {
+export class TimeoutPolicy implements Layer {
   readonly events = new Emitter();
   readonly timeoutMs: number;
   readonly clock: Clock;
@@ -47,27 +43,25 @@ export class TimeoutPolicy implements Policy {
     this.wheel = options.wheel ?? sharedWheel(this.clock);
   }
 
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.timeAttempt(fn, rootContext(signal, deadline), undefined, 0, undefined);
   }
 
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
-    return this.start(fn, ctx, chain, index, undefined, -1, 0, 0);
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+    return this.timeAttempt(fn, ctx, chain, index, undefined);
   }
 
   /**
-   * @internal `run`, optionally reporting the outcome to a breaker admitted just outside: one
-   * promise per attempt serves both, where `wrap(breaker, timeout)` unfused would need two.
+   * Runs one attempt under the timeout. `admission` is set when a circuit breaker directly
+   * outside admitted the attempt (`wrap(breaker, timeout)`, see `GuardedTimeout`): the attempt
+   * then reports its outcome to the breaker itself, one promise serving both layers.
    */
-  start<T>(
+  timeAttempt<T>(
     fn: Attempt<T>,
     ctx: AttemptContext,
-    chain: readonly Policy[] | undefined,
-    index: number | undefined,
-    guard: AttemptGuard | undefined,
-    slot: number,
-    generation: number,
-    startedAt: number,
+    chain: Chain,
+    index: number,
+    admission: Admission | undefined,
   ): Promise<T> {
     const now = this.clock.now();
     let deadline = now + this.timeoutMs;
@@ -76,16 +70,16 @@ export class TimeoutPolicy implements Policy {
       deadline = ctx.deadline;
       kind = 'deadline';
     }
-    if (deadline === Number.POSITIVE_INFINITY && guard === undefined) return callNext(fn, ctx, chain, index);
+    if (deadline === Number.POSITIVE_INFINITY && admission === undefined)
+      return callNext(fn, ctx, chain, index);
     const parent = ctx.signal;
     if (deadline <= now || parent?.aborted) {
       // Refused before the dependency saw anything: no verdict on its health.
-      guard?.cancel(slot, generation);
+      admission?.cancel();
       return rejectSoon(parent?.aborted ? abortError(parent) : this.timeoutError(kind));
     }
     return new Promise<T>((resolve, reject) => {
-      const call = new TimedAttempt<T>(this, parent, ctx.attempt, kind, resolve, reject);
-      if (guard !== undefined) call.guard(guard, slot, generation, startedAt);
+      const call = new TimedAttempt<T>(this, parent, ctx.attempt, kind, admission, resolve, reject);
       if (deadline !== Number.POSITIVE_INFINITY) {
         call.deadline = deadline;
         this.wheel.add(call, deadline);
@@ -105,7 +99,7 @@ export class TimeoutPolicy implements Policy {
     });
   }
 
-  /** @internal */
+  /** The error for a passed deadline (and its event). */
   timeoutError(kind: 'attempt' | 'deadline'): CodedError {
     if (this.events.active) this.events.emit({ type: 'timeout', timeoutMs: this.timeoutMs, kind });
     // `details.kind` tells the dependency's own slowness ('attempt') from the caller's budget
@@ -128,16 +122,13 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
   private controller: AbortController | undefined;
   private done = false;
   private reason: unknown;
-  private guardedBy: AttemptGuard | undefined;
-  private slot = -1;
-  private generation = 0;
-  private startedAt = 0;
 
   constructor(
     private readonly policy: TimeoutPolicy,
     private readonly parent: AbortSignal | undefined,
     readonly attempt: number,
     private readonly kind: 'attempt' | 'deadline',
+    private readonly admission: Admission | undefined,
     private readonly resolve: (value: T) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -153,24 +144,17 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
     return this.controller.signal;
   }
 
-  guard(guard: AttemptGuard, slot: number, generation: number, startedAt: number): void {
-    this.guardedBy = guard;
-    this.slot = slot;
-    this.generation = generation;
-    this.startedAt = startedAt;
-  }
-
   succeed(value: T): void {
     if (this.done) return;
     this.cleanup();
-    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, undefined, false);
+    this.admission?.succeeded();
     this.resolve(value);
   }
 
   fail(err: unknown): void {
     if (this.done) return;
     this.cleanup();
-    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, err, true);
+    this.admission?.failed(err);
     this.reject(err);
   }
 
