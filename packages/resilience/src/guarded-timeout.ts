@@ -3,7 +3,7 @@ import { CircuitBreaker, circuitOf } from './circuit-breaker';
 import { type Attempt, type Chain, type Layer, rootContext, runLayer } from './layer';
 import type { AttemptContext } from './policy';
 import { rejectSoon } from './policy-errors';
-import { TimeoutPolicy } from './timeout';
+import { TimeoutPolicy, timeAttempt } from './timeout';
 
 /**
  * `wrap(breaker, timeout)` as one layer, with the same behaviour: the breaker admits the attempt,
@@ -30,7 +30,7 @@ export class GuardedTimeout implements Layer {
     const slot = circuit.enter();
     if (slot === REJECTED) return rejectSoon(circuit.takeRejection());
     const admission = new Admission(circuit, slot, circuit.epoch, circuit.startTime());
-    return this.timeout.timeAttempt(fn, ctx, chain, index, admission);
+    return timeAttempt(this.timeout, fn, ctx, chain, index, admission);
   }
 }
 

@@ -44,59 +44,11 @@ export class TimeoutPolicy implements Layer {
   }
 
   execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.timeAttempt(fn, rootContext(signal, deadline), undefined, 0, undefined);
+    return timeAttempt(this, fn, rootContext(signal, deadline), undefined, 0, undefined);
   }
 
   [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
-    return this.timeAttempt(fn, ctx, chain, index, undefined);
-  }
-
-  /**
-   * Runs one attempt under the timeout. `admission` is set when a circuit breaker directly
-   * outside admitted the attempt (`wrap(breaker, timeout)`, see `GuardedTimeout`): the attempt
-   * then reports its outcome to the breaker itself, one promise serving both layers.
-   */
-  timeAttempt<T>(
-    fn: Attempt<T>,
-    ctx: AttemptContext,
-    chain: Chain,
-    index: number,
-    admission: Admission | undefined,
-  ): Promise<T> {
-    const now = this.clock.now();
-    let deadline = now + this.timeoutMs;
-    let kind: 'attempt' | 'deadline' = 'attempt';
-    if (ctx.deadline !== undefined && ctx.deadline <= deadline) {
-      deadline = ctx.deadline;
-      kind = 'deadline';
-    }
-    if (deadline === Number.POSITIVE_INFINITY && admission === undefined)
-      return callNext(fn, ctx, chain, index);
-    const parent = ctx.signal;
-    if (deadline <= now || parent?.aborted) {
-      // Refused before the dependency saw anything: no verdict on its health.
-      admission?.cancel();
-      return rejectSoon(parent?.aborted ? abortError(parent) : this.timeoutError(kind));
-    }
-    return new Promise<T>((resolve, reject) => {
-      const call = new TimedAttempt<T>(this, parent, ctx.attempt, kind, admission, resolve, reject);
-      if (deadline !== Number.POSITIVE_INFINITY) {
-        call.deadline = deadline;
-        this.wheel.add(call, deadline);
-      }
-      parent?.addEventListener('abort', call);
-      let result: Promise<T>;
-      try {
-        result = callNext(fn, call, chain, index);
-      } catch (err) {
-        call.fail(err);
-        return;
-      }
-      result.then(
-        (value) => call.succeed(value),
-        (err: unknown) => call.fail(err),
-      );
-    });
+    return timeAttempt(this, fn, ctx, chain, index, undefined);
   }
 
   /** The error for a passed deadline (and its event). */
@@ -110,6 +62,56 @@ export class TimeoutPolicy implements Layer {
       { details: { kind } },
     );
   }
+}
+
+/**
+ * Runs one attempt under `policy`'s timeout (internal: the layer protocol). `admission` is set
+ * when a circuit breaker directly outside admitted the attempt (`wrap(breaker, timeout)`, see
+ * `GuardedTimeout`): the attempt then reports its outcome to the breaker itself, one promise
+ * serving both layers.
+ */
+export function timeAttempt<T>(
+  policy: TimeoutPolicy,
+  fn: Attempt<T>,
+  ctx: AttemptContext,
+  chain: Chain,
+  index: number,
+  admission: Admission | undefined,
+): Promise<T> {
+  const now = policy.clock.now();
+  let deadline = now + policy.timeoutMs;
+  let kind: 'attempt' | 'deadline' = 'attempt';
+  if (ctx.deadline !== undefined && ctx.deadline <= deadline) {
+    deadline = ctx.deadline;
+    kind = 'deadline';
+  }
+  if (deadline === Number.POSITIVE_INFINITY && admission === undefined)
+    return callNext(fn, ctx, chain, index);
+  const parent = ctx.signal;
+  if (deadline <= now || parent?.aborted) {
+    // Refused before the dependency saw anything: no verdict on its health.
+    admission?.cancel();
+    return rejectSoon(parent?.aborted ? abortError(parent) : policy.timeoutError(kind));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const call = new TimedAttempt<T>(policy, parent, ctx.attempt, kind, admission, resolve, reject);
+    if (deadline !== Number.POSITIVE_INFINITY) {
+      call.deadline = deadline;
+      policy.wheel.add(call, deadline);
+    }
+    parent?.addEventListener('abort', call);
+    let result: Promise<T>;
+    try {
+      result = callNext(fn, call, chain, index);
+    } catch (err) {
+      call.fail(err);
+      return;
+    }
+    result.then(
+      (value) => call.succeed(value),
+      (err: unknown) => call.fail(err),
+    );
+  });
 }
 
 /**
