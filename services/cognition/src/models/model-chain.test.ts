@@ -98,6 +98,30 @@ describe('ModelChain', () => {
     expect(entry.breaker?.state).toBe('closed');
   });
 
+  it('stops at the caller’s abort, marking the backend it did not start', async () => {
+    const clock = new FakeClock(Date.now());
+    const controller = new AbortController();
+    const hang: ModelBackend = { name: 'hang', kind: 'openai', analyse: () => new Promise<never>(() => {}) };
+    const local = new FakeBackend('after', undefined);
+    const chain = new ModelChain([remote(hang, clock), { backend: local }], { clock });
+    const outcome = chain.run(task, { signal: controller.signal });
+    controller.abort();
+    expect(await outcome).toEqual({
+      ok: false,
+      durationMs: 0,
+      failed: [
+        { backend: 'hang', error: 'aborted' },
+        { backend: 'after', error: 'aborted' },
+      ],
+    });
+    expect(local.calls).toBe(0);
+    // Aborted before anything started: only the first is marked.
+    expect(await chain.run(task, { signal: controller.signal })).toMatchObject({
+      ok: false,
+      failed: [{ backend: 'hang', error: 'aborted' }],
+    });
+  });
+
   it('is unhealthy only when nothing can answer', async () => {
     const clock = new FakeClock(Date.now());
     const a = new FakeBackend('a', new CortexError('client_error', 'bad key', { status: 401 }));

@@ -50,8 +50,10 @@ interface Run {
   task: AnalysisTask;
   log: FastifyBaseLogger | undefined;
   failed: FailedAttempt[];
-  /** Backends started so far (index of the next one). */
+  /** Backends tried so far (index of the next one). */
   tried: number;
+  /** The caller's abort was seen before a backend started: nothing after it is marked. */
+  stopped: boolean;
   answeredBy?: string;
 }
 
@@ -78,7 +80,7 @@ export class ModelChain {
 
   async run(task: AnalysisTask, options: RunOptions = {}): Promise<ChainOutcome> {
     const started = this.clock.now();
-    const run: Run = { task, log: options.log, failed: [], tried: 0 };
+    const run: Run = { task, log: options.log, failed: [], tried: 0, stopped: false };
     const [first, ...rest] = this.entries.map(
       (entry) => (ctx: AttemptContext) => this.attempt(entry, run, ctx),
     );
@@ -95,7 +97,7 @@ export class ModelChain {
     } catch {
       // The fallback stops at the caller's abort: the backend it did not start is marked aborted.
       const next = this.entries[run.tried];
-      if (options.signal?.aborted && next !== undefined) {
+      if (options.signal?.aborted && !run.stopped && next !== undefined) {
         run.failed.push({ backend: next.backend.name, error: 'aborted' });
       }
       return { ok: false, failed: run.failed, durationMs: this.clock.now() - started };
@@ -105,7 +107,10 @@ export class ModelChain {
   private async attempt(entry: ChainEntry, run: Run, ctx: AttemptContext): Promise<AnalysisResult> {
     const { backend, policy } = entry;
     run.tried++;
-    if (ctx.signal?.aborted) return this.failedWith(run, backend, 'aborted');
+    if (ctx.signal?.aborted) {
+      run.stopped = true;
+      return this.failedWith(run, backend, 'aborted');
+    }
     // A passed deadline is the caller's budget, not the backend's fault: do not let it trip a breaker.
     if (policy && ctx.deadline !== undefined && ctx.deadline <= this.clock.now()) {
       return this.failedWith(run, backend, 'timeout');
