@@ -14,7 +14,6 @@ export interface BulkheadOptions {
   /** Longest wait in the queue before giving up with `bulkhead_full`. Default: no limit. */
   maxQueueWaitMs?: number;
   clock?: Clock;
-  wheel?: TimerWheel;
 }
 
 /**
@@ -40,7 +39,7 @@ export class Bulkhead implements Layer {
     this.maxQueue = options.maxQueue ?? 0;
     this.maxQueueWaitMs = options.maxQueueWaitMs;
     this.clock = options.clock ?? systemClock;
-    this.wheel = options.wheel ?? sharedWheel(this.clock);
+    this.wheel = sharedWheel(this.clock);
   }
 
   /** Calls in flight. */

@@ -10,7 +10,7 @@ import { type AttemptContext, noPolicy, type Policy } from './policy';
 import { createServicePolicy } from './policy-for-service';
 import { capture } from './test-support';
 import { TimeoutPolicy } from './timeout';
-import { TimerWheel } from './timer-wheel';
+import { sharedWheel } from './timer-wheel';
 
 class Trace implements Layer {
   constructor(
@@ -84,9 +84,9 @@ describe('wrap', () => {
 describe('wrap(breaker, timeout) fused into one layer', () => {
   it('fuses, counts timeouts as failures, and reports through both emitters', async () => {
     const clock = new FakeClock();
-    const wheel = new TimerWheel(clock, 5);
+    const wheel = sharedWheel(clock);
     const breaker = new CircuitBreaker({ clock, failureThreshold: 2, openMs: 1_000 });
-    const timeout = new TimeoutPolicy({ timeoutMs: 100, clock, wheel });
+    const timeout = new TimeoutPolicy({ timeoutMs: 100, clock });
     const events: string[] = [];
     breaker.events.on((e) => events.push(e.type));
     timeout.events.on((e) => events.push(e.type));

@@ -11,7 +11,6 @@ import type { AttemptContext } from './policy';
 import { RetryPolicy } from './retry';
 import { RetryBudget } from './retry-budget';
 import { TimeoutPolicy } from './timeout';
-import { sharedWheel, type TimerWheel } from './timer-wheel';
 
 export interface ServicePolicyDeps {
   /** The dependency's name, for messages and metrics labels. Default 'service'. */
@@ -20,7 +19,6 @@ export interface ServicePolicyDeps {
   random?: () => number;
   /** Receives every event of every layer (feed it to `metricsListener`). */
   onEvent?: Listener<ResilienceEvent>;
-  wheel?: TimerWheel;
   /** To share one retry budget between several policies for the same upstream. */
   budget?: RetryBudget;
   /**
@@ -50,7 +48,6 @@ export class ServicePolicy implements Layer {
     deps: ServicePolicyDeps = {},
   ) {
     const clock = deps.clock ?? systemClock;
-    const wheel = deps.wheel ?? sharedWheel(clock);
     this.clock = clock;
     this.totalTimeoutMs = config.totalTimeoutMs;
     const { retry, breaker, bulkhead } = config;
@@ -68,14 +65,14 @@ export class ServicePolicy implements Layer {
       clock,
       random: deps.random ?? Math.random,
     });
-    if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock, wheel });
+    if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock });
     if (breaker.enabled) {
       const isFailure = deps.isFailure;
       this.breaker = new CircuitBreaker({ ...breaker, name, clock, ...(isFailure ? { isFailure } : {}) });
     }
     // Always there, even with no per-attempt limit (timeoutMs 0): it is what enforces the total
     // and the caller's deadline on an attempt that never settles.
-    this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock, wheel });
+    this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock });
     // Order, outermost first (see README): a bulkhead slot is held for the whole call, retries
     // included; every retry attempt passes the breaker (so an open circuit stops the retries and
     // a half-open one sees one probe per attempt); the timeout is per attempt, inside the breaker,

@@ -11,8 +11,6 @@ export interface TimeoutOptions {
   /** Per-attempt limit; 0 or Infinity leaves only the caller's deadline. */
   timeoutMs: number;
   clock?: Clock;
-  /** Defaults to the wheel shared by every policy on the same clock. */
-  wheel?: TimerWheel;
 }
 
 /**
@@ -40,7 +38,8 @@ export class TimeoutPolicy implements Layer {
     if (!(options.timeoutMs >= 0)) throw new RangeError('timeoutMs must be >= 0');
     this.timeoutMs = options.timeoutMs === 0 ? Number.POSITIVE_INFINITY : options.timeoutMs;
     this.clock = options.clock ?? systemClock;
-    this.wheel = options.wheel ?? sharedWheel(this.clock);
+    // One wheel per clock, shared by every policy on it.
+    this.wheel = sharedWheel(this.clock);
   }
 
   execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
