@@ -120,7 +120,7 @@ describe('service policy config', () => {
     const cognition = servicePolicyConfigFromEnv({}, 'cognition');
     expect(cognition.retry).toMatchObject({ maxRetries: 2, multiplier: 1.5 });
     expect(cognition.breaker).toMatchObject({ failureThreshold: 3, maxOpenMs: 15_000, halfOpenMaxProbes: 2 });
-    expect(memory.totalTimeoutMs).toBe(UPSTREAM_DEFAULTS.memory?.totalTimeoutMs);
+    expect(memory.totalTimeoutMs).toBe(UPSTREAM_DEFAULTS.memory.totalTimeoutMs);
     // A service's typed overrides sit between the upstream's defaults and the environment.
     const overridden = servicePolicyConfigFromEnv({ RESILIENCE_MEMORY_TIMEOUT_MS: '300' }, 'memory', {
       timeoutMs: 5_000,

@@ -1,6 +1,6 @@
 import { CortexError, ERROR_CODES, type ErrorCode } from '@cortex/errors';
 import { z } from 'zod';
-import { UPSTREAM_DEFAULTS } from './upstream-defaults';
+import { upstreamDefaults } from './upstream-defaults';
 
 const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
@@ -127,7 +127,7 @@ export function servicePolicyConfigFromEnv(
   name: string,
   overrides: ServicePolicyConfigInput = {},
 ): ServicePolicyConfig {
-  let merged: Record<string, unknown> = deepMerge({}, UPSTREAM_DEFAULTS[name]);
+  let merged: Record<string, unknown> = deepMerge({}, upstreamDefaults(name));
   merged = deepMerge(merged, overrides);
   const json = env.RESILIENCE_CONFIG;
   if (json !== undefined && json.trim() !== '') {
