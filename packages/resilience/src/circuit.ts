@@ -18,32 +18,6 @@ export const REJECTED = -2;
 export const NOT_A_PROBE = -1;
 
 /**
- * An attempt a circuit admitted, for a layer that reports its outcome later (the breaker fused
- * with a timeout): the circuit hears it only if no transition happened in between.
- */
-export class Admission {
-  constructor(
-    private readonly circuit: Circuit,
-    private readonly slot: number,
-    private readonly generation: number,
-    private readonly startedAt: number,
-  ) {}
-
-  succeeded(): void {
-    this.circuit.leave(this.slot, this.generation, this.startedAt, undefined, false);
-  }
-
-  failed(err: unknown): void {
-    this.circuit.leave(this.slot, this.generation, this.startedAt, err, true);
-  }
-
-  /** Refused before the dependency saw anything: the probe slot back, no verdict. */
-  cancel(): void {
-    this.circuit.cancel(this.slot, this.generation);
-  }
-}
-
-/**
  * The circuit breaker's state machine, internal to the package: `CircuitBreaker` is its public
  * face, and the layers that admit calls through it (the breaker's own, and the breaker fused with a
  * timeout) use the admission protocol below (`enter`, `takeRejection`, `epoch`, `startTime`,

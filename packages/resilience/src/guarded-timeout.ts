@@ -1,4 +1,4 @@
-import { Admission, type Circuit, REJECTED } from './circuit';
+import { type Circuit, REJECTED } from './circuit';
 import { CircuitBreaker, circuitOf } from './circuit-breaker';
 import { type Attempt, type Chain, type Layer, rootContext, runLayer } from './layer';
 import type { AttemptContext } from './policy';
@@ -29,8 +29,7 @@ export class GuardedTimeout implements Layer {
     const circuit = this.circuit;
     const slot = circuit.enter();
     if (slot === REJECTED) return rejectSoon(circuit.takeRejection());
-    const admission = new Admission(circuit, slot, circuit.epoch, circuit.startTime());
-    return timeAttempt(this.timeout, fn, ctx, chain, index, admission);
+    return timeAttempt(this.timeout, fn, ctx, chain, index, circuit, slot);
   }
 }
 

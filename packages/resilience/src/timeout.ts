@@ -1,5 +1,5 @@
 import type { CodedError } from '@cortex/errors';
-import type { Admission } from './circuit';
+import type { Circuit } from './circuit';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
 import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
@@ -43,11 +43,11 @@ export class TimeoutPolicy implements Layer {
   }
 
   execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return timeAttempt(this, fn, rootContext(signal, deadline), undefined, 0, undefined);
+    return timeAttempt(this, fn, rootContext(signal, deadline), undefined, 0);
   }
 
   [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
-    return timeAttempt(this, fn, ctx, chain, index, undefined);
+    return timeAttempt(this, fn, ctx, chain, index);
   }
 
   /** The error for a passed deadline (and its event). */
@@ -64,10 +64,10 @@ export class TimeoutPolicy implements Layer {
 }
 
 /**
- * Runs one attempt under `policy`'s timeout (internal: the layer protocol). `admission` is set
- * when a circuit breaker directly outside admitted the attempt (`wrap(breaker, timeout)`, see
- * `GuardedTimeout`): the attempt then reports its outcome to the breaker itself, one promise
- * serving both layers.
+ * Runs one attempt under `policy`'s timeout (internal: the layer protocol). `admittedBy` is set
+ * when a circuit breaker directly outside admitted the attempt into `slot` (`wrap(breaker,
+ * timeout)`, see `GuardedTimeout`): the attempt then reports its outcome to the breaker itself,
+ * one promise serving both layers.
  */
 export function timeAttempt<T>(
   policy: TimeoutPolicy,
@@ -75,7 +75,8 @@ export function timeAttempt<T>(
   ctx: AttemptContext,
   chain: Chain,
   index: number,
-  admission: Admission | undefined,
+  admittedBy?: Circuit,
+  slot?: number,
 ): Promise<T> {
   const now = policy.clock.now();
   let deadline = now + policy.timeoutMs;
@@ -84,16 +85,17 @@ export function timeAttempt<T>(
     deadline = ctx.deadline;
     kind = 'deadline';
   }
-  if (deadline === Number.POSITIVE_INFINITY && admission === undefined)
+  if (deadline === Number.POSITIVE_INFINITY && admittedBy === undefined)
     return callNext(fn, ctx, chain, index);
   const parent = ctx.signal;
   if (deadline <= now || parent?.aborted) {
     // Refused before the dependency saw anything: no verdict on its health.
-    admission?.cancel();
+    admittedBy?.cancel(slot!, admittedBy.epoch);
     return rejectSoon(parent?.aborted ? abortError(parent) : policy.timeoutError(kind));
   }
   return new Promise<T>((resolve, reject) => {
-    const call = new TimedAttempt<T>(policy, parent, ctx.attempt, kind, admission, resolve, reject);
+    const call = new TimedAttempt<T>(policy, parent, ctx.attempt, kind, resolve, reject);
+    if (admittedBy !== undefined) call.admitted(admittedBy, slot!);
     if (deadline !== Number.POSITIVE_INFINITY) {
       call.deadline = deadline;
       policy.wheel.add(call, deadline);
@@ -123,13 +125,17 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
   private controller: AbortController | undefined;
   private done = false;
   private reason: unknown;
+  /** The breaker that admitted this attempt, and where: told of the outcome (see `admitted`). */
+  private circuit: Circuit | undefined;
+  private slot = -1;
+  private generation = 0;
+  private startedAt = 0;
 
   constructor(
     private readonly policy: TimeoutPolicy,
     private readonly parent: AbortSignal | undefined,
     readonly attempt: number,
     private readonly kind: 'attempt' | 'deadline',
-    private readonly admission: Admission | undefined,
     private readonly resolve: (value: T) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -145,17 +151,24 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
     return this.controller.signal;
   }
 
+  admitted(circuit: Circuit, slot: number): void {
+    this.circuit = circuit;
+    this.slot = slot;
+    this.generation = circuit.epoch;
+    this.startedAt = circuit.startTime();
+  }
+
   succeed(value: T): void {
     if (this.done) return;
     this.cleanup();
-    this.admission?.succeeded();
+    this.circuit?.leave(this.slot, this.generation, this.startedAt, undefined, false);
     this.resolve(value);
   }
 
   fail(err: unknown): void {
     if (this.done) return;
     this.cleanup();
-    this.admission?.failed(err);
+    this.circuit?.leave(this.slot, this.generation, this.startedAt, err, true);
     this.reject(err);
   }
 
