@@ -22,16 +22,57 @@ export interface BulkheadOptions {
  * got a slot), and takes its abort listener with it.
  */
 export class Bulkhead implements Layer {
+  private readonly slots: Slots;
+
+  constructor(options: BulkheadOptions) {
+    this.slots = new Slots(options);
+  }
+
+  get events(): Emitter {
+    return this.slots.events;
+  }
+
+  /** Calls allowed in flight at once. */
+  get maxConcurrent(): number {
+    return this.slots.maxConcurrent;
+  }
+
+  /** Calls allowed to wait for a slot. */
+  get maxQueue(): number {
+    return this.slots.maxQueue;
+  }
+
+  /** Calls in flight. */
+  get active(): number {
+    return this.slots.running;
+  }
+
+  /** Calls waiting for a slot. */
+  get queueLength(): number {
+    return this.slots.queued;
+  }
+
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.slots.admit(fn, rootContext(signal, deadline), undefined, 0);
+  }
+
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+    return this.slots.admit(fn, ctx, chain, index);
+  }
+}
+
+/** The bulkhead's slots and queue, internal: what the queued calls need of it. */
+class Slots {
   readonly events = new Emitter();
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   private readonly maxQueueWaitMs: number | undefined;
-  private running = 0;
-  private queued = 0;
+  running = 0;
+  queued = 0;
   private head: QueuedCall | null = null;
   private tail: QueuedCall | null = null;
-  /** @internal */ readonly clock: Clock;
-  /** @internal */ readonly wheel: TimerWheel;
+  readonly clock: Clock;
+  readonly wheel: TimerWheel;
 
   constructor(options: BulkheadOptions) {
     if (!(options.maxConcurrent >= 1)) throw new RangeError('maxConcurrent must be >= 1');
@@ -42,21 +83,7 @@ export class Bulkhead implements Layer {
     this.wheel = sharedWheel(this.clock);
   }
 
-  /** Calls in flight. */
-  get active(): number {
-    return this.running;
-  }
-
-  /** Calls waiting for a slot. */
-  get queueLength(): number {
-    return this.queued;
-  }
-
-  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this[runLayer](fn, rootContext(signal, deadline), undefined, 0);
-  }
-
-  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+  admit<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.running++;
       return this.runNow(fn, ctx, chain, index);
@@ -86,7 +113,6 @@ export class Bulkhead implements Layer {
     });
   }
 
-  /** @internal */
   async runNow<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     try {
       return await callNext(fn, ctx, chain, index);
@@ -101,7 +127,6 @@ export class Bulkhead implements Layer {
     }
   }
 
-  /** @internal */
   unlink(call: QueuedCall): void {
     if (call.prev === null) this.head = call.next;
     else call.prev.next = call.next;
@@ -112,13 +137,11 @@ export class Bulkhead implements Layer {
     this.queued--;
   }
 
-  /** @internal */
   rejected(reason: 'full' | 'aborted' | 'deadline', err?: CodedError): CodedError {
     if (this.events.active) this.events.emit({ type: 'bulkhead_reject', reason });
     return err ?? fastError('bulkhead_full', 'too many calls in flight and the queue is full');
   }
 
-  /** @internal */
   deadlineError(ownLimit: boolean): CodedError {
     return ownLimit
       ? fastError('bulkhead_full', 'waited too long for a free slot')
@@ -132,7 +155,7 @@ class QueuedCall extends WheelEntry {
   next: QueuedCall | null = null;
 
   constructor(
-    private readonly bulkhead: Bulkhead,
+    private readonly slots: Slots,
     private readonly fn: Attempt<unknown>,
     private readonly ctx: AttemptContext,
     private readonly chain: Chain,
@@ -147,25 +170,25 @@ class QueuedCall extends WheelEntry {
   /** A slot is free (already counted as taken by the bulkhead). */
   start(): void {
     this.detach();
-    this.bulkhead.runNow(this.fn, this.ctx, this.chain, this.index).then(this.resolve, this.reject);
+    this.slots.runNow(this.fn, this.ctx, this.chain, this.index).then(this.resolve, this.reject);
   }
 
   expire(): void {
-    this.leave(this.bulkhead.rejected('deadline', this.bulkhead.deadlineError(this.ownLimit)));
+    this.leave(this.slots.rejected('deadline', this.slots.deadlineError(this.ownLimit)));
   }
 
   handleEvent(): void {
-    this.leave(this.bulkhead.rejected('aborted', abortError(this.ctx.signal!)));
+    this.leave(this.slots.rejected('aborted', abortError(this.ctx.signal!)));
   }
 
   private leave(err: CodedError): void {
-    this.bulkhead.unlink(this);
+    this.slots.unlink(this);
     this.detach();
     this.reject(err);
   }
 
   private detach(): void {
-    this.bulkhead.wheel.remove(this);
+    this.slots.wheel.remove(this);
     this.ctx.signal?.removeEventListener('abort', this);
   }
 }
