@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { codeForStatus, ERROR_CODES, type ErrorCode } from './codes';
+import { codeForOwnStatus, ERROR_CODES, type ErrorCode } from './codes';
 import { CortexError, hasCode } from './cortex-error';
 import { fromErrorBody, toErrorBody } from './error-body';
 
@@ -55,10 +55,10 @@ describe('error taxonomy', () => {
   });
 
   it('maps HTTP statuses to codes', () => {
-    expect(codeForStatus(413)).toBe('payload_too_large');
-    expect(codeForStatus(422)).toBe('invalid_request');
-    expect(codeForStatus(599)).toBe('internal_error');
-    expect(codeForStatus(418)).toBe('client_error');
+    expect(codeForOwnStatus(413)).toBe('payload_too_large');
+    expect(codeForOwnStatus(422)).toBe('invalid_request');
+    expect(codeForOwnStatus(599)).toBe('internal_error');
+    expect(codeForOwnStatus(418)).toBe('client_error');
   });
 
   it('a no-retry answer is never retriable', () => {

@@ -47,8 +47,12 @@ export function statusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
 }
 
-/** The code an HTTP status maps to when nothing more specific is known. */
-export function codeForStatus(status: number): ErrorCode {
+/**
+ * The code for a status a service answers itself (Fastify's own 4xx, an in-process answer) when
+ * nothing more specific is known. A dependency's status means something else to its caller: see
+ * @cortex/resilience's classifier (503 `service_unavailable`, other 5xx `server_error`).
+ */
+export function codeForOwnStatus(status: number): ErrorCode {
   switch (status) {
     case 400:
     case 422:

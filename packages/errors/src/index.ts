@@ -1,4 +1,4 @@
-export { codeForStatus, ERROR_CODES, type ErrorCode, isErrorCode, statusOf } from './codes';
+export { codeForOwnStatus, ERROR_CODES, type ErrorCode, isErrorCode, statusOf } from './codes';
 export { type CodedError, CortexError, type CortexErrorOptions, hasCode } from './cortex-error';
 export {
   type ErrorBody,

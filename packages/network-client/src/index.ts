@@ -1,6 +1,5 @@
 export { type Instance, parseInstances } from './discovery';
 export { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
-export { type AttemptContext, type CallPolicy, noPolicy } from './policy';
 export { ResumableStream, type ResumableStreamOptions } from './resumable-stream';
 export {
   type CallOptions,

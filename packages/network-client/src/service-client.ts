@@ -4,6 +4,8 @@ import {
   errorFromResponse,
   errorFromTransport,
   inCallScope,
+  noPolicy,
+  type Policy,
   parseRetryAfter,
   systemClock,
   type TimerHandle,
@@ -13,7 +15,6 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { type Instance, parseInstances } from './discovery';
 import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
-import { type CallPolicy, noPolicy } from './policy';
 import type { TokenSource } from './service-token-signer';
 import { readSse } from './sse-reader';
 
@@ -24,7 +25,7 @@ export interface ServiceClientOptions {
   timeoutMs?: number;
   connectTimeoutMs?: number;
   connectionsPerInstance?: number;
-  policy?: CallPolicy;
+  policy?: Policy;
   /** Outlier ejection of instances that keep failing. */
   ejection?: InstanceSetOptions;
   /** Background `/health` checks of every instance (and DNS re-resolution); 0 turns them off. */
@@ -89,7 +90,7 @@ export class ServiceClient {
   readonly configured: readonly Instance[];
   readonly instances: InstanceSet;
   private readonly pools = new Map<string, Pool>();
-  readonly policy: CallPolicy;
+  readonly policy: Policy;
   private readonly timeoutMs: number;
   private readonly clock: Clock;
   private healthTimer: TimerHandle | undefined;

@@ -4,12 +4,12 @@ import { Bulkhead, type BulkheadOptions } from './bulkhead';
 import type { ResilienceEvent } from './events';
 import { FakeClock } from './fake-clock';
 import { capture, countingController, rejection } from './test-support';
-import { TimerWheel } from './timer-wheel';
+import { sharedWheel } from './timer-wheel';
 
-function setup(options: Omit<BulkheadOptions, 'clock' | 'wheel'>) {
+function setup(options: Omit<BulkheadOptions, 'clock'>) {
   const clock = new FakeClock();
-  const wheel = new TimerWheel(clock, 5);
-  const bulkhead = new Bulkhead({ ...options, clock, wheel });
+  const wheel = sharedWheel(clock);
+  const bulkhead = new Bulkhead({ ...options, clock });
   const events: ResilienceEvent[] = [];
   bulkhead.events.on((e) => events.push(e));
   return { clock, wheel, bulkhead, events };

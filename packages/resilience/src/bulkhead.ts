@@ -1,7 +1,8 @@
 import type { CodedError } from '@cortex/errors';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
@@ -13,7 +14,6 @@ export interface BulkheadOptions {
   /** Longest wait in the queue before giving up with `bulkhead_full`. Default: no limit. */
   maxQueueWaitMs?: number;
   clock?: Clock;
-  wheel?: TimerWheel;
 }
 
 /**
@@ -21,17 +21,58 @@ export interface BulkheadOptions {
  * queue as soon as its caller aborts or its deadline passes (it would only be wasted work once it
  * got a slot), and takes its abort listener with it.
  */
-export class Bulkhead implements Policy {
+export class Bulkhead implements Layer {
+  private readonly slots: Slots;
+
+  constructor(options: BulkheadOptions) {
+    this.slots = new Slots(options);
+  }
+
+  get events(): Emitter {
+    return this.slots.events;
+  }
+
+  /** Calls allowed in flight at once. */
+  get maxConcurrent(): number {
+    return this.slots.maxConcurrent;
+  }
+
+  /** Calls allowed to wait for a slot. */
+  get maxQueue(): number {
+    return this.slots.maxQueue;
+  }
+
+  /** Calls in flight. */
+  get active(): number {
+    return this.slots.running;
+  }
+
+  /** Calls waiting for a slot. */
+  get queueLength(): number {
+    return this.slots.queued;
+  }
+
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this.slots.admit(fn, rootContext(signal, deadline), undefined, 0);
+  }
+
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+    return this.slots.admit(fn, ctx, chain, index);
+  }
+}
+
+/** The bulkhead's slots and queue, internal: what the queued calls need of it. */
+class Slots {
   readonly events = new Emitter();
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   private readonly maxQueueWaitMs: number | undefined;
-  private running = 0;
-  private queued = 0;
+  running = 0;
+  queued = 0;
   private head: QueuedCall | null = null;
   private tail: QueuedCall | null = null;
-  /** @internal */ readonly clock: Clock;
-  /** @internal */ readonly wheel: TimerWheel;
+  readonly clock: Clock;
+  readonly wheel: TimerWheel;
 
   constructor(options: BulkheadOptions) {
     if (!(options.maxConcurrent >= 1)) throw new RangeError('maxConcurrent must be >= 1');
@@ -39,24 +80,10 @@ export class Bulkhead implements Policy {
     this.maxQueue = options.maxQueue ?? 0;
     this.maxQueueWaitMs = options.maxQueueWaitMs;
     this.clock = options.clock ?? systemClock;
-    this.wheel = options.wheel ?? sharedWheel(this.clock);
+    this.wheel = sharedWheel(this.clock);
   }
 
-  /** Calls in flight. */
-  get active(): number {
-    return this.running;
-  }
-
-  /** Calls waiting for a slot. */
-  get queueLength(): number {
-    return this.queued;
-  }
-
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
-  }
-
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+  admit<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.running++;
       return this.runNow(fn, ctx, chain, index);
@@ -86,13 +113,7 @@ export class Bulkhead implements Policy {
     });
   }
 
-  /** @internal */
-  async runNow<T>(
-    fn: Attempt<T>,
-    ctx: AttemptContext,
-    chain?: readonly Policy[],
-    index?: number,
-  ): Promise<T> {
+  async runNow<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     try {
       return await callNext(fn, ctx, chain, index);
     } finally {
@@ -106,7 +127,6 @@ export class Bulkhead implements Policy {
     }
   }
 
-  /** @internal */
   unlink(call: QueuedCall): void {
     if (call.prev === null) this.head = call.next;
     else call.prev.next = call.next;
@@ -117,13 +137,11 @@ export class Bulkhead implements Policy {
     this.queued--;
   }
 
-  /** @internal */
   rejected(reason: 'full' | 'aborted' | 'deadline', err?: CodedError): CodedError {
     if (this.events.active) this.events.emit({ type: 'bulkhead_reject', reason });
     return err ?? fastError('bulkhead_full', 'too many calls in flight and the queue is full');
   }
 
-  /** @internal */
   deadlineError(ownLimit: boolean): CodedError {
     return ownLimit
       ? fastError('bulkhead_full', 'waited too long for a free slot')
@@ -137,11 +155,11 @@ class QueuedCall extends WheelEntry {
   next: QueuedCall | null = null;
 
   constructor(
-    private readonly bulkhead: Bulkhead,
+    private readonly slots: Slots,
     private readonly fn: Attempt<unknown>,
     private readonly ctx: AttemptContext,
-    private readonly chain: readonly Policy[] | undefined,
-    private readonly index: number | undefined,
+    private readonly chain: Chain,
+    private readonly index: number,
     private readonly ownLimit: boolean,
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (err: unknown) => void,
@@ -152,25 +170,25 @@ class QueuedCall extends WheelEntry {
   /** A slot is free (already counted as taken by the bulkhead). */
   start(): void {
     this.detach();
-    this.bulkhead.runNow(this.fn, this.ctx, this.chain, this.index).then(this.resolve, this.reject);
+    this.slots.runNow(this.fn, this.ctx, this.chain, this.index).then(this.resolve, this.reject);
   }
 
   expire(): void {
-    this.leave(this.bulkhead.rejected('deadline', this.bulkhead.deadlineError(this.ownLimit)));
+    this.leave(this.slots.rejected('deadline', this.slots.deadlineError(this.ownLimit)));
   }
 
   handleEvent(): void {
-    this.leave(this.bulkhead.rejected('aborted', abortError(this.ctx.signal!)));
+    this.leave(this.slots.rejected('aborted', abortError(this.ctx.signal!)));
   }
 
   private leave(err: CodedError): void {
-    this.bulkhead.unlink(this);
+    this.slots.unlink(this);
     this.detach();
     this.reject(err);
   }
 
   private detach(): void {
-    this.bulkhead.wheel.remove(this);
+    this.slots.wheel.remove(this);
     this.ctx.signal?.removeEventListener('abort', this);
   }
 }

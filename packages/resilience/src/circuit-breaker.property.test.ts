@@ -6,7 +6,6 @@ import { wrap } from './compose';
 import type { BreakerState } from './events';
 import { FakeClock, flush } from './fake-clock';
 import { TimeoutPolicy } from './timeout';
-import { TimerWheel } from './timer-wheel';
 
 const configArb = fc.record({
   mode: fc.constantFrom('consecutive' as const, 'rate' as const),
@@ -74,10 +73,7 @@ describe('CircuitBreaker state machine (property-based)', () => {
         const policy =
           fusedTimeoutMs === undefined
             ? breaker
-            : wrap(
-                breaker,
-                new TimeoutPolicy({ timeoutMs: fusedTimeoutMs, clock, wheel: new TimerWheel(clock) }),
-              );
+            : wrap(breaker, new TimeoutPolicy({ timeoutMs: fusedTimeoutMs, clock }));
         const violations: string[] = [];
         // The state as the events tell it, and when the current open period ends.
         let model: BreakerState = 'closed';

@@ -5,21 +5,22 @@ import { wrap } from './compose';
 import type { ResilienceEvent } from './events';
 import { FakeClock } from './fake-clock';
 import { GuardedTimeout } from './guarded-timeout';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import { type AttemptContext, noPolicy, type Policy } from './policy';
 import { createServicePolicy } from './policy-for-service';
 import { capture } from './test-support';
 import { TimeoutPolicy } from './timeout';
-import { TimerWheel } from './timer-wheel';
+import { sharedWheel } from './timer-wheel';
 
-class Trace implements Policy {
+class Trace implements Layer {
   constructor(
     private readonly name: string,
     private readonly log: string[],
   ) {}
   execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
+    return this[runLayer](fn, rootContext(signal, deadline), undefined, 0);
   }
-  async run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+  async [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     this.log.push(`>${this.name}`);
     try {
       return await callNext(fn, ctx, chain, index);
@@ -33,11 +34,43 @@ describe('wrap', () => {
   it('runs policies outer → inner, flattening nested compositions', async () => {
     const log: string[] = [];
     const policy = wrap(new Trace('a', log), wrap(new Trace('b', log), new Trace('c', log)));
-    expect(policy.policies).toHaveLength(3);
+    expect(policy.layers).toHaveLength(3);
     await policy.execute(async () => {
       log.push('fn');
     });
     expect(log).toEqual(['>a', '>b', '>c', 'fn', '<c', '<b', '<a']);
+  });
+
+  it('runs a policy from elsewhere (only `execute`) as one of its layers', async () => {
+    const log: string[] = [];
+    const foreign: Policy = {
+      async execute(fn, signal, deadline) {
+        log.push('>foreign');
+        try {
+          return await fn({ signal, attempt: 7, deadline });
+        } finally {
+          log.push('<foreign');
+        }
+      },
+    };
+    const policy = wrap(new Trace('a', log), foreign, new Trace('b', log));
+    expect(policy.layout).toEqual(['Trace', 'Policy', 'Trace']);
+    const seen = await policy.execute(async (ctx) => {
+      log.push('fn');
+      return ctx.attempt;
+    });
+    expect(seen).toBe(7);
+    expect(log).toEqual(['>a', '>foreign', '>b', 'fn', '<b', '<foreign', '<a']);
+    // Typed: the composition keeps the policies as given, in order.
+    const [trace, other] = policy.policies;
+    expect(trace).toBeInstanceOf(Trace);
+    expect(other).toBe(foreign);
+  });
+
+  it('noPolicy calls the function once with the caller’s signal and deadline', async () => {
+    const controller = new AbortController();
+    const seen = await noPolicy.execute(async (ctx) => ctx, controller.signal, 42);
+    expect(seen).toEqual({ signal: controller.signal, attempt: 1, deadline: 42 });
   });
 
   it('passes signal and deadline through to the function', async () => {
@@ -51,15 +84,15 @@ describe('wrap', () => {
 describe('wrap(breaker, timeout) fused into one layer', () => {
   it('fuses, counts timeouts as failures, and reports through both emitters', async () => {
     const clock = new FakeClock();
-    const wheel = new TimerWheel(clock, 5);
+    const wheel = sharedWheel(clock);
     const breaker = new CircuitBreaker({ clock, failureThreshold: 2, openMs: 1_000 });
-    const timeout = new TimeoutPolicy({ timeoutMs: 100, clock, wheel });
+    const timeout = new TimeoutPolicy({ timeoutMs: 100, clock });
     const events: string[] = [];
     breaker.events.on((e) => events.push(e.type));
     timeout.events.on((e) => events.push(e.type));
     const policy = wrap(breaker, timeout);
-    expect(policy.policies).toHaveLength(1);
-    expect(policy.policies[0]).toBeInstanceOf(GuardedTimeout);
+    expect(policy.layout).toEqual(['CircuitBreaker+TimeoutPolicy']);
+    expect(policy.layers[0]).toBeInstanceOf(GuardedTimeout);
     await expect(policy.execute(async (ctx) => ctx.deadline)).resolves.toBe(100);
     for (let i = 0; i < 2; i++) {
       const c = capture(policy.execute(() => new Promise(() => {})));
@@ -75,6 +108,7 @@ describe('wrap(breaker, timeout) fused into one layer', () => {
     const clock = new FakeClock();
     const breaker = new CircuitBreaker({ clock, failureThreshold: 1 });
     const policy = wrap(breaker, new TimeoutPolicy({ timeoutMs: 0, clock }));
+    expect(policy.layout).toEqual(['CircuitBreaker+TimeoutPolicy']);
     await expect(policy.execute(async (ctx) => ctx.deadline)).resolves.toBeUndefined();
     await policy.execute(() => Promise.reject(new CortexError('server_error', 'x'))).catch(() => {});
     expect(breaker.state).toBe('open');

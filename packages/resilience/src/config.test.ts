@@ -4,7 +4,7 @@ import {
   envKeys,
   envServiceName,
   parseConfig,
-  parseServicePolicyConfig,
+  servicePolicyConfigFromEnv,
   unknownResilienceVariables,
 } from './config';
 import { UPSTREAM_DEFAULTS } from './upstream-defaults';
@@ -60,21 +60,21 @@ describe('service policy config', () => {
       RESILIENCE_MEMORY_BULKHEAD_ENABLED: 'true',
       RESILIENCE_COGNITION_TIMEOUT_MS: '1',
     };
-    const c = parseServicePolicyConfig('memory', env);
+    const c = servicePolicyConfigFromEnv(env, 'memory');
     expect(c.timeoutMs).toBe(2_000);
     expect(c.retry.maxRetries).toBe(5);
     expect(c.retry.jitter).toBe('equal');
     expect(c.breaker.mode).toBe('rate');
     expect(c.breaker.slowCallMs).toBe(250);
     expect(c.bulkhead.enabled).toBe(true);
-    expect(parseServicePolicyConfig('cognition', env).retry.maxRetries).toBe(1);
+    expect(servicePolicyConfigFromEnv(env, 'cognition').retry.maxRetries).toBe(1);
   });
 
   it('reports bad env values by variable path', () => {
-    expect(() => parseServicePolicyConfig('memory', { RESILIENCE_MEMORY_RETRY_MAX_RETRIES: 'lots' })).toThrow(
-      /^invalid environment variable RESILIENCE_MEMORY_RETRY_MAX_RETRIES \("lots"\): /,
-    );
-    expect(() => parseServicePolicyConfig('memory', { RESILIENCE_CONFIG: '{' })).toThrow(/not valid JSON/);
+    expect(() =>
+      servicePolicyConfigFromEnv({ RESILIENCE_MEMORY_RETRY_MAX_RETRIES: 'lots' }, 'memory'),
+    ).toThrow(/^invalid environment variable RESILIENCE_MEMORY_RETRY_MAX_RETRIES \("lots"\): /);
+    expect(() => servicePolicyConfigFromEnv({ RESILIENCE_CONFIG: '{' }, 'memory')).toThrow(/not valid JSON/);
   });
 
   // Every knob the design configures, each set through its own variable and read back.
@@ -94,10 +94,10 @@ describe('service policy config', () => {
     ['BREAKER_HALF_OPEN_MAX_PROBES', '4', (c) => c.breaker.halfOpenMaxProbes, 4],
   ];
   it.each(knobs)('RESILIENCE_MEMORY_%s=%s is read', (key, value, read, expected) => {
-    const c = parseServicePolicyConfig('memory', { [`RESILIENCE_MEMORY_${key}`]: value });
+    const c = servicePolicyConfigFromEnv({ [`RESILIENCE_MEMORY_${key}`]: value }, 'memory');
     expect(read(c)).toEqual(expected);
     // …and it is not the default, so the test could fail.
-    expect(read(parseServicePolicyConfig('memory', {}))).not.toEqual(expected);
+    expect(read(servicePolicyConfigFromEnv({}, 'memory'))).not.toEqual(expected);
   });
 
   it.each([
@@ -108,30 +108,29 @@ describe('service policy config', () => {
     ['CONNECT_TIMEOUT_MS', '0'],
     ['BREAKER_HALF_OPEN_MAX_PROBES', '0'],
   ])('refuses RESILIENCE_MEMORY_%s=%s naming the variable', (key, value) => {
-    expect(() => parseServicePolicyConfig('memory', { [`RESILIENCE_MEMORY_${key}`]: value })).toThrow(
+    expect(() => servicePolicyConfigFromEnv({ [`RESILIENCE_MEMORY_${key}`]: value }, 'memory')).toThrow(
       new RegExp(`^invalid environment variable RESILIENCE_MEMORY_${key} `),
     );
   });
 
   it("fills the design's per-upstream defaults, which the environment overrides", () => {
-    const memory = parseServicePolicyConfig('memory', {});
+    const memory = servicePolicyConfigFromEnv({}, 'memory');
     expect(memory.retry).toMatchObject({ maxRetries: 3, multiplier: 2 });
     expect(memory.breaker).toMatchObject({ failureThreshold: 5, maxOpenMs: 30_000, halfOpenMaxProbes: 3 });
-    const cognition = parseServicePolicyConfig('cognition', {});
+    const cognition = servicePolicyConfigFromEnv({}, 'cognition');
     expect(cognition.retry).toMatchObject({ maxRetries: 2, multiplier: 1.5 });
     expect(cognition.breaker).toMatchObject({ failureThreshold: 3, maxOpenMs: 15_000, halfOpenMaxProbes: 2 });
-    expect(memory.totalTimeoutMs).toBe(UPSTREAM_DEFAULTS.memory?.totalTimeoutMs);
+    expect(memory.totalTimeoutMs).toBe(UPSTREAM_DEFAULTS.memory.totalTimeoutMs);
     // A service's typed overrides sit between the upstream's defaults and the environment.
-    const overridden = parseServicePolicyConfig(
-      'memory',
-      { RESILIENCE_MEMORY_TIMEOUT_MS: '300' },
-      { timeoutMs: 5_000, retry: { maxRetryAfterMs: 0 } },
-    );
+    const overridden = servicePolicyConfigFromEnv({ RESILIENCE_MEMORY_TIMEOUT_MS: '300' }, 'memory', {
+      timeoutMs: 5_000,
+      retry: { maxRetryAfterMs: 0 },
+    });
     expect(overridden.timeoutMs).toBe(300);
     expect(overridden.retry.maxRetryAfterMs).toBe(0);
     expect(overridden.retry.maxRetries).toBe(3);
     // An unknown upstream gets the library's defaults.
-    expect(parseServicePolicyConfig('search', {}).retry.maxRetries).toBe(2);
+    expect(servicePolicyConfigFromEnv({}, 'search').retry.maxRetries).toBe(2);
   });
 
   it('finds RESILIENCE_* variables that nothing reads (typos)', () => {

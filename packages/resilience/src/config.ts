@@ -1,6 +1,6 @@
 import { CortexError, ERROR_CODES, type ErrorCode } from '@cortex/errors';
 import { z } from 'zod';
-import { UPSTREAM_DEFAULTS } from './upstream-defaults';
+import { upstreamDefaults } from './upstream-defaults';
 
 const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
@@ -112,7 +112,8 @@ export function envKeys(): { path: string[]; key: string; list: boolean }[] {
 }
 
 /**
- * A service's config from the environment. Later sources win:
+ * The config of upstream `name` as this service's environment sets it (the only place the
+ * environment is read; `createServicePolicy` takes the typed result). Later sources win:
  *   1. the library's defaults;
  *   2. the upstream's defaults (`UPSTREAM_DEFAULTS[name]`, the design's per-service figures);
  *   3. `overrides`, this service's own choices for the upstream (typed, from its env.ts);
@@ -121,12 +122,12 @@ export function envKeys(): { path: string[]; key: string; list: boolean }[] {
  *      `RESILIENCE_MEMORY_TIMEOUT_MS=2000`, `RESILIENCE_MEMORY_RETRY_RETRY_ON=timeout,connection`.
  * A bad value throws a one-line CortexError naming the variable that set it.
  */
-export function parseServicePolicyConfig(
+export function servicePolicyConfigFromEnv(
+  env: Record<string, string | undefined>,
   name: string,
-  env: Record<string, string | undefined> = process.env,
   overrides: ServicePolicyConfigInput = {},
 ): ServicePolicyConfig {
-  let merged: Record<string, unknown> = deepMerge({}, UPSTREAM_DEFAULTS[name]);
+  let merged: Record<string, unknown> = deepMerge({}, upstreamDefaults(name));
   merged = deepMerge(merged, overrides);
   const json = env.RESILIENCE_CONFIG;
   if (json !== undefined && json.trim() !== '') {

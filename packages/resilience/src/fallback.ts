@@ -2,7 +2,8 @@ import type { CodedError, ErrorCode } from '@cortex/errors';
 import { classify, isCallerFault } from './classify';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
-import { type Attempt, type AttemptContext, type Policy, rootContext } from './policy';
+import { type Attempt, rootContext } from './layer';
+import type { AttemptContext, Policy } from './policy';
 
 /** Another way to get the answer (a replica, a secondary store), tried in order. */
 export type Alternative<R> = (ctx: AttemptContext, err: CodedError) => Promise<R>;

@@ -5,7 +5,6 @@ export { CircuitBreaker } from './circuit-breaker';
 export type { CircuitBreakerOptions } from './circuit-breaker-options';
 export {
   classify,
-  codeForUpstreamStatus,
   errorForStatus,
   errorFromResponse,
   errorFromTransport,
@@ -14,15 +13,12 @@ export {
   isUpstreamFailure,
 } from './classify';
 export { type Clock, systemClock, type TimerHandle, unrefTimer } from './clock';
-export { ComposedPolicy, fuse, wrap } from './compose';
+export { type ComposedPolicy, wrap } from './compose';
 export {
-  envKeys,
   envServiceName,
-  parseConfig,
-  parseServicePolicyConfig,
   type ServicePolicyConfig,
   type ServicePolicyConfigInput,
-  servicePolicyConfigSchema,
+  servicePolicyConfigFromEnv,
   unknownResilienceVariables,
 } from './config';
 export {
@@ -30,7 +26,7 @@ export {
   type DependencyStatsOptions,
   type DependencyStatsSnapshot,
 } from './dependency-stats';
-export { type BreakerState, Emitter, type GiveUpReason, type Listener, type ResilienceEvent } from './events';
+export type { BreakerState, Emitter, GiveUpReason, Listener, ResilienceEvent } from './events';
 export { FakeClock, flush } from './fake-clock';
 export {
   type Alternative,
@@ -43,21 +39,12 @@ export {
   type Resolved,
   withFallback,
 } from './fallback';
-export { GuardedTimeout } from './guarded-timeout';
-export {
-  BREAKER_STATE_VALUE,
-  createMetricsCollector,
-  type MetricsSink,
-  type MetricsSnapshot,
-  metricsListener,
-} from './metrics';
-export { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
-export { abortError } from './policy-errors';
+export { type MetricsSink, metricsListener } from './metrics';
+export { type AttemptContext, noPolicy, type Policy } from './policy';
 export { createServicePolicy, ServicePolicy, type ServicePolicyDeps } from './policy-for-service';
 export { type RetryOptions, RetryPolicy } from './retry';
 export { parseRetryAfter } from './retry-after';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { sleep, sleepUntil } from './sleep';
 export { isDeadlineCut, type TimeoutOptions, TimeoutPolicy } from './timeout';
-export { sharedWheel, TimerWheel, WheelEntry } from './timer-wheel';
 export { UPSTREAM_DEFAULTS } from './upstream-defaults';

@@ -1,10 +1,52 @@
+import type { ErrorCode } from '@cortex/errors';
 import { CortexError } from '@cortex/errors';
 import { describe, expect, it } from 'vitest';
+import type { Listener, ResilienceEvent } from './events';
 import { Emitter } from './events';
 import { FakeClock } from './fake-clock';
-import { createMetricsCollector } from './metrics';
+import { metricsListener } from './metrics';
 import { createServicePolicy } from './policy-for-service';
 import { capture } from './test-support';
+
+interface MetricsSnapshot {
+  requests: { success: number; failure: number };
+  errors: Partial<Record<ErrorCode, number>>;
+  retries: Partial<Record<ErrorCode, number>>;
+  breakerState: 0 | 1 | 2;
+  latency: { count: number; sumMs: number; maxMs: number };
+}
+
+/** An in-memory sink over `metricsListener`. */
+function createMetricsCollector(): {
+  listener: Listener<ResilienceEvent>;
+  snapshot(): MetricsSnapshot;
+} {
+  const s: MetricsSnapshot = {
+    requests: { success: 0, failure: 0 },
+    errors: {},
+    retries: {},
+    breakerState: 0,
+    latency: { count: 0, sumMs: 0, maxMs: 0 },
+  };
+  const listener = metricsListener({
+    request(outcome, durationMs) {
+      s.requests[outcome]++;
+      s.latency.count++;
+      s.latency.sumMs += durationMs;
+      s.latency.maxMs = Math.max(s.latency.maxMs, durationMs);
+    },
+    error(code) {
+      s.errors[code] = (s.errors[code] ?? 0) + 1;
+    },
+    retry(reason) {
+      s.retries[reason] = (s.retries[reason] ?? 0) + 1;
+    },
+    breakerState(value) {
+      s.breakerState = value;
+    },
+  });
+  return { listener, snapshot: () => structuredClone(s) };
+}
 
 describe('metrics from the event stream', () => {
   it('counts requests, errors by code, retries by reason, breaker state and latency', async () => {

@@ -45,6 +45,21 @@ describe('ServicePolicy from config', () => {
     expect(calls).toBe(1);
   });
 
+  it('counts what `isFailure` says against the dependency in its breaker', async () => {
+    const clock = new FakeClock();
+    const config = { retry: { maxRetries: 0 }, breaker: { failureThreshold: 2 } };
+    const clientError = () => Promise.reject(new CortexError('client_error', 'bad key', { status: 401 }));
+    const standard = createServicePolicy(config, { clock });
+    const strict = createServicePolicy(config, { clock, isFailure: () => true });
+    for (let i = 0; i < 2; i++) {
+      await standard.execute(clientError).catch(() => {});
+      await strict.execute(clientError).catch(() => {});
+    }
+    // By default a caller's 4xx says nothing about the dependency; here it was told to count.
+    expect(standard.breaker?.state).toBe('closed');
+    expect(strict.breaker?.state).toBe('open');
+  });
+
   it('names its circuit in circuit_open errors and in transition events', async () => {
     const clock = new FakeClock();
     const events: ResilienceEvent[] = [];

@@ -1,16 +1,16 @@
-import { hasCode } from '@cortex/errors';
+import { type CodedError, hasCode } from '@cortex/errors';
 import { Bulkhead } from './bulkhead';
 import { CircuitBreaker } from './circuit-breaker';
 import { isRetriable } from './classify';
 import { type Clock, systemClock } from './clock';
-import { fuse } from './compose';
+import { composeLayers } from './compose';
 import { parseConfig, type ServicePolicyConfig, type ServicePolicyConfigInput } from './config';
 import { Emitter, type Listener, type ResilienceEvent } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { RetryPolicy } from './retry';
 import { RetryBudget } from './retry-budget';
 import { TimeoutPolicy } from './timeout';
-import { sharedWheel, type TimerWheel } from './timer-wheel';
 
 export interface ServicePolicyDeps {
   /** The dependency's name, for messages and metrics labels. Default 'service'. */
@@ -19,20 +19,25 @@ export interface ServicePolicyDeps {
   random?: () => number;
   /** Receives every event of every layer (feed it to `metricsListener`). */
   onEvent?: Listener<ResilienceEvent>;
-  wheel?: TimerWheel;
   /** To share one retry budget between several policies for the same upstream. */
   budget?: RetryBudget;
+  /**
+   * Which (classified) errors count against the dependency in its circuit breaker. Default
+   * `isUpstreamFailure` (timeouts, connection errors, 5xx, overload; not the caller's 4xx).
+   */
+  isFailure?: (err: CodedError) => boolean;
 }
 
 /** The standard stack for one dependency, with its layers exposed for inspection. */
-export class ServicePolicy implements Policy {
+export class ServicePolicy implements Layer {
   /** Only the per-call `call` events; each layer has its own `events`, see `onEvent`. */
   readonly events = new Emitter();
   readonly bulkhead: Bulkhead | undefined;
   readonly retry: RetryPolicy;
   readonly breaker: CircuitBreaker | undefined;
   readonly timeout: TimeoutPolicy;
-  readonly chain: readonly Policy[];
+  /** The layers that run, outermost first (the breaker and the timeout fused into one). */
+  private readonly chain: readonly Layer[];
   private readonly clock: Clock;
   private readonly totalTimeoutMs: number | undefined;
   private readonly emitters: readonly Emitter[];
@@ -43,7 +48,6 @@ export class ServicePolicy implements Policy {
     deps: ServicePolicyDeps = {},
   ) {
     const clock = deps.clock ?? systemClock;
-    const wheel = deps.wheel ?? sharedWheel(clock);
     this.clock = clock;
     this.totalTimeoutMs = config.totalTimeoutMs;
     const { retry, breaker, bulkhead } = config;
@@ -61,17 +65,20 @@ export class ServicePolicy implements Policy {
       clock,
       random: deps.random ?? Math.random,
     });
-    if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock, wheel });
-    if (breaker.enabled) this.breaker = new CircuitBreaker({ ...breaker, name, clock });
+    if (bulkhead.enabled) this.bulkhead = new Bulkhead({ ...bulkhead, clock });
+    if (breaker.enabled) {
+      const isFailure = deps.isFailure;
+      this.breaker = new CircuitBreaker({ ...breaker, name, clock, ...(isFailure ? { isFailure } : {}) });
+    }
     // Always there, even with no per-attempt limit (timeoutMs 0): it is what enforces the total
     // and the caller's deadline on an attempt that never settles.
-    this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock, wheel });
+    this.timeout = new TimeoutPolicy({ timeoutMs: config.timeoutMs, clock });
     // Order, outermost first (see README): a bulkhead slot is held for the whole call, retries
     // included; every retry attempt passes the breaker (so an open circuit stops the retries and
     // a half-open one sees one probe per attempt); the timeout is per attempt, inside the breaker,
     // so a hung attempt counts as the dependency's failure. The total deadline caps all layers.
     const layers = [this.bulkhead, this.retry, this.breaker, this.timeout].filter((p) => p !== undefined);
-    this.chain = fuse(layers);
+    this.chain = composeLayers(layers);
     this.emitters = [this.events, ...layers.map((p) => p.events)];
     if (deps.onEvent !== undefined) this.onEvent(deps.onEvent);
   }
@@ -84,7 +91,7 @@ export class ServicePolicy implements Policy {
     };
   }
 
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
     if (this.totalTimeoutMs !== undefined) {
       const total = this.clock.now() + this.totalTimeoutMs;
       if (deadline === undefined || total < deadline) deadline = total;
@@ -94,8 +101,8 @@ export class ServicePolicy implements Policy {
     return this.measured(fn, ctx);
   }
 
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
-    if (chain === undefined || (index ?? 0) >= chain.length) return callNext(fn, ctx, this.chain, 0);
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+    if (chain === undefined || index >= chain.length) return callNext(fn, ctx, this.chain, 0);
     return callNext((inner) => callNext(fn, inner, chain, index), ctx, this.chain, 0);
   }
 
@@ -119,9 +126,9 @@ export class ServicePolicy implements Policy {
 }
 
 /**
- * bulkhead → retry (with budget) → circuit breaker → timeout → fn, from a config object (partial
- * is fine: defaults are filled in) or one parsed by `parseServicePolicyConfig`. Wrap the result
- * in `withFallback` for a fallback.
+ * bulkhead → retry (with budget) → circuit breaker → timeout → fn, from a typed config object
+ * (partial is fine: defaults are filled in) or one read by `servicePolicyConfigFromEnv`. Wrap the
+ * result in `withFallback` for a fallback.
  */
 export function createServicePolicy(
   config: ServicePolicyConfigInput = {},

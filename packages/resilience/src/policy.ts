@@ -1,4 +1,4 @@
-/** What a policy hands to the function it protects (and to the next layer in). */
+/** What a policy hands to the function it protects. */
 export interface AttemptContext {
   /** Aborted when the caller gives up or the attempt times out; pass it to I/O. */
   readonly signal: AbortSignal | undefined;
@@ -8,33 +8,16 @@ export interface AttemptContext {
   readonly deadline: number | undefined;
 }
 
-export type Attempt<T> = (ctx: AttemptContext) => Promise<T>;
-
 /**
- * The one shape every policy shares. `run` is the layered entry point used by `wrap`: it receives
- * the outer layer's context plus the rest of the chain, so composing policies costs no closure per
- * call and the attempt number, signal and deadline reach the innermost function unchanged.
+ * The one public way to run something under a policy: `fn` is called once per attempt with the
+ * attempt's context; `signal` is the caller's (aborting it stops waits, queues and the attempt),
+ * `deadline` an optional absolute time capping everything.
  */
 export interface Policy {
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T>;
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T>;
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T>;
 }
 
-/** Shared, immutable context for the common case of no signal and no deadline: no allocation. */
-const EMPTY: AttemptContext = Object.freeze({ signal: undefined, attempt: 1, deadline: undefined });
-
-export function rootContext(signal: AbortSignal | undefined, deadline: number | undefined): AttemptContext {
-  return signal === undefined && deadline === undefined ? EMPTY : { signal, attempt: 1, deadline };
-}
-
-/** Calls the next layer of `chain`, or `fn` itself at the end of it. */
-export function callNext<T>(
-  fn: Attempt<T>,
-  ctx: AttemptContext,
-  chain: readonly Policy[] | undefined,
-  index: number | undefined,
-): Promise<T> {
-  const i = index ?? 0;
-  if (chain === undefined || i >= chain.length) return fn(ctx);
-  return chain[i]!.run(fn, ctx, chain, i + 1);
-}
+/** Runs `fn` as it is, with the caller's signal and deadline: for a caller that needs no policy. */
+export const noPolicy: Policy = {
+  execute: (fn, signal, deadline) => fn({ signal, attempt: 1, deadline }),
+};

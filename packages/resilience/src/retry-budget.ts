@@ -49,8 +49,8 @@ export class RetryBudget {
   tryAcquire(): boolean {
     const now = this.clock.now();
     this.counter.advance(now);
-    const allowed = Math.max(this.ratio * this.counter.a, this.minRetries);
-    if (this.counter.b + 1 > allowed) return false;
+    const allowed = Math.max(this.ratio * this.counter.events, this.minRetries);
+    if (this.counter.marked + 1 > allowed) return false;
     this.counter.add(now, 0, 1);
     return true;
   }
@@ -58,6 +58,6 @@ export class RetryBudget {
   /** Requests and retries in the current window. */
   get usage(): { requests: number; retries: number } {
     this.counter.advance(this.clock.now());
-    return { requests: this.counter.a, retries: this.counter.b };
+    return { requests: this.counter.events, retries: this.counter.marked };
   }
 }

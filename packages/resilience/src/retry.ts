@@ -3,7 +3,8 @@ import { backoffDelay, type Jitter } from './backoff';
 import { classify, isRetriable } from './classify';
 import { type Clock, systemClock } from './clock';
 import { Emitter, type GiveUpReason } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { abortError } from './policy-errors';
 import { RetryBudget } from './retry-budget';
 import { sleepUntil } from './sleep';
@@ -41,7 +42,7 @@ export interface RetryOptions {
  * its retries (attempts, budget, deadline), the error is marked `noRetry` so that a retry layer
  * further out does not multiply the attempts (3 layers × 4 attempts = 64 calls).
  */
-export class RetryPolicy implements Policy {
+export class RetryPolicy implements Layer {
   readonly events = new Emitter();
   readonly maxAttempts: number;
   readonly budget: RetryBudget | undefined;
@@ -68,11 +69,11 @@ export class RetryPolicy implements Policy {
       options.budget === false ? undefined : (options.budget ?? new RetryBudget({ clock: this.clock }));
   }
 
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return this[runLayer](fn, rootContext(signal, deadline), undefined, 0);
   }
 
-  async run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
+  async [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
     this.budget?.recordRequest();
     const { signal, deadline } = ctx;
     let attemptCtx = ctx.attempt === 1 ? ctx : { signal, attempt: 1, deadline };

@@ -5,12 +5,12 @@ import { FakeClock } from './fake-clock';
 import type { AttemptContext } from './policy';
 import { capture, countingController, rejection } from './test-support';
 import { TimeoutPolicy } from './timeout';
-import { TimerWheel } from './timer-wheel';
+import { sharedWheel } from './timer-wheel';
 
 function setup(timeoutMs = 100) {
   const clock = new FakeClock(1_000);
-  const wheel = new TimerWheel(clock, 5);
-  const policy = new TimeoutPolicy({ timeoutMs, clock, wheel });
+  const wheel = sharedWheel(clock);
+  const policy = new TimeoutPolicy({ timeoutMs, clock });
   return { clock, wheel, policy };
 }
 

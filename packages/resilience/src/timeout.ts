@@ -1,7 +1,9 @@
 import type { CodedError } from '@cortex/errors';
+import type { Circuit } from './circuit';
 import { type Clock, systemClock } from './clock';
 import { Emitter } from './events';
-import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
+import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
+import type { AttemptContext } from './policy';
 import { abortError, fastError, rejectSoon } from './policy-errors';
 import { sharedWheel, type TimerWheel, WheelEntry } from './timer-wheel';
 
@@ -9,14 +11,6 @@ export interface TimeoutOptions {
   /** Per-attempt limit; 0 or Infinity leaves only the caller's deadline. */
   timeoutMs: number;
   clock?: Clock;
-  /** Defaults to the wheel shared by every policy on the same clock. */
-  wheel?: TimerWheel;
-}
-
-/** @internal What a circuit breaker fused with a timeout needs to hear about each attempt. */
-export interface AttemptGuard {
-  leave(slot: number, generation: number, start: number, err: unknown, failed: boolean): void;
-  cancel(slot: number, generation: number): void;
 }
 
 /**
@@ -34,7 +28,7 @@ export function isDeadlineCut(err: { code: string; details?: unknown }): boolean
  * On the success path it creates no timer (deadlines sit on a shared wheel) and no
  * AbortController (one is made only if the function reads `ctx.signal`).
  */
-export class TimeoutPolicy implements Policy {
+export class TimeoutPolicy implements Layer {
   readonly events = new Emitter();
   readonly timeoutMs: number;
   readonly clock: Clock;
@@ -44,68 +38,19 @@ export class TimeoutPolicy implements Policy {
     if (!(options.timeoutMs >= 0)) throw new RangeError('timeoutMs must be >= 0');
     this.timeoutMs = options.timeoutMs === 0 ? Number.POSITIVE_INFINITY : options.timeoutMs;
     this.clock = options.clock ?? systemClock;
-    this.wheel = options.wheel ?? sharedWheel(this.clock);
+    // One wheel per clock, shared by every policy on it.
+    this.wheel = sharedWheel(this.clock);
   }
 
-  execute<T>(fn: Attempt<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
-    return this.run(fn, rootContext(signal, deadline));
+  execute<T>(fn: (ctx: AttemptContext) => Promise<T>, signal?: AbortSignal, deadline?: number): Promise<T> {
+    return timeAttempt(this, fn, rootContext(signal, deadline), undefined, 0);
   }
 
-  run<T>(fn: Attempt<T>, ctx: AttemptContext, chain?: readonly Policy[], index?: number): Promise<T> {
-    return this.start(fn, ctx, chain, index, undefined, -1, 0, 0);
+  [runLayer]<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, index: number): Promise<T> {
+    return timeAttempt(this, fn, ctx, chain, index);
   }
 
-  /**
-   * @internal `run`, optionally reporting the outcome to a breaker admitted just outside: one
-   * promise per attempt serves both, where `wrap(breaker, timeout)` unfused would need two.
-   */
-  start<T>(
-    fn: Attempt<T>,
-    ctx: AttemptContext,
-    chain: readonly Policy[] | undefined,
-    index: number | undefined,
-    guard: AttemptGuard | undefined,
-    slot: number,
-    generation: number,
-    startedAt: number,
-  ): Promise<T> {
-    const now = this.clock.now();
-    let deadline = now + this.timeoutMs;
-    let kind: 'attempt' | 'deadline' = 'attempt';
-    if (ctx.deadline !== undefined && ctx.deadline <= deadline) {
-      deadline = ctx.deadline;
-      kind = 'deadline';
-    }
-    if (deadline === Number.POSITIVE_INFINITY && guard === undefined) return callNext(fn, ctx, chain, index);
-    const parent = ctx.signal;
-    if (deadline <= now || parent?.aborted) {
-      // Refused before the dependency saw anything: no verdict on its health.
-      guard?.cancel(slot, generation);
-      return rejectSoon(parent?.aborted ? abortError(parent) : this.timeoutError(kind));
-    }
-    return new Promise<T>((resolve, reject) => {
-      const call = new TimedAttempt<T>(this, parent, ctx.attempt, kind, resolve, reject);
-      if (guard !== undefined) call.guard(guard, slot, generation, startedAt);
-      if (deadline !== Number.POSITIVE_INFINITY) {
-        call.deadline = deadline;
-        this.wheel.add(call, deadline);
-      }
-      parent?.addEventListener('abort', call);
-      let result: Promise<T>;
-      try {
-        result = callNext(fn, call, chain, index);
-      } catch (err) {
-        call.fail(err);
-        return;
-      }
-      result.then(
-        (value) => call.succeed(value),
-        (err: unknown) => call.fail(err),
-      );
-    });
-  }
-
-  /** @internal */
+  /** The error for a passed deadline (and its event). */
   timeoutError(kind: 'attempt' | 'deadline'): CodedError {
     if (this.events.active) this.events.emit({ type: 'timeout', timeoutMs: this.timeoutMs, kind });
     // `details.kind` tells the dependency's own slowness ('attempt') from the caller's budget
@@ -119,6 +64,58 @@ export class TimeoutPolicy implements Policy {
 }
 
 /**
+ * Runs one attempt under `policy`'s timeout (internal: the layer protocol). `admittedBy` is set
+ * when a circuit breaker directly outside admitted the attempt into `slot` (`wrap(breaker,
+ * timeout)`, see `GuardedTimeout`): the attempt then reports its outcome to the breaker itself,
+ * one promise serving both layers.
+ */
+export function timeAttempt<T>(
+  policy: TimeoutPolicy,
+  fn: Attempt<T>,
+  ctx: AttemptContext,
+  chain: Chain,
+  index: number,
+  admittedBy?: Circuit,
+  slot?: number,
+): Promise<T> {
+  const now = policy.clock.now();
+  let deadline = now + policy.timeoutMs;
+  let kind: 'attempt' | 'deadline' = 'attempt';
+  if (ctx.deadline !== undefined && ctx.deadline <= deadline) {
+    deadline = ctx.deadline;
+    kind = 'deadline';
+  }
+  if (deadline === Number.POSITIVE_INFINITY && admittedBy === undefined)
+    return callNext(fn, ctx, chain, index);
+  const parent = ctx.signal;
+  if (deadline <= now || parent?.aborted) {
+    // Refused before the dependency saw anything: no verdict on its health.
+    admittedBy?.cancel(slot!, admittedBy.epoch);
+    return rejectSoon(parent?.aborted ? abortError(parent) : policy.timeoutError(kind));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const call = new TimedAttempt<T>(policy, parent, ctx.attempt, kind, resolve, reject);
+    if (admittedBy !== undefined) call.admitted(admittedBy, slot!);
+    if (deadline !== Number.POSITIVE_INFINITY) {
+      call.deadline = deadline;
+      policy.wheel.add(call, deadline);
+    }
+    parent?.addEventListener('abort', call);
+    let result: Promise<T>;
+    try {
+      result = callNext(fn, call, chain, index);
+    } catch (err) {
+      call.fail(err);
+      return;
+    }
+    result.then(
+      (value) => call.succeed(value),
+      (err: unknown) => call.fail(err),
+    );
+  });
+}
+
+/**
  * One timed attempt: the wheel entry, the abort listener on the caller's signal
  * (`handleEvent`, so no closure), and the context handed to the function, in one object.
  */
@@ -128,7 +125,8 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
   private controller: AbortController | undefined;
   private done = false;
   private reason: unknown;
-  private guardedBy: AttemptGuard | undefined;
+  /** The breaker that admitted this attempt, and where: told of the outcome (see `admitted`). */
+  private circuit: Circuit | undefined;
   private slot = -1;
   private generation = 0;
   private startedAt = 0;
@@ -153,24 +151,24 @@ class TimedAttempt<T> extends WheelEntry implements AttemptContext {
     return this.controller.signal;
   }
 
-  guard(guard: AttemptGuard, slot: number, generation: number, startedAt: number): void {
-    this.guardedBy = guard;
+  admitted(circuit: Circuit, slot: number): void {
+    this.circuit = circuit;
     this.slot = slot;
-    this.generation = generation;
-    this.startedAt = startedAt;
+    this.generation = circuit.epoch;
+    this.startedAt = circuit.startTime();
   }
 
   succeed(value: T): void {
     if (this.done) return;
     this.cleanup();
-    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, undefined, false);
+    this.circuit?.leave(this.slot, this.generation, this.startedAt, undefined, false);
     this.resolve(value);
   }
 
   fail(err: unknown): void {
     if (this.done) return;
     this.cleanup();
-    this.guardedBy?.leave(this.slot, this.generation, this.startedAt, err, true);
+    this.circuit?.leave(this.slot, this.generation, this.startedAt, err, true);
     this.reject(err);
   }
 

@@ -13,7 +13,7 @@ import type { ServicePolicyConfigInput } from './config';
  * 30 s costs nothing measurable (an open-circuit rejection costs ~1.2 µs, BENCHMARKS.md), while a
  * long outage still ends up probed only every 30 s, as designed.
  */
-export const UPSTREAM_DEFAULTS: Readonly<Record<string, ServicePolicyConfigInput>> = {
+export const UPSTREAM_DEFAULTS = {
   memory: {
     totalTimeoutMs: 15_000,
     retry: { maxRetries: 3, baseDelayMs: 100, multiplier: 2, maxDelayMs: 2_000 },
@@ -34,4 +34,12 @@ export const UPSTREAM_DEFAULTS: Readonly<Record<string, ServicePolicyConfigInput
       halfOpenMaxProbes: 2,
     },
   },
-};
+} as const satisfies Readonly<Record<string, ServicePolicyConfigInput>>;
+
+/** The upstreams with defaults of their own (a misspelt name is a type error). */
+export type UpstreamName = keyof typeof UPSTREAM_DEFAULTS;
+
+/** `name`'s own defaults, if it has any. */
+export function upstreamDefaults(name: string): ServicePolicyConfigInput | undefined {
+  return Object.hasOwn(UPSTREAM_DEFAULTS, name) ? UPSTREAM_DEFAULTS[name as UpstreamName] : undefined;
+}

@@ -1,8 +1,8 @@
 import {
   envServiceName,
-  parseServicePolicyConfig,
   type ServicePolicyConfig,
   type ServicePolicyConfigInput,
+  servicePolicyConfigFromEnv,
   UPSTREAM_DEFAULTS,
   unknownResilienceVariables,
 } from '@cortex/resilience';
@@ -109,7 +109,7 @@ export function loadResilienceEnv<N extends string>(
   const out = {} as Record<N, ServicePolicyConfig>;
   for (const name of Object.keys(upstreams) as N[]) {
     try {
-      out[name] = parseServicePolicyConfig(name, source, upstreams[name]);
+      out[name] = servicePolicyConfigFromEnv(source, name, upstreams[name]);
     } catch (err) {
       throw new EnvError((err as Error).message);
     }

@@ -1,4 +1,4 @@
-import { codeForStatus, ERROR_CODES, type ErrorCode, hasCode } from '@cortex/errors';
+import { codeForOwnStatus, ERROR_CODES, type ErrorCode, hasCode } from '@cortex/errors';
 
 export interface MappedError {
   status: number;
@@ -87,7 +87,8 @@ export function mapError(err: unknown): MappedError {
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown; validation?: unknown };
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Fastify's own errors (bad JSON, 413, 415, schema validation, rate limit) keep their status.
-    const code = e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'invalid_request' : codeForStatus(e.statusCode);
+    const code =
+      e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'invalid_request' : codeForOwnStatus(e.statusCode);
     return {
       status: e.statusCode,
       code,
@@ -97,7 +98,7 @@ export function mapError(err: unknown): MappedError {
     };
   }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 500 && e.statusCode < 600) {
-    const code = codeForStatus(e.statusCode);
+    const code = codeForOwnStatus(e.statusCode);
     return {
       status: e.statusCode,
       code,

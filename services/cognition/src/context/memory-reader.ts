@@ -1,5 +1,6 @@
-import { CortexError, hasCode } from '@cortex/errors';
+import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
+import { type Clock, TimeoutPolicy } from '@cortex/resilience';
 import { z } from 'zod';
 
 export const memoryItem = z.object({
@@ -40,35 +41,34 @@ export function memoryProblem(err: unknown): MemoryProblem {
   return 'memory_service_error';
 }
 
+/** No limit of its own: enforces the caller's deadline on a read, aborting it when it passes. */
+const callerDeadline = new TimeoutPolicy({ timeoutMs: 0 });
+
 export async function readItems(
   memory: ServiceClient,
   path: string,
-  options: { limit: number; requestId: string; deadline: number | undefined; userId?: string },
+  options: {
+    limit: number;
+    requestId: string;
+    deadline: number | undefined;
+    userId?: string;
+    clock?: Clock;
+  },
 ): Promise<{ items: MemoryItem[]; error?: MemoryProblem }> {
   // Leave time to answer with what we have: a degraded 200 beats the caller's own timeout. The
   // deadline bounds the connection (under the policy) and, through the signal, the streamed body.
   const deadline = budgetFor(options.deadline);
-  const cutOff = new AbortController();
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(
-          () => cutOff.abort(new CortexError('timeout', 'memory did not answer in time')),
-          Math.max(0, deadline - Date.now()),
-        );
+  const timeout = options.clock ? new TimeoutPolicy({ timeoutMs: 0, clock: options.clock }) : callerDeadline;
+  const query: Record<string, string | number> = { limit: options.limit };
+  if (options.userId) query.user_id = options.userId;
   try {
-    const query: Record<string, string | number> = { limit: options.limit };
-    if (options.userId) query.user_id = options.userId;
-    const raw = await memory.collect(path, {
-      query,
-      requestId: options.requestId,
+    const raw = await timeout.execute(
+      (ctx) => memory.collect(path, { query, requestId: options.requestId, deadline, signal: ctx.signal }),
+      undefined,
       deadline,
-      signal: cutOff.signal,
-    });
+    );
     return { items: raw.map((r) => memoryItem.parse(r)) };
   } catch (err) {
-    return { items: [], error: memoryProblem(cutOff.signal.aborted ? cutOff.signal.reason : err) };
-  } finally {
-    clearTimeout(timer);
+    return { items: [], error: memoryProblem(err) };
   }
 }

@@ -18,16 +18,16 @@ export function buildModelChain(env: CognitionEnv, { clock, eventsFor }: ChainDe
       timeoutMs: env.MODEL_TIMEOUT_MS,
       maxInputChars: env.MODEL_MAX_INPUT_CHARS,
     });
-    const events = eventsFor?.(spec.name);
-    const { policy, breaker } = createBackendPolicy({
-      timeoutMs: env.MODEL_TIMEOUT_MS,
-      failureThreshold: env.MODEL_BREAKER_FAILURES,
-      openMs: env.MODEL_BREAKER_OPEN_MS,
-      ...(clock ? { clock } : {}),
-      ...(events ? { onEvent: events } : {}),
-    });
-    return { backend, policy, breaker, ...(events ? { events } : {}) };
+    const policy = createBackendPolicy(
+      {
+        timeoutMs: env.MODEL_TIMEOUT_MS,
+        failureThreshold: env.MODEL_BREAKER_FAILURES,
+        openMs: env.MODEL_BREAKER_OPEN_MS,
+      },
+      { name: spec.name, clock, onEvent: eventsFor?.(spec.name) },
+    );
+    return { backend, policy, ...(policy.breaker ? { breaker: policy.breaker } : {}) };
   });
   if (env.LOCAL_ANALYSER === 'on') entries.push({ backend: new LocalAnalyser() });
-  return new ModelChain(entries, clock ? () => clock.now() : Date.now);
+  return new ModelChain(entries, clock ? { clock } : {});
 }

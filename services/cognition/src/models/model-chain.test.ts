@@ -1,5 +1,5 @@
 import { CortexError } from '@cortex/errors';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock, type ServicePolicy } from '@cortex/resilience';
 import { describe, expect, it } from 'vitest';
 import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
 import { createBackendPolicy } from './backend-policy';
@@ -23,14 +23,12 @@ class FakeBackend implements ModelBackend {
   }
 }
 
-function remote(backend: ModelBackend, clock: FakeClock): ChainEntry {
-  const { policy, breaker } = createBackendPolicy({
-    timeoutMs: 1000,
-    failureThreshold: 2,
-    openMs: 10_000,
-    clock,
-  });
-  return { backend, policy, breaker };
+function remote(backend: ModelBackend, clock: FakeClock): ChainEntry & { policy: ServicePolicy } {
+  const policy = createBackendPolicy(
+    { timeoutMs: 1000, failureThreshold: 2, openMs: 10_000 },
+    { name: backend.name, clock },
+  );
+  return { backend, policy, ...(policy.breaker ? { breaker: policy.breaker } : {}) };
 }
 
 describe('ModelChain', () => {
@@ -50,7 +48,7 @@ describe('ModelChain', () => {
   it('opens a backend’s circuit after N failures, then stops calling it until a probe is due', async () => {
     const clock = new FakeClock(Date.now());
     const flaky = new FakeBackend('flaky', new CortexError('data_error', 'bad shape'));
-    const chain = new ModelChain([remote(flaky, clock), { backend: new LocalAnalyser() }], () => clock.now());
+    const chain = new ModelChain([remote(flaky, clock), { backend: new LocalAnalyser() }], { clock });
     for (let i = 0; i < 2; i++) expect(await chain.run(task)).toMatchObject({ ok: true, backend: 'local' });
     expect(flaky.calls).toBe(2);
     expect(chain.health()).toMatchObject({ status: 'warning', backends: { flaky: { state: 'open' } } });
@@ -77,7 +75,7 @@ describe('ModelChain', () => {
       },
     };
     const a = new FakeBackend('a', new CortexError('timeout', 'slow'));
-    const chain = new ModelChain([remote(a, clock), { backend: broken }], () => clock.now());
+    const chain = new ModelChain([remote(a, clock), { backend: broken }], { clock });
     expect(await chain.run(task)).toEqual({
       ok: false,
       durationMs: 0,
@@ -92,7 +90,7 @@ describe('ModelChain', () => {
     const clock = new FakeClock(Date.now());
     const a = new FakeBackend('a', undefined);
     const entry = remote(a, clock);
-    const chain = new ModelChain([entry, { backend: new LocalAnalyser() }], () => clock.now());
+    const chain = new ModelChain([entry, { backend: new LocalAnalyser() }], { clock });
     for (let i = 0; i < 3; i++) {
       expect(await chain.run(task, { deadline: clock.now() })).toMatchObject({ backend: 'local' });
     }
@@ -100,10 +98,34 @@ describe('ModelChain', () => {
     expect(entry.breaker?.state).toBe('closed');
   });
 
+  it('stops at the caller’s abort, marking the backend it did not start', async () => {
+    const clock = new FakeClock(Date.now());
+    const controller = new AbortController();
+    const hang: ModelBackend = { name: 'hang', kind: 'openai', analyse: () => new Promise<never>(() => {}) };
+    const local = new FakeBackend('after', undefined);
+    const chain = new ModelChain([remote(hang, clock), { backend: local }], { clock });
+    const outcome = chain.run(task, { signal: controller.signal });
+    controller.abort();
+    expect(await outcome).toEqual({
+      ok: false,
+      durationMs: 0,
+      failed: [
+        { backend: 'hang', error: 'aborted' },
+        { backend: 'after', error: 'aborted' },
+      ],
+    });
+    expect(local.calls).toBe(0);
+    // Aborted before anything started: only the first is marked.
+    expect(await chain.run(task, { signal: controller.signal })).toMatchObject({
+      ok: false,
+      failed: [{ backend: 'hang', error: 'aborted' }],
+    });
+  });
+
   it('is unhealthy only when nothing can answer', async () => {
     const clock = new FakeClock(Date.now());
     const a = new FakeBackend('a', new CortexError('client_error', 'bad key', { status: 401 }));
-    const chain = new ModelChain([remote(a, clock)], () => clock.now());
+    const chain = new ModelChain([remote(a, clock)], { clock });
     expect(chain.health().status).toBe('healthy');
     await chain.run(task);
     await chain.run(task);
@@ -123,7 +145,7 @@ describe('ModelChain', () => {
         policy: {
           execute: (fn, _signal, deadline) => {
             seen.push(deadline);
-            return fn({ signal: undefined });
+            return fn({ signal: undefined, attempt: 1, deadline });
           },
         },
       },

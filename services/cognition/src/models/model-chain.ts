@@ -1,18 +1,27 @@
-import type { ErrorCode } from '@cortex/errors';
-import { type CircuitBreaker, classify, type Listener, type ResilienceEvent } from '@cortex/resilience';
+import { CortexError, type ErrorCode } from '@cortex/errors';
+import {
+  type AttemptContext,
+  type CircuitBreaker,
+  type Clock,
+  classify,
+  FallbackPolicy,
+  type Policy,
+  systemClock,
+} from '@cortex/resilience';
 import type { DependencyHealth } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { budgetFor } from '../context/memory-reader';
 import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
-import type { CallPolicy } from './backend-policy';
 
 export interface ChainEntry {
   backend: ModelBackend;
-  /** Remote backends run under their own breaker and timeout; the local analyser needs neither. */
-  policy?: CallPolicy;
+  /**
+   * Remote backends run under their own policy (`createBackendPolicy`: breaker and timeout, its
+   * events reported by the policy itself); the local analyser needs none.
+   */
+  policy?: Policy;
+  /** The policy's breaker, for `health()`. */
   breaker?: CircuitBreaker;
-  /** Told of every call's outcome and duration (the policy's layers report their own events). */
-  events?: Listener<ResilienceEvent>;
 }
 
 export interface FailedAttempt {
@@ -31,17 +40,38 @@ export interface RunOptions {
   log?: FastifyBaseLogger;
 }
 
+export interface ModelChainOptions {
+  /** Measures `durationMs` and tells whether the deadline has passed. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** One run of the chain: which backend answered, and which failed on the way, in order. */
+interface Run {
+  task: AnalysisTask;
+  log: FastifyBaseLogger | undefined;
+  failed: FailedAttempt[];
+  /** Backends tried so far (index of the next one). */
+  tried: number;
+  /** The caller's abort was seen before a backend started: nothing after it is marked. */
+  stopped: boolean;
+  answeredBy?: string;
+}
+
 /**
- * Backends in order: the first that answers wins, a failing one is skipped to the next. A backend
- * whose circuit is open fails at once (no request), so an outage costs one timeout per backend
- * until its breaker opens, then nothing.
+ * Backends in order, as a fallback policy over their own policies: the first that answers wins, a
+ * failing one is skipped to the next (every failure, not only "unavailable" ones: a backend that
+ * answers nonsense is no use either). A backend whose circuit is open fails at once (no request),
+ * so an outage costs one timeout per backend until its breaker opens, then nothing.
  */
 export class ModelChain {
+  private readonly clock: Clock;
+
   constructor(
     private readonly entries: readonly ChainEntry[],
-    private readonly now: () => number = Date.now,
+    options: ModelChainOptions = {},
   ) {
     if (entries.length === 0) throw new RangeError('a model chain needs at least one backend');
+    this.clock = options.clock ?? systemClock;
   }
 
   get backendNames(): string[] {
@@ -49,45 +79,58 @@ export class ModelChain {
   }
 
   async run(task: AnalysisTask, options: RunOptions = {}): Promise<ChainOutcome> {
-    const started = this.now();
-    // Remote backends get the caller's deadline less the answer margin, so that when they run out
-    // the local analyser and the answer still fit in the caller's time.
-    const deadline = budgetFor(options.deadline);
-    const failed: FailedAttempt[] = [];
-    for (const { backend, policy, events } of this.entries) {
-      if (options.signal?.aborted) {
-        failed.push({ backend: backend.name, error: 'aborted' });
-        break;
+    const started = this.clock.now();
+    const run: Run = { task, log: options.log, failed: [], tried: 0, stopped: false };
+    const [first, ...rest] = this.entries.map(
+      (entry) => (ctx: AttemptContext) => this.attempt(entry, run, ctx),
+    );
+    const chain = new FallbackPolicy<AnalysisResult>({ alternatives: rest, when: () => true });
+    try {
+      // Remote backends get the caller's deadline less the answer margin, so that when they run out
+      // the local analyser and the answer still fit in the caller's time.
+      const { value } = await chain.resolve(first!, {
+        signal: options.signal,
+        deadline: budgetFor(options.deadline),
+      });
+      const durationMs = this.clock.now() - started;
+      return { ok: true, result: value, backend: run.answeredBy!, failed: run.failed, durationMs };
+    } catch {
+      // The fallback stops at the caller's abort: the backend it did not start is marked aborted.
+      const next = this.entries[run.tried];
+      if (options.signal?.aborted && !run.stopped && next !== undefined) {
+        run.failed.push({ backend: next.backend.name, error: 'aborted' });
       }
-      // A passed deadline is the caller's budget, not the backend's fault: do not let it trip a breaker.
-      if (policy && deadline !== undefined && deadline <= this.now()) {
-        failed.push({ backend: backend.name, error: 'timeout' });
-        continue;
-      }
-      const callStarted = this.now();
-      try {
-        const result = policy
-          ? await policy.execute((ctx) => backend.analyse(task, ctx.signal), options.signal, deadline)
-          : await backend.analyse(task, options.signal);
-        const now = this.now();
-        events?.({ type: 'call', outcome: 'success', code: undefined, durationMs: now - callStarted });
-        return { ok: true, result, backend: backend.name, failed, durationMs: now - started };
-      } catch (err) {
-        const error = classify(err);
-        events?.({
-          type: 'call',
-          outcome: 'failure',
-          code: error.code,
-          durationMs: this.now() - callStarted,
-        });
-        failed.push({ backend: backend.name, error: error.code });
-        options.log?.warn(
-          { backend: backend.name, code: error.code, task: task.type },
-          'model backend failed',
-        );
-      }
+      return { ok: false, failed: run.failed, durationMs: this.clock.now() - started };
     }
-    return { ok: false, failed, durationMs: this.now() - started };
+  }
+
+  private async attempt(entry: ChainEntry, run: Run, ctx: AttemptContext): Promise<AnalysisResult> {
+    const { backend, policy } = entry;
+    run.tried++;
+    if (ctx.signal?.aborted) {
+      run.stopped = true;
+      return this.failedWith(run, backend, 'aborted');
+    }
+    // A passed deadline is the caller's budget, not the backend's fault: do not let it trip a breaker.
+    if (policy && ctx.deadline !== undefined && ctx.deadline <= this.clock.now()) {
+      return this.failedWith(run, backend, 'timeout');
+    }
+    try {
+      const result = policy
+        ? await policy.execute((inner) => backend.analyse(run.task, inner.signal), ctx.signal, ctx.deadline)
+        : await backend.analyse(run.task, ctx.signal);
+      run.answeredBy = backend.name;
+      return result;
+    } catch (err) {
+      const error = classify(err);
+      run.log?.warn({ backend: backend.name, code: error.code, task: run.task.type }, 'model backend failed');
+      return this.failedWith(run, backend, error.code);
+    }
+  }
+
+  private failedWith(run: Run, backend: ModelBackend, code: ErrorCode): never {
+    run.failed.push({ backend: backend.name, error: code });
+    throw new CortexError(code, `model backend ${backend.name} failed`);
   }
 
   /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // Memory's own argument schema: what cognition sends must be what memory accepts.
 import { recordFailedTask as memoryTool } from '../../../memory/src/tools/task-tools';
 import { closedPortUrl } from '../testing/memory-server';
-import { type FailedTask, recordFailedTask } from './failure-recorder';
+import { type FailedTask, reportFailedTask } from './failure-recorder';
 
 const task: FailedTask = {
   user_id: 'alice',
@@ -20,7 +20,7 @@ const task: FailedTask = {
   details: { conversation_id: 'c1', analysis_type: 'topics' },
 };
 
-describe('recordFailedTask', () => {
+describe('reportFailedTask', () => {
   let server: Server;
   let url: string;
   let status = 200;
@@ -49,7 +49,7 @@ describe('recordFailedTask', () => {
   it('sends record_failed_task with arguments memory accepts', async () => {
     const memory = new ServiceClient({ service: 'memory', urls: url });
     const log = logger();
-    expect(await recordFailedTask(memory, task, { log, requestId: 'r1' })).toBe(true);
+    expect(await reportFailedTask(memory, task, { log, requestId: 'r1' })).toBe(true);
     await memory.close();
     const [call] = received as { path: string; args: unknown }[];
     expect(call?.path).toBe('/tool/record_failed_task');
@@ -69,10 +69,10 @@ describe('recordFailedTask', () => {
     status = 500;
     const memory = new ServiceClient({ service: 'memory', urls: url });
     const log = logger();
-    expect(await recordFailedTask(memory, task, { log, requestId: 'r2' })).toBe(false);
+    expect(await reportFailedTask(memory, task, { log, requestId: 'r2' })).toBe(false);
     await memory.close();
     const away = new ServiceClient({ service: 'memory', urls: await closedPortUrl() });
-    expect(await recordFailedTask(away, task, { log, requestId: 'r3' })).toBe(false);
+    expect(await reportFailedTask(away, task, { log, requestId: 'r3' })).toBe(false);
     await away.close();
     expect(log.warn).toHaveBeenCalledTimes(2);
   });
@@ -81,9 +81,9 @@ describe('recordFailedTask', () => {
     const memory = new ServiceClient({ service: 'memory', urls: url });
     const log = logger();
     received.length = 0;
-    await recordFailedTask(memory, task, { log, requestId: 'retried' });
-    await recordFailedTask(memory, task, { log, requestId: 'retried' });
-    await recordFailedTask(memory, task, { log, requestId: 'another request' });
+    await reportFailedTask(memory, task, { log, requestId: 'retried' });
+    await reportFailedTask(memory, task, { log, requestId: 'retried' });
+    await reportFailedTask(memory, task, { log, requestId: 'another request' });
     await memory.close();
     const ids = (received as { args: { id: string } }[]).map((r) => r.args.id);
     expect(ids[0]).toBe(ids[1]);

@@ -18,7 +18,7 @@ export interface FailedTask {
  * stream shows it. Best effort: the user already has a degraded answer, and memory being away
  * must not turn it into an error, so a failure here is only logged.
  */
-export async function recordFailedTask(
+export async function reportFailedTask(
   memory: ServiceClient,
   task: FailedTask,
   call: { log: FastifyBaseLogger; requestId: string; deadline?: number | undefined },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { readItems } from '../context/memory-reader';
 import { analysisTypes } from '../models/analysis';
 import { LocalAnalyser } from '../models/local-analyser';
-import { recordFailedTask } from '../tasks/failure-recorder';
+import { reportFailedTask } from '../tasks/failure-recorder';
 import { defineTool, idArg } from './tool';
 
 const TASK = 'analyze_conversation';
@@ -56,7 +56,7 @@ export const analyzeConversation = defineTool({
         ...failed_backends,
       };
     }
-    await recordFailedTask(
+    await reportFailedTask(
       ctx.memory,
       {
         user_id,

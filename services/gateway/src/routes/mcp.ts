@@ -1,4 +1,4 @@
-import { CortexError, codeForStatus, isErrorCode } from '@cortex/errors';
+import { CortexError, codeForOwnStatus, isErrorCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import {
   argsSchema,
@@ -123,7 +123,7 @@ async function viaRest(
   const code =
     parsed.success && isErrorCode(parsed.data.error.code)
       ? parsed.data.error.code
-      : codeForStatus(res.statusCode);
+      : codeForOwnStatus(res.statusCode);
   const retryAfter = Number(res.headers['retry-after']);
   throw new CortexError(code, parsed.success ? parsed.data.error.message : `HTTP ${res.statusCode}`, {
     status: res.statusCode,

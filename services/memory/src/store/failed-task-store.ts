@@ -27,7 +27,7 @@ const COLUMNS = `id, seq, user_id, task, error, backends_tried, duration_ms, det
  * Records one failed task, idempotent on id. It takes the event writers' lock and draws its seq
  * from `event_seq` like inputs do, so task_failed events sit in the same commit-ordered feed.
  */
-export async function recordFailedTask(db: Database, task: NewFailedTask): Promise<RecordOutcome> {
+export async function insertFailedTask(db: Database, task: NewFailedTask): Promise<RecordOutcome> {
   return db.transaction(async (tx) => {
     await lockEventWriters(tx);
     const inserted = await tx.query<{ seq: number }>(

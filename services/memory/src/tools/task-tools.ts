@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
 import { storableObject, storableString } from '@cortex/service-kit';
 import { z } from 'zod';
-import { recordFailedTask as insertFailedTask } from '../store/failed-task-store';
+import { insertFailedTask } from '../store/failed-task-store';
 import { itemId, userId } from './input-schemas';
 import { defineTool } from './tool';
 
