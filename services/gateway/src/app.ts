@@ -123,6 +123,8 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
       });
     },
   }).start();
+  // Its backoff is logged like memory's other retries (rate-limited, `background_retry`).
+  replayer.events.on(memoryUpstream.onEvent);
   // Memory answering its health check ends the replayer's backoff at once (see ServiceClient).
   const stopResuming = memory.onRecovered(() => replayer.resume());
 
