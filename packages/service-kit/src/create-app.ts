@@ -152,7 +152,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   // Before the deadline check: an unauthenticated caller learns nothing but 401.
-  if (options.auth) installServiceAuth(app, options.auth);
+  if (options.auth) installServiceAuth(app, { clock, ...options.auth });
   app.addHook('onRequest', async (request) => {
     if (!trustDeadline) return;
     const now = clock.now();
