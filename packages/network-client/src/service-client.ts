@@ -308,7 +308,7 @@ export class ServiceClient {
             this.service,
             res.statusCode,
             body,
-            parseRetryAfter(res.headers['retry-after']),
+            parseRetryAfter(res.headers['retry-after'], this.clock.wallNow()),
           );
         }
         const parsed = toolResponse.safeParse(body);
@@ -400,7 +400,7 @@ export class ServiceClient {
               this.service,
               r.statusCode,
               body,
-              parseRetryAfter(r.headers['retry-after']),
+              parseRetryAfter(r.headers['retry-after'], this.clock.wallNow()),
             );
           }
           return r;

@@ -92,6 +92,26 @@ describe('DatabaseGate', () => {
     await gate.query('SELECT 1');
   });
 
+  it('spreads its probes with jitter, so instances that lost one database do not probe in step', async () => {
+    const clock = new FakeClock(0);
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock, random: () => 0.5, minBackoffMs: 100, maxBackoffMs: 400 });
+    await gate.start();
+    state.reachable = false;
+    await gate.query('SELECT 1').catch(() => {});
+    const probes: number[] = [];
+    for (let t = 0; t < 1_000; t += 10) {
+      const before = gate.stats.probes;
+      await clock.advanceAsync(10);
+      if (gate.stats.probes > before) probes.push(clock.now());
+    }
+    // Half of 100, 200, 400, 400, 400 …: full jitter at 0.5.
+    expect(probes.slice(0, 4)).toEqual([50, 150, 350, 550]);
+    // Retry-After never promises less than the first backoff step.
+    expect(gate.retryAfterMs).toBeGreaterThanOrEqual(100);
+    await gate.close();
+  });
+
   it('does not take the database out for a slow or bad statement', async () => {
     const { db, state } = fakeDatabase();
     const gate = new DatabaseGate(db, manual());
