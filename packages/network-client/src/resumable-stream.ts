@@ -1,5 +1,5 @@
 import { hasCode } from '@cortex/errors';
-import { backoffDelay, type Clock, isCallerFault, sleepUntil, systemClock } from '@cortex/resilience';
+import { BackoffLoop, type Clock, isCallerFault, systemClock } from '@cortex/resilience';
 import type { ServiceClient } from './service-client';
 
 export interface ResumableStreamOptions {
@@ -27,6 +27,8 @@ export interface ResumableStreamOptions {
  */
 export class ResumableStream {
   private readonly controller = new AbortController();
+  private readonly reconnects: BackoffLoop;
+  private readonly clock: Clock;
   private running: Promise<void> | undefined;
   lastEventId: string | undefined;
   connected = false;
@@ -37,6 +39,22 @@ export class ResumableStream {
     private readonly options: ResumableStreamOptions,
   ) {
     this.lastEventId = options.lastEventId;
+    this.clock = options.clock ?? systemClock;
+    this.reconnects = new BackoffLoop({
+      name: `${client.service}.${options.path}`,
+      backoff: {
+        baseDelayMs: options.baseDelayMs ?? 100,
+        maxDelayMs: options.maxDelayMs ?? 5000,
+        jitter: 'full',
+      },
+      clock: this.clock,
+      ...(options.random ? { random: options.random } : {}),
+    });
+  }
+
+  /** The reconnect loop's `background_retry` / `background_recovered` events (for logs). */
+  get events() {
+    return this.reconnects.events;
   }
 
   start() {
@@ -45,63 +63,53 @@ export class ResumableStream {
   }
 
   private async loop() {
-    const clock = this.options.clock ?? systemClock;
-    const random = this.options.random ?? Math.random;
-    const backoff = {
-      baseDelayMs: this.options.baseDelayMs ?? 100,
-      maxDelayMs: this.options.maxDelayMs ?? 5000,
-      jitter: 'full' as const,
-    };
-    let failures = 0;
-    let previous = 0;
-    const signal = this.controller.signal;
-    while (!signal.aborted) {
-      let received = 0;
-      const connectedAt = clock.now();
-      try {
-        const items = this.client.getResource(this.options.path, {
-          signal,
-          query: this.options.query ?? {},
-          ...(this.options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.options.idleTimeoutMs }),
-          ...(this.lastEventId === undefined ? {} : { lastEventId: this.lastEventId }),
-          onOpen: () => {
-            this.connected = true;
-            this.options.onConnected?.();
-          },
-          onId: (id) => {
-            this.lastEventId = id;
-          },
-        });
-        for await (const item of items) {
-          // A first frame alone (a position, then an in-band error) does not prove the stream
-          // healthy: only further items do, or a connection that outlived the longest backoff.
-          if (++received > 1) failures = 0;
-          this.options.onItem(item, this.lastEventId);
-        }
-        // A live resource that ends (server shutting down) is a break like any other.
-        throw new Error('stream ended');
-      } catch (err) {
-        this.connected = false;
-        if (signal.aborted) return;
-        this.breaks++;
-        if (clock.now() - connectedAt > backoff.maxDelayMs) failures = 0;
-        failures++;
-        this.options.onBreak?.(err, failures);
-        previous = backoffDelay(backoff, failures, previous, random);
-        // The wait is sized for an outage; news that the service is back ends it.
-        const wake = new AbortController();
-        const off = this.client.onRecovered(() => wake.abort());
-        await sleepUntil(
-          clock,
-          clock.now() + waitAfter(err, previous, backoff.maxDelayMs),
-          AbortSignal.any([signal, wake.signal]),
-        ).catch(() => {});
-        off();
-        if (wake.signal.aborted) {
-          failures = 0;
-          previous = 0;
-        }
+    const maxDelayMs = this.options.maxDelayMs ?? 5000;
+    // The wait is sized for an outage; news that the service is back ends it.
+    const off = this.client.onRecovered(() => this.reconnects.wake());
+    try {
+      await this.reconnects.run((signal) => this.follow(signal as AbortSignal), {
+        signal: this.controller.signal,
+        minDelayMs: (err) => leastWait(err, maxDelayMs),
+        onFailure: (err, attempt) => {
+          this.breaks++;
+          this.options.onBreak?.(err, attempt);
+        },
+      });
+    } finally {
+      off();
+    }
+  }
+
+  /** One connection, for as long as it lasts; always ends in a rejection (a break or the abort). */
+  private async follow(signal: AbortSignal): Promise<void> {
+    let received = 0;
+    const connectedAt = this.clock.now();
+    try {
+      const items = this.client.getResource(this.options.path, {
+        signal,
+        query: this.options.query ?? {},
+        ...(this.options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.options.idleTimeoutMs }),
+        ...(this.lastEventId === undefined ? {} : { lastEventId: this.lastEventId }),
+        onOpen: () => {
+          this.connected = true;
+          this.options.onConnected?.();
+        },
+        onId: (id) => {
+          this.lastEventId = id;
+        },
+      });
+      for await (const item of items) {
+        // A first frame alone (a position, then an in-band error) does not prove the stream
+        // healthy: only further items do, or a connection that outlived the longest backoff.
+        if (++received === 2) this.reconnects.succeeded();
+        this.options.onItem(item, this.lastEventId);
       }
+      // A live resource that ends (server shutting down) is a break like any other.
+      throw new Error('stream ended');
+    } catch (err) {
+      this.connected = false;
+      if (this.clock.now() - connectedAt > (this.options.maxDelayMs ?? 5000)) this.reconnects.succeeded();
+      throw err;
     }
   }
 
@@ -112,16 +120,16 @@ export class ResumableStream {
 }
 
 /**
- * How long to stay away after a break: the backoff, but never less than the server's Retry-After;
- * and when the server says the request itself is wrong (the caller's fault, such as a 404), only
- * the longest backoff, since trying again sooner cannot help and a follower never gives up. (Our
+ * The least wait after a break (the backoff applies above it): the server's Retry-After; and
+ * when the server says the request itself is wrong (the caller's fault, such as a 404), the
+ * longest backoff, since trying again sooner cannot help and a follower never gives up. (Our
  * own credentials refused, a 401/403, is a `server_error`: backed off like any outage.)
  */
-function waitAfter(err: unknown, backoffMs: number, maxDelayMs: number): number {
-  if (!hasCode(err)) return backoffMs;
+function leastWait(err: unknown, maxDelayMs: number): number {
+  if (!hasCode(err)) return 0;
   // Our own breaker's open period is no Retry-After from the server: it ends early on evidence of
-  // health (which wakes this wait), and a refused attempt costs nothing.
-  if (err.code === 'circuit_open') return backoffMs;
-  if (isCallerFault(err) && err.code !== 'aborted') return Math.max(backoffMs, maxDelayMs);
-  return Math.max(backoffMs, err.retryAfterMs ?? 0);
+  // health (which wakes the wait), and a refused attempt costs nothing.
+  if (err.code === 'circuit_open') return 0;
+  if (isCallerFault(err) && err.code !== 'aborted') return maxDelayMs;
+  return err.retryAfterMs ?? 0;
 }

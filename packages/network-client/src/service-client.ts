@@ -1,5 +1,6 @@
 import { CortexError, DEADLINE_HEADER, hasCode, inBandError } from '@cortex/errors';
 import {
+  BackoffLoop,
   type Clock,
   errorFromResponse,
   errorFromTransport,
@@ -9,7 +10,6 @@ import {
   parseRetryAfter,
   systemClock,
   type TimerHandle,
-  unrefTimer,
 } from '@cortex/resilience';
 import { Pool } from 'undici';
 import { z } from 'zod';
@@ -75,7 +75,7 @@ export interface ResourceOptions extends CallOptions {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   requestId?: string | undefined;
-  /** Absolute deadline (Date.now() based); the remaining budget is sent to the service. */
+  /** Absolute deadline on the client's clock (`Clock.now()`); the remaining budget is sent to the service. */
   deadline?: number | undefined;
 }
 
@@ -93,7 +93,7 @@ export class ServiceClient {
   readonly policy: Policy;
   private readonly timeoutMs: number;
   private readonly clock: Clock;
-  private healthTimer: TimerHandle | undefined;
+  private readonly stopped = new AbortController();
   private closed = false;
   private readonly recoveredListeners = new Set<() => void>();
   /**
@@ -113,31 +113,43 @@ export class ServiceClient {
     this.policy = options.policy ?? noPolicy;
     this.timeoutMs = options.timeoutMs ?? 5000;
     const interval = options.healthCheckIntervalMs ?? 0;
-    if (interval > 0) {
-      const fast = Math.min(interval, options.recoveryCheckIntervalMs ?? 250);
-      let lastFull = Number.NEGATIVE_INFINITY;
-      let lastCheck = Number.NEGATIVE_INFINITY;
-      const tick = async () => {
-        const now = this.clock.now();
-        if (now - lastFull >= interval) {
-          lastFull = lastCheck = now;
-          await this.refresh();
-        } else if (this.degraded && now - lastCheck >= fast) {
-          lastCheck = now;
-          await this.checkHealth();
-        }
-      };
-      const loop = () => {
-        void tick()
-          .catch((err) => this.options.log?.warn({ err, service: this.service }, 'health check failed'))
-          .finally(() => {
-            if (this.closed) return;
-            this.healthTimer = this.clock.setTimeout(loop, fast);
-            unrefTimer(this.healthTimer);
-          });
-      };
-      loop();
-    }
+    if (interval > 0)
+      this.checkInBackground(interval, Math.min(interval, options.recoveryCheckIntervalMs ?? 250));
+  }
+
+  /**
+   * Every `fast` ms: a full refresh (DNS, every instance's health) once `interval` has passed
+   * since the last, else, while the service looks down, a health check, so that its return is
+   * seen at once. A round that fails outright backs off (up to `interval`) instead.
+   */
+  private checkInBackground(interval: number, fast: number) {
+    let lastFull = Number.NEGATIVE_INFINITY;
+    let lastCheck = Number.NEGATIVE_INFINITY;
+    const checks = new BackoffLoop({
+      name: `${this.service}.health`,
+      backoff: { baseDelayMs: fast, maxDelayMs: interval, jitter: 'full' },
+      everyMs: fast,
+      clock: this.clock,
+    });
+    const tick = async () => {
+      const now = this.clock.now();
+      if (now - lastFull >= interval) {
+        lastFull = lastCheck = now;
+        await this.refresh();
+      } else if (this.degraded && now - lastCheck >= fast) {
+        lastCheck = now;
+        await this.checkHealth();
+      }
+    };
+    void checks.run(tick, {
+      signal: this.stopped.signal,
+      onFailure: (err) => this.options.log?.warn({ err, service: this.service }, 'health check failed'),
+    });
+  }
+
+  /** The deadline `ms` from now, on this client's clock (the scale of `CallOptions.deadline`). */
+  deadlineAfter(ms: number): number {
+    return this.clock.now() + ms;
   }
 
   /** An instance failing its checks or ejected, or the breaker not closed. */
@@ -247,7 +259,7 @@ export class ServiceClient {
     if (tokens) headers.authorization = `Bearer ${await tokens.token(this.options.audience ?? this.service)}`;
     if (options.requestId) headers['x-request-id'] = options.requestId;
     if (deadline !== undefined) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.clock.now();
       if (remaining <= 0) throw new CortexError('timeout', `deadline passed before calling ${this.service}`);
       headers[DEADLINE_HEADER] = String(remaining);
     }
@@ -297,7 +309,7 @@ export class ServiceClient {
             this.service,
             res.statusCode,
             body,
-            parseRetryAfter(res.headers['retry-after']),
+            parseRetryAfter(res.headers['retry-after'], this.clock.wallNow()),
           );
         }
         const parsed = toolResponse.safeParse(body);
@@ -389,7 +401,7 @@ export class ServiceClient {
               this.service,
               r.statusCode,
               body,
-              parseRetryAfter(r.headers['retry-after']),
+              parseRetryAfter(r.headers['retry-after'], this.clock.wallNow()),
             );
           }
           return r;
@@ -451,7 +463,7 @@ export class ServiceClient {
 
   async close() {
     this.closed = true;
-    if (this.healthTimer !== undefined) this.clock.clearTimeout(this.healthTimer);
+    this.stopped.abort();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 }

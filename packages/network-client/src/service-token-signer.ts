@@ -57,7 +57,8 @@ export class ServiceTokenSigner implements TokenSource {
   }
 
   token(audience: string): Promise<string> {
-    const now = this.clock.now();
+    // Claims are timestamps the verifier compares with its own wall clock.
+    const now = this.clock.wallNow();
     const cached = this.cache.get(audience);
     if (cached && now < cached.renewAt) return cached.token;
     const iat = Math.floor(now / 1000);

@@ -32,7 +32,10 @@ export type ResilienceEvent =
   | { type: 'breaker_reject'; state: BreakerState; retryAfterMs: number | undefined }
   | { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'deadline' }
   | { type: 'bulkhead_reject'; reason: 'full' | 'aborted' | 'deadline' }
-  | { type: 'fallback'; code: ErrorCode; source: 'value' | 'last_good' | 'computed' | 'chain' };
+  | { type: 'fallback'; code: ErrorCode; source: 'value' | 'last_good' | 'computed' | 'chain' }
+  // A background loop (`BackoffLoop`: reconnects, probes, replays) backing off, then through again.
+  | { type: 'background_retry'; loop: string; attempt: number; delayMs: number; code: ErrorCode }
+  | { type: 'background_recovered'; loop: string; failures: number };
 
 export type Listener<E> = (event: E) => void;
 

@@ -24,6 +24,11 @@ export class FakeClock implements Clock {
     return this.time;
   }
 
+  /** The same reading as `now()`: tests start the clock where a timestamp should be. */
+  wallNow(): number {
+    return this.time;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer = { id: this.nextId++, at: this.time + Math.max(0, ms), fn };
     this.timers.push(timer);

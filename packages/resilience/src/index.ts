@@ -1,4 +1,5 @@
 export { type BackoffOptions, backoffDelay, type Jitter } from './backoff';
+export { BackoffLoop, type BackoffLoopOptions, type RunOptions } from './backoff-loop';
 export { Bulkhead, type BulkheadOptions } from './bulkhead';
 export { type CallScope, currentCallScope, inCallScope } from './call-scope';
 export { CircuitBreaker } from './circuit-breaker';

@@ -1,4 +1,7 @@
-/** Retry-After as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+/**
+ * Retry-After as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). `now` is
+ * wall time (`Clock.wallNow()`): an HTTP date is a timestamp.
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined || v.trim() === '') return undefined;

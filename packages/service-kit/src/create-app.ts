@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
+import { type Clock, systemClock } from '@cortex/resilience';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createClientErrorHandler } from './client-error';
@@ -15,7 +16,7 @@ declare module 'fastify' {
     metrics: Registry;
   }
   interface FastifyRequest {
-    /** Absolute deadline (Date.now() based) the caller gave us, if any. */
+    /** Absolute deadline the caller gave us, if any, on the app's clock (`Clock.now()`). */
     deadline: number | undefined;
   }
 }
@@ -47,6 +48,8 @@ export interface ServiceAppOptions {
   /** Reuse a health result for this long (ms): a public /health must not fan out per request. */
   healthMaxAgeMs?: number;
   fastify?: Partial<FastifyServerOptions>;
+  /** Deadlines, uptime and health-result reuse run on it. */
+  clock?: Clock;
 }
 
 // A request id from outside ends up in every log line and header: printable ASCII, no control
@@ -83,7 +86,8 @@ export function loggedUrl(url: string): string {
 
 /** The Fastify app every service builds on: logging, request ids, errors, health, metrics. */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
   const trustDeadline = options.trustDeadlineHeader ?? true;
   // Each request's id by its raw request, for an answer Node asks for outside Fastify's routing
   // (a request timeout while its body trickles in): the same id as its log lines.
@@ -142,17 +146,18 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  app.decorate('health', new HealthRegistry());
+  app.decorate('health', new HealthRegistry(clock));
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   // Before the deadline check: an unauthenticated caller learns nothing but 401.
-  if (options.auth) installServiceAuth(app, options.auth);
+  if (options.auth) installServiceAuth(app, { clock, ...options.auth });
   app.addHook('onRequest', async (request) => {
     if (!trustDeadline) return;
-    const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER]);
-    if (deadline !== undefined && deadline <= Date.now()) {
+    const now = clock.now();
+    const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER], now);
+    if (deadline !== undefined && deadline <= now) {
       // The caller has already given up; doing the work would only add load.
       throw new CortexError('timeout', 'The request deadline passed before work started');
     }
@@ -173,8 +178,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     return {
       status,
       service: options.service,
-      uptime_s: Math.round((Date.now() - started) / 1000),
-      timestamp: new Date().toISOString(),
+      uptime_s: Math.round((clock.now() - started) / 1000),
+      timestamp: new Date(clock.wallNow()).toISOString(),
       dependencies,
     };
   });

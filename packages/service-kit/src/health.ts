@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from '@cortex/resilience';
+
 export type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
 
 export interface DependencyHealth {
@@ -25,7 +27,7 @@ export class HealthRegistry {
   private readonly checks = new Map<string, Registered>();
   private last: { at: number; report: Promise<HealthReport> } | undefined;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Clock = systemClock) {}
 
   add(name: string, check: HealthCheck, options: { critical?: boolean } = {}) {
     this.checks.set(name, { check, critical: options.critical ?? false });
@@ -38,7 +40,7 @@ export class HealthRegistry {
    */
   run(maxAgeMs = 0): Promise<HealthReport> {
     if (maxAgeMs <= 0) return this.runAll();
-    const now = this.now();
+    const now = this.clock.now();
     if (this.last && now - this.last.at < maxAgeMs) return this.last.report;
     const report = this.runAll();
     this.last = { at: now, report };

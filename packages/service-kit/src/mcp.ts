@@ -1,4 +1,5 @@
 import { CortexError } from '@cortex/errors';
+import { systemClock } from '@cortex/resilience';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -314,7 +315,7 @@ export function mcpTools<C>(
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
     async call(raw, { request, meta }) {
       const args = tool.args.parse(raw);
-      const metaDeadline = meta.deadlineMs === undefined ? undefined : Date.now() + meta.deadlineMs;
+      const metaDeadline = meta.deadlineMs === undefined ? undefined : systemClock.now() + meta.deadlineMs;
       const deadline =
         request.deadline === undefined
           ? metaDeadline

@@ -1,5 +1,5 @@
 import { CortexError } from '@cortex/errors';
-import { createServicePolicy, FakeClock, inCallScope, withFallback } from '@cortex/resilience';
+import { BackoffLoop, createServicePolicy, FakeClock, inCallScope, withFallback } from '@cortex/resilience';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { resilienceLog } from './resilience-log';
@@ -74,5 +74,39 @@ describe('resilienceLog', () => {
       level: 'warn',
       fields: { upstream: 'cognition', event: 'retry', suppressed: 48 },
     });
+  });
+
+  it("logs a background loop's retries and its recovery, with no request id", async () => {
+    const clock = new FakeClock();
+    const { log, lines } = capture();
+    const loop = new BackoffLoop({
+      name: 'feed.follow',
+      backoff: { baseDelayMs: 100, maxDelayMs: 1_000, jitter: 'none' },
+      clock,
+    });
+    loop.events.on(resilienceLog(log, 'memory', { clock }));
+    let calls = 0;
+    const done = loop.run(async () => {
+      if (++calls < 3) throw new CortexError('connection', 'refused');
+    });
+    await clock.advanceAsync(300);
+    await done;
+    const by = (event: string) => lines.filter((l) => l.fields.event === event);
+    expect(by('background_retry').map((l) => [l.level, l.fields.attempt, l.fields.delay_ms])).toEqual([
+      ['warn', 1, 100],
+      ['warn', 2, 200],
+    ]);
+    expect(by('background_retry')[0]?.fields).toMatchObject({
+      upstream: 'memory',
+      loop: 'feed.follow',
+      error_code: 'connection',
+      request_id: null,
+    });
+    expect(by('background_recovered')).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        fields: expect.objectContaining({ loop: 'feed.follow', failures: 2 }),
+      }),
+    ]);
   });
 });

@@ -7,7 +7,8 @@ type Level = 'info' | 'warn' | 'error';
 /**
  * The resilience layer's events as structured log lines, one upstream's: each retry (attempt,
  * delay, error code), each circuit transition (circuit, from, to, failures), each failed tool
- * call or stream (tool or resource, elapsed ms, error type) and each fallback used. Every line
+ * call or stream (tool or resource, elapsed ms, error type), each fallback used, and each
+ * background loop's retry and recovery (loop, attempt, delay, error code). Every line
  * carries `upstream` and the `request_id` of the call that caused it (null for background work).
  * Rate-limited per upstream, event and error code (or target state): an outage under load logs a bounded number of
  * lines, and one summary line per key and window tells how many were left out.
@@ -98,6 +99,22 @@ export function resilienceLog(
           `fallback|${e.code}`,
           { source: e.source, error_code: e.code },
           `${upstream} unavailable: answered with a fallback`,
+        );
+        return;
+      case 'background_retry':
+        write(
+          'warn',
+          `background_retry|${e.loop}|${e.code}`,
+          { loop: e.loop, attempt: e.attempt, delay_ms: e.delayMs, error_code: e.code },
+          `${upstream} background work (${e.loop}) failed; retrying`,
+        );
+        return;
+      case 'background_recovered':
+        write(
+          'info',
+          `background_recovered|${e.loop}`,
+          { loop: e.loop, failures: e.failures },
+          `${upstream} background work (${e.loop}) recovered`,
         );
         return;
       default:

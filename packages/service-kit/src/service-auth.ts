@@ -1,4 +1,5 @@
 import { CortexError } from '@cortex/errors';
+import type { Clock } from '@cortex/resilience';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallerService } from './service-secrets';
 import { ServiceTokenVerifier } from './service-token-verifier';
@@ -25,7 +26,8 @@ export interface ServiceAuthOptions {
   secrets: Partial<Record<CallerService, readonly string[]>>;
   /** A caller without an entry may authenticate but use nothing (403). */
   permissions: Partial<Record<CallerService, ServicePermission>>;
-  now?: () => number;
+  /** Token expiry is read on its wall time (default: the app's clock). */
+  clock?: Clock;
   cacheSize?: number;
 }
 
@@ -57,7 +59,7 @@ export function installServiceAuth(app: FastifyInstance, options: ServiceAuthOpt
   const verifier = new ServiceTokenVerifier({
     audience: options.service,
     callers: options.secrets as Record<string, readonly string[]>,
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
   });
   app.decorateRequest('caller', undefined);

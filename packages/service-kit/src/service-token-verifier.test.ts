@@ -27,7 +27,7 @@ function verifier(
   clock = new FakeClock(START),
   callers: Record<string, string[]> = { gateway: [GATEWAY], cognition: [COGNITION] },
 ) {
-  return new ServiceTokenVerifier({ audience: 'memory', callers, now: () => clock.now() });
+  return new ServiceTokenVerifier({ audience: 'memory', callers, clock });
 }
 
 describe('ServiceTokenVerifier', () => {
@@ -127,7 +127,7 @@ describe('ServiceTokenVerifier', () => {
     const v = new ServiceTokenVerifier({
       audience: 'memory',
       callers: { gateway: [GATEWAY] },
-      now: () => clock.now(),
+      clock,
       cacheSize: 2,
     });
     const tokens = await Promise.all([1, 2, 3].map((i) => sign({ sub: 'gateway', aud: 'memory', n: i })));

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
+import { type Clock, systemClock } from '@cortex/resilience';
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 
 /** The longest a service token may live (`exp - iat`), per the contract. */
@@ -12,7 +13,8 @@ export interface ServiceTokenVerifierOptions {
   audience: string;
   /** Each calling service's accepted secrets (rotation: any one of them verifies). */
   callers: Readonly<Record<string, readonly string[]>>;
-  now?: () => number;
+  /** Token claims are timestamps: only its wall time is read. */
+  clock?: Clock;
   /** Verified tokens remembered at most (each until its `exp`). */
   cacheSize?: number;
 }
@@ -35,13 +37,13 @@ const refuse = (message: string) => new CortexError('unauthorized', message);
 export class ServiceTokenVerifier {
   private readonly keys = new Map<string, Promise<webcrypto.CryptoKey>[]>();
   private readonly cache = new Map<string, Verified>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly cacheSize: number;
   /** Verifications that were not answered from the cache (for tests and benchmarks). */
   uncached = 0;
 
   constructor(private readonly options: ServiceTokenVerifierOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.cacheSize = options.cacheSize ?? 1000;
     for (const [caller, secrets] of Object.entries(options.callers)) {
       // Imported once: jose would otherwise import the raw secret on every verification.
@@ -64,7 +66,7 @@ export class ServiceTokenVerifier {
   async verify(token: string): Promise<string> {
     const hit = this.cache.get(token);
     if (hit) {
-      if (hit.expiresAt > this.now()) return hit.caller;
+      if (hit.expiresAt > this.clock.wallNow()) return hit.caller;
       this.cache.delete(token);
     }
     this.uncached++;
@@ -88,7 +90,7 @@ export class ServiceTokenVerifier {
         ? this.keys.get(claimed)
         : undefined;
     if (!keys) throw refuse('Service token names no known calling service');
-    const currentDate = new Date(this.now());
+    const currentDate = new Date(this.clock.wallNow());
     for (const key of keys) {
       let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
       try {

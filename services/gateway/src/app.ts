@@ -110,6 +110,7 @@ export async function buildGatewayApp({ env, defaultMetrics }: GatewayAppOptions
     feed,
     log: app.log,
     storeBatchesInFlight: env.STORE_BATCHES_IN_FLIGHT,
+    onEvent: memoryUpstream.onEvent,
   }).start();
 
   await app.register(formbody);

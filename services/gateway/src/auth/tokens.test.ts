@@ -1,3 +1,4 @@
+import { FakeClock } from '@cortex/resilience';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TokenService } from './tokens';
@@ -27,13 +28,13 @@ describe('TokenService', () => {
   });
 
   it('remembers a verified token only until it expires', async () => {
-    let now = 1_000_000_000_000;
-    const tokens = new TokenService(SECRET, 60, () => now);
-    const token = await sign({ oid: 'u' }, now / 1000 + 10);
+    const clock = new FakeClock(1_000_000_000_000);
+    const tokens = new TokenService(SECRET, 60, clock);
+    const token = await sign({ oid: 'u' }, clock.wallNow() / 1000 + 10);
     expect((await tokens.verify(token)).id).toBe('u');
-    now += 9_000;
+    clock.advance(9_000);
     expect((await tokens.verify(token)).id).toBe('u');
-    now += 1_000;
+    clock.advance(1_000);
     await expect(tokens.verify(token)).rejects.toMatchObject({
       code: 'unauthorized',
       message: 'Token expired',
@@ -62,7 +63,7 @@ describe('TokenService', () => {
   describe('refuses with 401 (never 500) what it cannot stand behind', () => {
     const now = 1_800_000_000_000;
     const nowS = now / 1000;
-    const tokens = new TokenService(SECRET, 3600, () => now);
+    const tokens = new TokenService(SECRET, 3600, new FakeClock(now));
     const refused = async (claims: Record<string, unknown>, exp: number, message: RegExp) => {
       const token = await sign(claims, exp);
       await expect(tokens.verify(token)).rejects.toMatchObject({ code: 'unauthorized', message });

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
+import { type Clock, systemClock } from '@cortex/resilience';
 import { isStorableText } from '@cortex/service-kit';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { userIdProblem } from './users';
@@ -45,7 +46,8 @@ export class TokenService {
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
-    private readonly now: () => number = Date.now,
+    /** Token claims are timestamps: only its wall time is read. */
+    private readonly clock: Clock = systemClock,
   ) {
     this.raw = new TextEncoder().encode(secret);
     // Imported once: jose would otherwise import the raw secret on every verification.
@@ -58,7 +60,7 @@ export class TokenService {
   async verify(token: string): Promise<AuthUser> {
     const hit = this.cache.get(token);
     if (hit) {
-      if (hit.expiresAt > this.now()) return hit.user;
+      if (hit.expiresAt > this.clock.wallNow()) return hit.user;
       this.cache.delete(token);
     }
     const verified = await this.verifyUncached(token);
@@ -72,9 +74,9 @@ export class TokenService {
       const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
         requiredClaims: ['exp'],
-        currentDate: new Date(this.now()),
+        currentDate: new Date(this.clock.wallNow()),
       });
-      const nowS = this.now() / 1000;
+      const nowS = this.clock.wallNow() / 1000;
       const exp = payload.exp as number;
       if (exp > nowS + this.ttlSeconds + SKEW_S)
         throw new CortexError('unauthorized', 'Token lifetime is longer than this gateway allows');
@@ -107,12 +109,12 @@ export class TokenService {
     const claims: Record<string, string | number> = { oid: user.id };
     if (user.name) claims.name = user.name;
     if (user.email) claims.email = user.email;
-    claims.auth_time = user.authTime ?? Math.floor(this.now() / 1000);
+    claims.auth_time = user.authTime ?? Math.floor(this.clock.wallNow() / 1000);
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(user.id)
-      .setIssuedAt(Math.floor(this.now() / 1000))
-      .setExpirationTime(Math.floor(this.now() / 1000) + this.ttlSeconds)
+      .setIssuedAt(Math.floor(this.clock.wallNow() / 1000))
+      .setExpirationTime(Math.floor(this.clock.wallNow() / 1000) + this.ttlSeconds)
       .sign(await this.key);
   }
 }

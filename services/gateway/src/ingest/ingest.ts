@@ -1,5 +1,6 @@
 import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
+import type { Listener, ResilienceEvent } from '@cortex/resilience';
 import { stableId, timeOrderedId } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Feed } from '../feed/follow-feed';
@@ -36,6 +37,8 @@ export interface IngestOptions {
   log: FastifyBaseLogger;
   /** Batches in flight to memory for live inputs (STORE_BATCHES_IN_FLIGHT; see InputWriter). */
   storeBatchesInFlight?: number;
+  /** The replayer's backoff events, logged like memory's other retries (`background_retry`). */
+  onEvent?: Listener<ResilienceEvent>;
 }
 
 /**
@@ -77,6 +80,7 @@ export class Ingest {
       concurrency: 200,
       store: (item, signal) => this.storeReplayed(item, signal),
     });
+    if (options.onEvent) this.replayer.events.on(options.onEvent);
   }
 
   /** Starts replaying the journal (what a previous run left in it too). */

@@ -1,5 +1,5 @@
 import { hasCode } from '@cortex/errors';
-import { backoffDelay, type Clock, sleepUntil, systemClock } from '@cortex/resilience';
+import { BackoffLoop, type Clock } from '@cortex/resilience';
 import type { FastifyBaseLogger } from 'fastify';
 import { refusedByMemory } from '../ingest/input-writer';
 import type { PendingItem, PendingJournal } from './journal';
@@ -23,20 +23,42 @@ export interface ReplayerOptions {
  */
 export class PendingReplayer {
   private readonly controller = new AbortController();
+  /** Our backoff after a refused round (ended early by `resume()`) and memory's own Retry-After
+   * (a floor nothing shortens). */
+  private readonly backoff: BackoffLoop;
+  /** Ends the wait for new items. */
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
-  /** Memory's own Retry-After: a floor nothing shortens. */
-  private pushbackUntil = 0;
-  /** Our backoff after a refused round: ended early by `resume()`. */
-  private backoffUntil = 0;
+  /** The last round was refused: the next one is one item, the probe a half-open breaker admits. */
+  private probing = false;
   stored = 0;
   dropped = 0;
-  failures = 0;
 
   constructor(
     private readonly journal: PendingJournal,
     private readonly options: ReplayerOptions,
-  ) {}
+  ) {
+    this.backoff = new BackoffLoop({
+      name: 'memory.replay',
+      backoff: {
+        baseDelayMs: options.baseDelayMs ?? 200,
+        maxDelayMs: options.maxDelayMs ?? 2000,
+        jitter: 'full',
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+  }
+
+  /** Refused rounds in a row. */
+  get failures() {
+    return this.backoff.failures;
+  }
+
+  /** The backoff's `background_retry` / `background_recovered` events (for logs). */
+  get events() {
+    return this.backoff.events;
+  }
 
   start() {
     this.running ??= this.loop();
@@ -48,10 +70,7 @@ export class PendingReplayer {
    * when memory just said when to come back (the replayer honours a Retry-After the request got).
    */
   kick(retryAfterMs?: number) {
-    if (retryAfterMs !== undefined && retryAfterMs > 0) {
-      const clock = this.options.clock ?? systemClock;
-      this.pushbackUntil = Math.max(this.pushbackUntil, clock.now() + retryAfterMs);
-    }
+    if (retryAfterMs !== undefined) this.backoff.holdOff(retryAfterMs);
     this.wake?.();
   }
 
@@ -61,59 +80,46 @@ export class PendingReplayer {
    * still holds.
    */
   resume() {
-    this.backoffUntil = 0;
-    // Still "after a refusal": the next round is one item, which the half-open breaker admits.
-    this.failures = Math.min(this.failures, 1);
+    this.backoff.wake();
     this.wake?.();
   }
 
   private async loop() {
-    const clock = this.options.clock ?? systemClock;
-    const random = this.options.random ?? Math.random;
-    const backoff = {
-      baseDelayMs: this.options.baseDelayMs ?? 200,
-      maxDelayMs: this.options.maxDelayMs ?? 2000,
-      jitter: 'full' as const,
-    };
     const signal = this.controller.signal;
-    let previous = 0;
     while (!signal.aborted) {
       const items = this.journal.live();
       if (items.length === 0) {
-        await this.sleep(signal);
+        await this.nextItem(signal);
         continue;
       }
-      const notBefore = Math.max(this.pushbackUntil, this.backoffUntil);
-      if (clock.now() < notBefore) {
-        // `resume()` wakes this wait; the loop then sees what is left of memory's Retry-After.
-        await this.sleep(signal, clock, notBefore);
+      if (this.backoff.remainingMs > 0) {
+        // `resume()` ends this wait, down to what is left of memory's Retry-After.
+        await this.backoff.sleep(signal);
         continue;
       }
       // After refusals, one item goes first: the breaker lets one probe through, and a round of
       // sixteen would be refused around it and back off again.
-      const refusal = await this.replay(this.failures > 0 ? items.slice(0, 1) : items, signal);
+      const refusal = await this.replay(this.probing ? items.slice(0, 1) : items, signal);
       if (refusal === 'none') {
-        this.failures = 0;
-        previous = 0;
+        this.probing = false;
+        this.backoff.succeeded();
         continue;
       }
-      this.failures++;
-      previous = backoffDelay(backoff, this.failures, previous, random);
+      this.probing = true;
+      this.backoff.failed(refusal.error);
       // Memory's Retry-After is a floor: never come back earlier than it asked.
-      this.backoffUntil = clock.now() + previous;
-      this.pushbackUntil = Math.max(this.pushbackUntil, clock.now() + refusal.pushbackMs);
+      this.backoff.holdOff(refusal.pushbackMs);
     }
   }
 
-  /** Until woken (`kick`, `resume`, stop) or, with a clock, until `until`. */
-  private async sleep(signal: AbortSignal, clock?: Clock, until?: number) {
+  /** Until woken by `kick`, `resume` or the stop. */
+  private async nextItem(signal: AbortSignal) {
     const woken = new AbortController();
     const done = () => woken.abort();
     this.wake = done;
     signal.addEventListener('abort', done, { once: true });
     try {
-      if (clock && until !== undefined) await sleepUntil(clock, until, woken.signal).catch(() => {});
-      else await new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve()));
+      await new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve()));
     } finally {
       signal.removeEventListener('abort', done);
       if (this.wake === done) this.wake = undefined;
@@ -124,10 +130,14 @@ export class PendingReplayer {
    * Replays a batch; on a refusal, returns the longest Retry-After any refusal of the round carried
    * (one worker's Retry-After must not be forgotten because another was refused by the breaker).
    */
-  private async replay(items: PendingItem[], signal: AbortSignal): Promise<'none' | { pushbackMs: number }> {
+  private async replay(
+    items: PendingItem[],
+    signal: AbortSignal,
+  ): Promise<'none' | { pushbackMs: number; error: unknown }> {
     const concurrency = this.options.concurrency ?? 16;
     let next = 0;
     let refused = false;
+    let error: unknown;
     let pushbackMs = 0;
     const worker = async () => {
       while (!refused && !signal.aborted && next < items.length) {
@@ -145,6 +155,7 @@ export class PendingReplayer {
             );
             await this.journal.markStored([item.item_id]);
           } else {
+            if (!refused) error = err;
             refused = true;
             // Our own breaker's open period is not memory's Retry-After: it ends on evidence of
             // health, which calls `resume()`.
@@ -155,7 +166,7 @@ export class PendingReplayer {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-    return refused ? { pushbackMs } : 'none';
+    return refused ? { pushbackMs, error } : 'none';
   }
 
   async stop() {

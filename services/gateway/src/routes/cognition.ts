@@ -36,7 +36,7 @@ export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) 
         { user_id: request.user.id, conversation_id, analysis_type: type },
         {
           requestId: request.id,
-          deadline: Date.now() + deps.timeoutMs,
+          deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
           schema: analysisResult(conversation_id),
         },
       );
@@ -48,7 +48,11 @@ export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) 
     return deps.cognition.callTool(
       'search_history',
       { user_id: request.user.id, query, limit },
-      { requestId: request.id, deadline: Date.now() + deps.timeoutMs, schema: searchResult(request.user.id) },
+      {
+        requestId: request.id,
+        deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
+        schema: searchResult(request.user.id),
+      },
     );
   });
 }

@@ -53,7 +53,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps) {
             { user_id: user.id, limit: 5 },
             {
               requestId: request.id,
-              deadline: Date.now() + deps.cognitionTimeoutMs,
+              deadline: deps.cognition.deadlineAfter(deps.cognitionTimeoutMs),
               schema: contextResult(user.id),
             },
           ),

@@ -117,7 +117,7 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
             { user_id: user, query: query ?? null, limit },
             {
               requestId: request.id,
-              deadline: Date.now() + deps.timeoutMs,
+              deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
               schema: contextResult(user),
             },
           ),

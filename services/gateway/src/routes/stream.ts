@@ -66,7 +66,8 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps) {
       const clock = deps.clock ?? systemClock;
       let expiry: unknown;
       const armExpiry = () => {
-        const left = (user.expiresAt ?? Number.POSITIVE_INFINITY) - clock.now();
+        // `expiresAt` is the token's claim: a timestamp, so wall time.
+        const left = (user.expiresAt ?? Number.POSITIVE_INFINITY) - clock.wallNow();
         if (left === Number.POSITIVE_INFINITY) return;
         if (left <= 0) return conn.fail('Token expired; reconnect with a fresh token', 'token_expired');
         expiry = clock.setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));

@@ -1,22 +1,7 @@
+import { FakeClock } from '@cortex/resilience';
 import { describe, expect, it } from 'vitest';
-import { EventHub, type HubTimers } from './event-hub';
+import { EventHub } from './event-hub';
 import type { StreamSink } from './sse-connection';
-
-class FakeTimers implements HubTimers {
-  active = new Map<number, () => void>();
-  private next = 1;
-  setInterval(fn: () => void) {
-    const id = this.next++;
-    this.active.set(id, fn);
-    return id;
-  }
-  clearInterval(handle: unknown) {
-    this.active.delete(handle as number);
-  }
-  tick() {
-    for (const fn of this.active.values()) fn();
-  }
-}
 
 function sink(userId: string) {
   const got: { kind: string; payload: object; seq?: number }[] = [];
@@ -36,7 +21,7 @@ function sink(userId: string) {
 
 describe('EventHub', () => {
   it("delivers to the user's own streams only", () => {
-    const hub = new EventHub(1000, new FakeTimers());
+    const hub = new EventHub(1000, new FakeClock(0));
     const a1 = sink('alice');
     const a2 = sink('alice');
     const b = sink('bob');
@@ -52,7 +37,7 @@ describe('EventHub', () => {
   });
 
   it('gives a stream that showed an input pending its stored copy as a position only', async () => {
-    const hub = new EventHub(1000, new FakeTimers());
+    const hub = new EventHub(1000, new FakeClock(0));
     const early = sink('u');
     hub.subscribe(early.s);
     hub.publishPending('u', { id: 'p' });
@@ -74,7 +59,7 @@ describe('EventHub', () => {
   });
 
   it('never shows a pending copy after its stored one, even to streams opened since', () => {
-    const hub = new EventHub(1000, new FakeTimers());
+    const hub = new EventHub(1000, new FakeClock(0));
     hub.noteStored('gone'); // stored while nobody of this user listened here
     const x = sink('u');
     hub.subscribe(x.s);
@@ -89,22 +74,27 @@ describe('EventHub', () => {
   });
 
   it('runs one shared heartbeat timer, only while someone listens', () => {
-    const timers = new FakeTimers();
-    const hub = new EventHub(1000, timers);
+    const clock = new FakeClock(Date.parse('2026-01-01T00:00:00.000Z'));
+    const hub = new EventHub(1000, clock);
     const x = sink('u');
     const y = sink('v');
     const offX = hub.subscribe(x.s);
     const offY = hub.subscribe(y.s);
-    expect(timers.active.size).toBe(1);
-    timers.tick();
-    expect(x.got[0]?.payload).toMatchObject({ type: 'heartbeat' });
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(999);
+    expect(x.got).toEqual([]);
+    clock.advance(1);
+    expect(x.got[0]?.payload).toEqual({ type: 'heartbeat', timestamp: '2026-01-01T00:00:01.000Z' });
     expect(y.got[0]?.payload).toMatchObject({ type: 'heartbeat' });
+    clock.advance(1000); // and again, on the one timer
+    expect(x.got).toHaveLength(2);
+    expect(clock.pendingTimers).toBe(1);
     offX();
     offX();
     expect(hub.size).toBe(1);
     offY();
     expect(hub.size).toBe(0);
-    expect(timers.active.size).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
     expect(hub.count('u')).toBe(0);
   });
 });

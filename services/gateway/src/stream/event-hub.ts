@@ -1,16 +1,7 @@
+import { type Clock, systemClock, type TimerHandle, unrefTimer } from '@cortex/resilience';
 import type { StreamSink } from './sse-connection';
 
-export interface HubTimers {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
 const RECENT_LIMIT = 10_000;
-
-const realTimers: HubTimers = {
-  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-};
 
 /**
  * Fans events out to each user's open streams. Only the user's own sinks are ever looked up, so
@@ -23,7 +14,7 @@ const realTimers: HubTimers = {
  */
 export class EventHub {
   private readonly byUser = new Map<string, Set<StreamSink>>();
-  private heartbeat: unknown;
+  private heartbeat: TimerHandle | undefined;
   private total = 0;
   private closed = false;
   /** Item ids stored lately, so a late "pending" copy of one (a timed-out store that had in fact
@@ -34,7 +25,7 @@ export class EventHub {
 
   constructor(
     private readonly heartbeatMs: number,
-    private readonly timers: HubTimers = realTimers,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get size() {
@@ -60,8 +51,7 @@ export class EventHub {
     set.add(sink);
     this.shownPending.set(sink, new Set());
     this.total++;
-    if (this.heartbeat === undefined)
-      this.heartbeat = this.timers.setInterval(() => this.beat(), this.heartbeatMs);
+    if (this.heartbeat === undefined) this.armHeartbeat();
     let done = false;
     return () => {
       if (done) return;
@@ -71,7 +61,7 @@ export class EventHub {
       this.shownPending.delete(sink);
       if (s?.size === 0) this.byUser.delete(sink.userId);
       if (this.total === 0 && this.heartbeat !== undefined) {
-        this.timers.clearInterval(this.heartbeat);
+        this.clock.clearTimeout(this.heartbeat);
         this.heartbeat = undefined;
       }
     };
@@ -112,8 +102,17 @@ export class EventHub {
     return this.shownPending.get(sink)?.delete(payload.id) ? undefined : payload;
   }
 
+  /** Every `heartbeatMs` while anyone listens; it must not keep a stopping process alive. */
+  private armHeartbeat() {
+    this.heartbeat = this.clock.setTimeout(() => {
+      this.beat();
+      this.armHeartbeat();
+    }, this.heartbeatMs);
+    unrefTimer(this.heartbeat);
+  }
+
   private beat() {
-    const payload = { type: 'heartbeat', timestamp: new Date().toISOString() };
+    const payload = { type: 'heartbeat', timestamp: new Date(this.clock.wallNow()).toISOString() };
     for (const set of this.byUser.values()) for (const sink of set) sink.send(payload);
   }
 

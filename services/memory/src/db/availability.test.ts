@@ -1,35 +1,12 @@
 import { hasCode } from '@cortex/errors';
+import { FakeClock } from '@cortex/resilience';
 import { describe, expect, it } from 'vitest';
-import { DatabaseGate, type GateClock } from './availability';
+import { DatabaseGate } from './availability';
 import type { Database } from './database';
 
-/** Timers that fire only when the test advances time. */
-class ManualClock implements GateClock {
-  time = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  now = () => this.time;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  };
-  clearTimeout = (handle: unknown) => {
-    this.timers.delete(handle as number);
-  };
-  get pending() {
-    return [...this.timers.values()].map((t) => t.at - this.time);
-  }
-  /** Fires every timer due by now + ms, then lets the probe it started settle. */
-  async advance(ms: number) {
-    this.time += ms;
-    for (const [id, t] of [...this.timers]) {
-      if (t.at > this.time) continue;
-      this.timers.delete(id);
-      t.fn();
-    }
-    for (let i = 0; i < 10; i++) await Promise.resolve();
-  }
+/** A clock whose timers fire only when the test advances it; `random: () => 1` makes the jitter exact. */
+function manual() {
+  return { clock: new FakeClock(0), random: () => 1 };
 }
 
 /** A database whose reachability the test switches; it counts what reaches it. */
@@ -65,7 +42,7 @@ async function refusal(p: Promise<unknown>) {
 describe('DatabaseGate', () => {
   it('lets calls through while the database answers', async () => {
     const { db, state } = fakeDatabase();
-    const gate = new DatabaseGate(db, { clock: new ManualClock() });
+    const gate = new DatabaseGate(db, manual());
     expect(await gate.start()).toBe(true); // one probe
     await gate.query('SELECT 1');
     await gate.transaction((tx) => tx.query('SELECT 2'));
@@ -74,9 +51,9 @@ describe('DatabaseGate', () => {
   });
 
   it('after a connection failure refuses at once, probes alone with backoff, and recovers', async () => {
-    const clock = new ManualClock();
+    const { clock, random } = manual();
     const { db, state } = fakeDatabase();
-    const gate = new DatabaseGate(db, { clock, minBackoffMs: 100, maxBackoffMs: 400 });
+    const gate = new DatabaseGate(db, { clock, random, minBackoffMs: 100, maxBackoffMs: 400 });
     await gate.start();
 
     state.reachable = false;
@@ -90,28 +67,54 @@ describe('DatabaseGate', () => {
     expect(state.calls).toBe(before);
     expect(gate.stats.fastFailures).toBe(50);
     expect(refused[0]?.retryAfterMs).toBe(100);
-    expect(clock.pending).toEqual([100]);
+    expect(clock.pendingTimers).toBe(1);
 
-    // Failed probes back off 100, 200, 400, 400 … each alone.
-    await clock.advance(100);
-    expect(clock.pending).toEqual([200]);
-    await clock.advance(200);
-    expect(clock.pending).toEqual([400]);
-    await clock.advance(400);
-    expect(clock.pending).toEqual([400]);
+    // Failed probes back off 100, 200, 400, 400 … each alone (probes counts start's too).
+    const probesAfter = async (ms: number) => {
+      await clock.advanceAsync(ms - 1);
+      const early = gate.stats.probes;
+      await clock.advanceAsync(1);
+      return [early, gate.stats.probes];
+    };
+    expect(await probesAfter(100)).toEqual([1, 2]);
+    expect(gate.retryAfterMs).toBe(200);
+    expect(await probesAfter(200)).toEqual([2, 3]);
+    expect(gate.retryAfterMs).toBe(400);
+    expect(await probesAfter(400)).toEqual([3, 4]);
+    expect(gate.retryAfterMs).toBe(400);
     expect(gate.stats.probes).toBe(4); // start + 3
     expect(state.calls).toBe(before + 3);
 
     state.reachable = true;
-    await clock.advance(400);
+    expect(await probesAfter(400)).toEqual([4, 5]);
     expect(gate.state).toBe('up');
-    expect(clock.pending).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
     await gate.query('SELECT 1');
+  });
+
+  it('spreads its probes with jitter, so instances that lost one database do not probe in step', async () => {
+    const clock = new FakeClock(0);
+    const { db, state } = fakeDatabase();
+    const gate = new DatabaseGate(db, { clock, random: () => 0.5, minBackoffMs: 100, maxBackoffMs: 400 });
+    await gate.start();
+    state.reachable = false;
+    await gate.query('SELECT 1').catch(() => {});
+    const probes: number[] = [];
+    for (let t = 0; t < 1_000; t += 10) {
+      const before = gate.stats.probes;
+      await clock.advanceAsync(10);
+      if (gate.stats.probes > before) probes.push(clock.now());
+    }
+    // Half of 100, 200, 400, 400, 400 …: full jitter at 0.5.
+    expect(probes.slice(0, 4)).toEqual([50, 150, 350, 550]);
+    // Retry-After never promises less than the first backoff step.
+    expect(gate.retryAfterMs).toBeGreaterThanOrEqual(100);
+    await gate.close();
   });
 
   it('does not take the database out for a slow or bad statement', async () => {
     const { db, state } = fakeDatabase();
-    const gate = new DatabaseGate(db, { clock: new ManualClock() });
+    const gate = new DatabaseGate(db, manual());
     await gate.start();
     state.reachable = false;
     state.failure = { code: '57014', message: 'canceling statement due to statement timeout' };
@@ -122,12 +125,13 @@ describe('DatabaseGate', () => {
   });
 
   it('keeps retrying preparation (migrations) and tells unreachable from migration failure', async () => {
-    const clock = new ManualClock();
+    const { clock, random } = manual();
     const { db, state } = fakeDatabase();
     let migrationBroken = false;
     const changes: string[] = [];
     const gate = new DatabaseGate(db, {
       clock,
+      random,
       prepare: async (d) => {
         await d.query('SELECT 1');
         if (migrationBroken) throw Object.assign(new Error('syntax error'), { code: '42601' });
@@ -143,26 +147,26 @@ describe('DatabaseGate', () => {
 
     state.reachable = true;
     migrationBroken = true;
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(gate.reason).toBe('migration_failed');
     expect((await refusal(gate.exec('SELECT 1'))).message).toMatch(/schema/);
 
     migrationBroken = false;
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(gate.state).toBe('up');
     expect(changes).toEqual(['starting:unreachable', 'starting:migration_failed', 'up:']);
   });
 
   it('stops probing when closed', async () => {
-    const clock = new ManualClock();
+    const { clock, random } = manual();
     const { db, state } = fakeDatabase();
-    const gate = new DatabaseGate(db, { clock });
+    const gate = new DatabaseGate(db, { clock, random });
     await gate.start();
     state.reachable = false;
     await gate.query('SELECT 1').catch(() => {});
-    expect(clock.pending).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(1);
     await gate.close();
-    expect(clock.pending).toHaveLength(0);
+    expect(clock.pendingTimers).toBe(0);
     expect(gate.state).toBe('closed');
     await refusal(gate.query('SELECT 1'));
   });

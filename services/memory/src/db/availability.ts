@@ -1,31 +1,15 @@
 import { CortexError } from '@cortex/errors';
+import { BackoffLoop, type Clock } from '@cortex/resilience';
 import type { Database, Queryable, QueryResult } from './database';
 import { isConnectionFailure } from './db-errors';
-
-/** The timers the gate needs, injectable so tests drive probes without waiting. */
-export interface GateClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: GateClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // A pending probe must not keep a stopping process alive.
-    t.unref();
-    return t;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** `starting`: not yet prepared (migrated); `down`: lost after it was up. */
 export type GateState = 'starting' | 'up' | 'down' | 'closed';
 export type DownReason = 'unreachable' | 'migration_failed';
 
 export interface GateOptions {
-  clock?: GateClock;
+  clock?: Clock;
+  random?: () => number;
   /** Must succeed once before any call is let through (migrations); retried until it does. */
   prepare?: (db: Database) => Promise<void>;
   minBackoffMs?: number;
@@ -53,23 +37,29 @@ export class DatabaseGate implements Database {
   private current: GateState = 'starting';
   private why: DownReason | undefined = 'unreachable';
   private prepared: boolean;
-  private attempt = 0;
-  private timer: unknown;
-  private nextProbeAt = 0;
-  private probing: Promise<void> | undefined;
-  private readonly clock: GateClock;
+  private readonly probes: BackoffLoop;
+  private readonly stopped = new AbortController();
+  private recovering: Promise<void> | undefined;
   private readonly minBackoffMs: number;
-  private readonly maxBackoffMs: number;
 
   constructor(
     private readonly inner: Database,
     private readonly options: GateOptions = {},
   ) {
     this.kind = inner.kind;
-    this.clock = options.clock ?? systemClock;
     this.prepared = options.prepare === undefined;
     this.minBackoffMs = options.minBackoffMs ?? 100;
-    this.maxBackoffMs = Math.max(this.minBackoffMs, options.maxBackoffMs ?? 2000);
+    // Jittered, so that several memory instances that lost one database do not probe in step.
+    this.probes = new BackoffLoop({
+      name: 'database.probe',
+      backoff: {
+        baseDelayMs: this.minBackoffMs,
+        maxDelayMs: Math.max(this.minBackoffMs, options.maxBackoffMs ?? 2000),
+        jitter: 'full',
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
   }
 
   get state(): GateState {
@@ -83,7 +73,7 @@ export class DatabaseGate implements Database {
 
   /** Milliseconds until the next probe, the honest `Retry-After` while down. */
   get retryAfterMs(): number {
-    return Math.max(this.minBackoffMs, this.nextProbeAt - this.clock.now());
+    return Math.max(this.minBackoffMs, this.probes.remainingMs);
   }
 
   /**
@@ -91,7 +81,9 @@ export class DatabaseGate implements Database {
    * is built; if it fails the gate keeps trying in the background. Resolves true when up.
    */
   async start(): Promise<boolean> {
-    if (this.current === 'starting' && !this.timer) await this.probe();
+    if (this.current === 'starting' && this.recovering === undefined) {
+      await this.probe().catch((err: unknown) => this.recover(err));
+    }
     return this.current === 'up';
   }
 
@@ -115,13 +107,12 @@ export class DatabaseGate implements Database {
   /** Stops probing without closing the wrapped database (when someone else owns it). */
   stop() {
     this.current = 'closed';
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopped.abort();
   }
 
   async close() {
     this.stop();
-    await this.probing;
+    await this.recovering;
     await this.inner.close();
   }
 
@@ -155,28 +146,19 @@ export class DatabaseGate implements Database {
     if (this.current !== 'up') return;
     this.current = 'down';
     this.why = 'unreachable';
-    this.attempt = 0;
     this.options.onChange?.('down', 'unreachable', err);
-    this.schedule();
+    this.recover(err);
   }
 
-  private schedule() {
-    if (this.current === 'closed' || this.timer !== undefined) return;
-    const delay = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** this.attempt);
-    this.attempt++;
-    this.nextProbeAt = this.clock.now() + delay;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.probe();
-    }, delay);
-  }
-
-  /** One probe at a time: the first preparation, then a plain `SELECT 1`. */
-  private probe(): Promise<void> {
-    this.probing ??= this.runProbe().finally(() => {
-      this.probing = undefined;
-    });
-    return this.probing;
+  /** Probes in the background, backing off, until the database answers (or the gate closes). */
+  private recover(err: unknown) {
+    if (this.current === 'closed' || this.recovering !== undefined) return;
+    this.probes.failed(err);
+    this.recovering = this.probes
+      .run(() => this.probe(), { signal: this.stopped.signal })
+      .finally(() => {
+        this.recovering = undefined;
+      });
   }
 
   // A method, not an inline comparison: the state may change while a probe awaits.
@@ -184,7 +166,8 @@ export class DatabaseGate implements Database {
     return this.current === 'closed';
   }
 
-  private async runProbe() {
+  /** One probe: the first preparation, then a plain `SELECT 1`. Rejects while the database is away. */
+  private async probe() {
     if (this.current === 'closed') return;
     this.stats.probes++;
     try {
@@ -198,15 +181,16 @@ export class DatabaseGate implements Database {
       if (this.closed()) return;
       const reason: DownReason =
         this.prepared || isConnectionFailure(err) ? 'unreachable' : 'migration_failed';
-      if (reason !== this.why || this.attempt === 0) this.options.onChange?.(this.current, reason, err);
+      // The first failure of a start is news (an outage was announced by markDown); after that
+      // only a change of reason is.
+      if (reason !== this.why || this.probes.failures === 0)
+        this.options.onChange?.(this.current, reason, err);
       this.why = reason;
-      this.schedule();
-      return;
+      throw err;
     }
     if (this.closed()) return;
     this.current = 'up';
     this.why = undefined;
-    this.attempt = 0;
     this.options.onChange?.('up', undefined);
   }
 }

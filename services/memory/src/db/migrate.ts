@@ -19,8 +19,10 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 }
 
 /**
- * Applies pending migrations, each in its own transaction, under an advisory lock so that two
- * memory instances starting together do not both run them. Returns the versions applied.
+ * Applies the pending migrations all in one transaction: they land together or not at all, so a
+ * failed one leaves the schema as it was (and the start is retried), never half-migrated. The
+ * transaction-scoped advisory lock makes two memory instances starting together take turns: the
+ * second waits, then finds the migrations recorded. Returns the versions applied.
  */
 export async function migrate(db: Database, migrations = loadMigrations()): Promise<string[]> {
   return db.transaction(async (tx) => {

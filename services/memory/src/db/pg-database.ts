@@ -1,3 +1,4 @@
+import { BackoffLoop, type BackoffOptions, type Clock, systemClock, unrefTimer } from '@cortex/resilience';
 import pg from 'pg';
 import type { Database, PoolStats, Queryable, QueryResult } from './database';
 import { classifyDbError, isConnectionFailure, POOL_EXHAUSTED } from './db-errors';
@@ -14,6 +15,10 @@ export interface PgOptions {
    * (a partition) would otherwise stay "listening" for hours, and followers would only poll.
    */
   listenCheckMs?: number;
+  /** Backoff between attempts to reopen a lost LISTEN connection. */
+  listenBackoff?: BackoffOptions;
+  clock?: Clock;
+  random?: () => number;
 }
 
 // bigint (int8) as JS number: our sequence values stay far below 2^53.
@@ -22,7 +27,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 // statement_timeout is enforced by the server, which never sees a query lost on the way (a hung
 // network, a blackholing proxy); the client-side read timeout bounds those, a little later.
 const CLIENT_TIMEOUT_MARGIN_MS = 1000;
-const LISTEN_RETRY_MS = 500;
+const LISTEN_BACKOFF: BackoffOptions = { baseDelayMs: 250, maxDelayMs: 2000, jitter: 'full' };
 const LISTEN_CHECK_MS = 10_000;
 
 export class PgDatabase implements Database {
@@ -125,32 +130,62 @@ export class PgDatabase implements Database {
    * subscription comes up by itself later, announced the same way.
    */
   async listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void) {
+    const clock = this.options.clock ?? systemClock;
     let client: pg.Client | undefined;
-    let stopped = false;
-    let retryTimer: NodeJS.Timeout | undefined;
-    let checkTimer: NodeJS.Timeout | undefined;
+    const stopped = new AbortController();
+    let checkTimer: unknown;
+    const reconnects = new BackoffLoop({
+      name: 'database.listen',
+      backoff: this.options.listenBackoff ?? LISTEN_BACKOFF,
+      clock,
+      ...(this.options.random ? { random: this.options.random } : {}),
+    });
+    let reconnecting: Promise<void> | undefined;
     const discard = (c: pg.Client) => {
       c.removeAllListeners();
       c.on('error', () => {});
       void c.end().catch(() => {});
     };
-    const scheduleReconnect = () => {
-      if (stopped || retryTimer) return;
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        void connect(true);
-      }, LISTEN_RETRY_MS);
+    // Reopens in the background, backing off, until a connection listens again (or we stop).
+    const reconnect = (err: unknown) => {
+      if (stopped.signal.aborted || reconnecting) return;
+      reconnects.failed(err);
+      reconnecting = reconnects
+        .run(() => connect(true), {
+          signal: stopped.signal,
+          onFailure: (e) =>
+            this.options.onError?.(e as Error, 'LISTEN connection could not be opened; retrying'),
+        })
+        .finally(() => {
+          reconnecting = undefined;
+        });
     };
-    const lost = (c: pg.Client) => {
+    const lost = (c: pg.Client, err: unknown) => {
       // Only the live connection's loss matters; a discarded attempt may still report its end.
       if (c !== client) return;
       client = undefined;
-      clearInterval(checkTimer);
+      clock.clearTimeout(checkTimer);
       discard(c);
-      scheduleReconnect();
+      reconnect(err);
     };
+    const check = (c: pg.Client) => {
+      checkTimer = clock.setTimeout(() => {
+        c.query('SELECT 1').then(
+          () => {
+            if (c === client) check(c);
+          },
+          (err: Error) => {
+            if (c === client)
+              this.options.onError?.(err, 'LISTEN connection stopped answering; reconnecting');
+            lost(c, err);
+          },
+        );
+      }, this.options.listenCheckMs ?? LISTEN_CHECK_MS);
+      unrefTimer(checkTimer);
+    };
+    /** Opens the connection and listens; rejects when it cannot. */
     const connect = async (announce: boolean): Promise<void> => {
-      if (stopped) return;
+      if (stopped.signal.aborted) return;
       const c = new pg.Client({
         connectionString: this.options.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs,
@@ -162,36 +197,33 @@ export class PgDatabase implements Database {
       });
       c.on('error', (err) => {
         if (c === client) this.options.onError?.(err, 'LISTEN connection lost; reconnecting');
-        lost(c);
+        lost(c, err);
       });
-      c.on('end', () => lost(c));
+      c.on('end', () => lost(c, new Error('LISTEN connection ended')));
       try {
         await c.connect();
         await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       } catch (err) {
         discard(c);
-        // Unreachable or full (too many connections) at start is no reason not to start.
-        if (!announce && !['connection', 'busy'].includes(classifyDbError(err))) throw err;
-        this.options.onError?.(err as Error, 'LISTEN connection could not be opened; retrying');
-        scheduleReconnect();
-        return;
+        throw err;
       }
-      if (stopped) return discard(c);
+      if (stopped.signal.aborted) return discard(c);
       client = c;
-      checkTimer = setInterval(() => {
-        c.query('SELECT 1').catch((err: Error) => {
-          if (c === client) this.options.onError?.(err, 'LISTEN connection stopped answering; reconnecting');
-          lost(c);
-        });
-      }, this.options.listenCheckMs ?? LISTEN_CHECK_MS);
-      checkTimer.unref();
+      check(c);
       if (announce) onReconnect?.();
     };
-    await connect(false);
+    try {
+      await connect(false);
+    } catch (err) {
+      // Unreachable or full (too many connections) at start is no reason not to start.
+      if (!['connection', 'busy'].includes(classifyDbError(err))) throw err;
+      this.options.onError?.(err as Error, 'LISTEN connection could not be opened; retrying');
+      reconnect(err);
+    }
     const stop = async () => {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      clearInterval(checkTimer);
+      stopped.abort();
+      clock.clearTimeout(checkTimer);
+      // An attempt in flight is not awaited: it sees `stopped` when it lands and lets go.
       const c = client;
       client = undefined;
       if (c) {

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@cortex/resilience';
 import type { Database } from '../db/database';
 import { EVENTS_CHANNEL } from '../store/event-order';
 
@@ -11,6 +12,8 @@ export class FeedNotifier {
   private stop: (() => Promise<void>) | undefined;
   /** Counts wake-ups, so a waiter can tell one happened since it last looked. */
   epoch = 0;
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   async start(db: Database) {
     this.stop = await db.listen(
@@ -35,13 +38,13 @@ export class FeedNotifier {
     if (sinceEpoch !== this.epoch) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (notified: boolean) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         this.waiters.delete(done);
         resolve(notified);
       };
       const onAbort = () => done(false);
-      const timer = setTimeout(onAbort, timeoutMs);
+      const timer = this.clock.setTimeout(onAbort, timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(done);
     });

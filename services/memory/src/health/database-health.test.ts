@@ -1,3 +1,4 @@
+import { FakeClock } from '@cortex/resilience';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from '../app';
 import { DatabaseGate } from '../db/availability';
@@ -45,14 +46,14 @@ describe.each(testDatabases())('database health on $name', (target) => {
       if (sql.includes('pg_database_size')) sizeQueries++;
       return gate.query(sql, params);
     }) as DatabaseGate['query'];
-    let now = 0;
-    const health = databaseHealth(counting, { sizeMaxAgeMs: 30_000, now: () => now });
+    const clock = new FakeClock(0);
+    const health = databaseHealth(counting, { sizeMaxAgeMs: 30_000, clock });
     const burst = await Promise.all(Array.from({ length: 20 }, () => health(AbortSignal.timeout(5000))));
     expect(burst.every((h) => h.status === 'healthy')).toBe(true);
-    now += 29_999;
+    clock.advance(29_999);
     await health(AbortSignal.timeout(5000));
     expect(sizeQueries).toBe(1);
-    now += 1;
+    clock.advance(1);
     expect(await health(AbortSignal.timeout(5000))).toMatchObject({ status: 'healthy' });
     expect(sizeQueries).toBe(2);
   });

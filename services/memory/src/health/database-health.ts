@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@cortex/resilience';
 import type { DependencyHealth, HealthCheck } from '@cortex/service-kit';
 import type { DatabaseGate } from '../db/availability';
 import { mapDbError } from '../db/db-errors';
@@ -7,7 +8,7 @@ export interface DatabaseHealthOptions {
   quotaBytes?: number | undefined;
   /** How long a measured size is reused (ms): pg_database_size walks the data directory. */
   sizeMaxAgeMs?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export const STORAGE_SIZE_MAX_AGE_MS = 30_000;
@@ -23,11 +24,11 @@ export const STORAGE_WARNING_RATIO = 0.9;
  * PostgreSQL and PGlite.
  */
 export function databaseHealth(gate: DatabaseGate, options: DatabaseHealthOptions = {}): HealthCheck {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const maxAge = options.sizeMaxAgeMs ?? STORAGE_SIZE_MAX_AGE_MS;
   let size: { at: number; bytes: Promise<number> } | undefined;
   const measure = () => {
-    const at = now();
+    const at = clock.now();
     if (size && at - size.at < maxAge) return size.bytes;
     const bytes = gate
       .query<{ used: number | string }>('SELECT pg_database_size(current_database()) AS used')
