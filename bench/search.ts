@@ -18,11 +18,12 @@
  *
  * Prints tables, then one line of JSON.
  */
+
 import { performance } from 'node:perf_hooks';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import pg from 'pg';
 import { request } from 'undici';
 import { rankMatches, scoreItems } from '../services/cognition/src/context/rank';
-import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import {
   DEFAULT_SEARCH_BOUNDS,
   SEARCH_SETTINGS_SQL,

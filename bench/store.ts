@@ -7,13 +7,14 @@
  *
  * Prints a table, then one line of JSON.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { buildMemoryApp } from '../services/memory/src/app';
-import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import { loadMemoryEnv } from '../services/memory/src/env';
 import { BENCH_GATEWAY_SERVICE_SECRET, gatewayServiceAuth } from './lib/service-tokens';
 

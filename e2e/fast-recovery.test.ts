@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatewayHealthDetails, http } from './harness/http';
 import { type Answer, InputLedger, makeUsers, reconcile, storedInputs, type User } from './harness/ledger';

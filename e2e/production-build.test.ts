@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { absoluteLinks, deployCommand, deployedPackages, devOnly } from '../infra/production-closure';

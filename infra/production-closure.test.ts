@@ -9,6 +9,7 @@ import {
   devOnly,
   namesIn,
   productionClosure,
+  TEST_SUPPORT,
   workspaceManifests,
 } from './production-closure';
 
@@ -30,6 +31,9 @@ describe('devOnly', () => {
       '@biomejs/biome',
       'fast-check',
       '@types/pg',
+      '@cortex/testing',
+      // A dependency of @cortex/testing only: test support does not make it a run-time package.
+      '@cortex/fault-proxy',
     ]) {
       expect(isDev(name), name).toBe(true);
     }
@@ -87,6 +91,7 @@ describe.each(SERVICES)('the production closure of @cortex/%s', (name) => {
     expect(closure.has('@cortex/service-kit')).toBe(true);
     const isDev = devOnly();
     expect([...closure].filter(isDev)).toEqual([]);
+    expect(closure.has(TEST_SUPPORT)).toBe(false);
   });
 });
 
@@ -106,6 +111,7 @@ describe('package manifests', () => {
     'packages/network-client',
     'packages/resilience',
     'packages/service-kit',
+    'packages/testing',
     ...SERVICES.map((s) => `services/${s}`),
   ])('%s exports its sources under @cortex/source and its build by default, and publishes dist', (dir) => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {

@@ -29,13 +29,17 @@ export function workspaceManifests(root = REPO_ROOT): PackageJson[] {
 /** Tools that only build, type-check or test: never needed at run time. */
 export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
 
+/** The workspace's test fixtures: only ever a devDependency, so what it depends on is dev too. */
+export const TEST_SUPPORT = '@cortex/testing';
+
 /**
  * Names that must not be in a production closure: every devDependency of the workspace that no
  * workspace package needs at run time (undici is a test tool of e2e but a dependency of the
  * network client), the build and test tools, and any `@types/*`.
  */
 export function devOnly(manifests = workspaceManifests()): (name: string) => boolean {
-  const runtime = new Set(manifests.flatMap((m) => Object.keys(m.dependencies ?? {})));
+  const shipped = manifests.filter((m) => m.name !== TEST_SUPPORT);
+  const runtime = new Set(shipped.flatMap((m) => Object.keys(m.dependencies ?? {})));
   const dev = new Set([...manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})), ...TOOLING]);
   return (name) => name.startsWith('@types/') || (dev.has(name) && !runtime.has(name));
 }

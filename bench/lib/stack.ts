@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import { DATABASE_URL } from './env';
 import { freePort } from './ports';
 import { BenchService } from './service';

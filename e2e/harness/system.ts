@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultProxy } from '@cortex/fault-proxy';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import { ServiceProcess } from './service-process';
 import { serviceSecretsEnv } from './service-tokens';
 import { TEST_SECRET } from './tokens';

@@ -1,13 +1,12 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker';
 import { wrap } from './compose';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import { GuardedTimeout } from './guarded-timeout';
 import { type Attempt, type AttemptContext, callNext, type Policy, rootContext } from './policy';
 import { createServicePolicy } from './policy-for-service';
-import { capture } from './test-support';
 import { TimeoutPolicy } from './timeout';
 import { TimerWheel } from './timer-wheel';
 

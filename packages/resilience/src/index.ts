@@ -31,7 +31,6 @@ export {
   type DependencyStatsSnapshot,
 } from './dependency-stats';
 export { type BreakerState, Emitter, type GiveUpReason, type Listener, type ResilienceEvent } from './events';
-export { FakeClock, flush } from './fake-clock';
 export {
   type Alternative,
   type FallbackCall,

@@ -1,10 +1,9 @@
 import { CortexError } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { Emitter } from './events';
-import { FakeClock } from './fake-clock';
 import { createMetricsCollector } from './metrics';
 import { createServicePolicy } from './policy-for-service';
-import { capture } from './test-support';
 
 describe('metrics from the event stream', () => {
   it('counts requests, errors by code, retries by reason, breaker state and latency', async () => {

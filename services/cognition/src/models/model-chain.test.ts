@@ -1,5 +1,5 @@
 import { CortexError } from '@cortex/errors';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
 import { createBackendPolicy } from './backend-policy';
