@@ -23,11 +23,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isolatedSchemaUrl } from '@cortex/testing';
+import { freePort, isolatedSchemaUrl } from '@cortex/testing';
 import { request } from 'undici';
 import { deployCommand } from '../infra/production-closure';
 import { DATABASE_URL, envNumber, machineNote } from './lib/env';
-import { freePort } from './lib/ports';
 import { printJson, printTable, progress } from './lib/report';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { inBandError } from '@cortex/errors';
+import { http, serviceAuth, tokenFor } from '@cortex/testing';
 import { createParser } from 'eventsource-parser';
 import { request } from 'undici';
-import { http } from './http';
-import { serviceAuth } from './service-tokens';
-import { tokenFor } from './tokens';
 
 export interface User {
   id: string;

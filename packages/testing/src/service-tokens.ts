@@ -4,7 +4,7 @@ export type Caller = 'gateway' | 'cognition';
 export type Callee = 'memory' | 'cognition';
 
 /**
- * The service secrets every e2e system runs with: real, distinct, strong, set as production sets
+ * The service secrets every e2e system and bench stack runs with: real, distinct, strong, set as production sets
  * them (never the built-in development secrets, which production refuses).
  */
 export const SERVICE_SECRETS: Record<Caller, string> = {
