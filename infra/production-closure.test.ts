@@ -18,6 +18,15 @@ import {
 // output the image copies, and runs it.
 
 const SERVICES = ['gateway', 'memory', 'cognition'];
+const PROJECT_DIRS = [
+  'packages/errors',
+  'packages/fault-proxy',
+  'packages/network-client',
+  'packages/resilience',
+  'packages/service-kit',
+  'packages/testing',
+  ...SERVICES.map((s) => `services/${s}`),
+];
 
 describe('devOnly', () => {
   const isDev = devOnly();
@@ -105,26 +114,37 @@ describe('package manifests', () => {
     }
   });
 
-  it.each([
-    'packages/errors',
-    'packages/fault-proxy',
-    'packages/network-client',
-    'packages/resilience',
-    'packages/service-kit',
-    'packages/testing',
-    ...SERVICES.map((s) => `services/${s}`),
-  ])('%s exports its sources under @cortex/source and its build by default, and publishes dist', (dir) => {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
-      exports: Record<string, Record<string, string>>;
-      files: string[];
-    };
-    for (const [subpath, target] of Object.entries(pkg.exports)) {
-      expect(Object.keys(target), subpath).toEqual(['@cortex/source', 'default']);
-      expect(target['@cortex/source'], subpath).toMatch(/^\.\/src\/.+\.ts$/);
-      expect(target.default, subpath).toBe(
-        target['@cortex/source']?.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js'),
-      );
-    }
-    expect(pkg.files).toContain('dist');
-  });
+  it.each(PROJECT_DIRS)(
+    '%s exports its sources under @cortex/source and its build by default, and publishes dist',
+    (dir) => {
+      const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
+        exports: Record<string, Record<string, string>>;
+        files: string[];
+      };
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        expect(Object.keys(target), subpath).toEqual(['@cortex/source', 'default']);
+        expect(target['@cortex/source'], subpath).toMatch(/^\.\/src\/.+\.ts$/);
+        expect(target.default, subpath).toBe(
+          target['@cortex/source']?.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js'),
+        );
+      }
+      expect(pkg.files).toContain('dist');
+    },
+  );
+
+  it.each(PROJECT_DIRS)(
+    "%s's source exports are knip's paths too (tsconfig.knip.json), so knip reads sources, not dist",
+    (dir) => {
+      const knipPaths = readFileSync(join(REPO_ROOT, 'tsconfig.knip.json'), 'utf8');
+      const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
+        name: string;
+        exports: Record<string, Record<string, string>>;
+      };
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        const name = `${pkg.name}${subpath.slice(1)}`;
+        const source = `./${dir}/${target['@cortex/source']?.slice(2)}`;
+        expect(knipPaths, name).toContain(`"${name}": ["${source}"]`);
+      }
+    },
+  );
 });

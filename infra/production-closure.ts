@@ -27,7 +27,7 @@ export function workspaceManifests(root = REPO_ROOT): PackageJson[] {
 }
 
 /** Tools that only build, type-check or test: never needed at run time. */
-export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
+const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
 
 /** The workspace's test fixtures: only ever a devDependency, so what it depends on is dev too. */
 export const TEST_SUPPORT = '@cortex/testing';

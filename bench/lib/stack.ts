@@ -28,7 +28,7 @@ export const BENCH_GATEWAY_ENV = {
  * `BENCH_GATEWAY_X=v` / `BENCH_MEMORY_X=v` in the bench's environment set `X=v` for that service:
  * any service setting can be tried from the command line (options given in code win).
  */
-export function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = process.env) {
+function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = process.env) {
   return Object.fromEntries(
     Object.entries(source)
       .filter(([k, v]) => k.startsWith(prefix) && v !== undefined)

@@ -191,17 +191,6 @@ export function reconcile(
   };
 }
 
-/** The user's stored inputs through the gateway's own `GET /history` (the contract's view). */
-export async function historyOf(gatewayUrl: string, user: User) {
-  const res = await http('GET', `${gatewayUrl}/history?limit=1000`, { token: user.token });
-  if (res.status !== 200) throw new Error(`history answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return (res.body.items as { id: string; content: string }[]).map((i) => ({
-    ...i,
-    user_id: user.id,
-    seq: 0,
-  }));
-}
-
 /** p-th percentile (0..100) of `values`. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;

@@ -3,7 +3,7 @@ import { type ErrorCode, isErrorCode } from './codes';
 import { CortexError } from './cortex-error';
 
 /** The contract's error body, as read by clients (and by our own network client). */
-export const errorBodySchema = z.object({
+const errorBodySchema = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),

@@ -1,4 +1,4 @@
-export type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
+type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
 
 export interface DependencyHealth {
   status: HealthStatus;

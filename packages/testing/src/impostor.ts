@@ -322,7 +322,7 @@ export class Impostor {
 export type RequestKind = 'history' | 'events' | 'health' | 'other';
 
 /** `history` (what GET /history calls), `events` (the gateway's feed), `health`, or `other`. */
-export function kindOf(path: string): RequestKind {
+function kindOf(path: string): RequestKind {
   if (path.startsWith('/resource/history/')) return 'history';
   if (path.startsWith('/resource/events')) return 'events';
   if (path.startsWith('/health')) return 'health';

@@ -7,7 +7,7 @@ export interface Sample {
 }
 
 /** Prometheus text format → samples (comments and types skipped). */
-export function parseMetrics(text: string): Sample[] {
+function parseMetrics(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

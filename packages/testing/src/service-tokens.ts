@@ -17,7 +17,7 @@ export const SERVICE_SECRETS: Record<Caller, string> = {
 const current = new Map<string, { token: Promise<string>; renewAt: number }>();
 
 /** A current service token, as the caller's own network client would send it. */
-export function serviceToken(caller: Caller = 'gateway', audience: Callee = 'memory'): Promise<string> {
+function serviceToken(caller: Caller = 'gateway', audience: Callee = 'memory'): Promise<string> {
   const key = `${caller}>${audience}`;
   const hit = current.get(key);
   if (hit && Date.now() < hit.renewAt) return hit.token;
