@@ -25,6 +25,7 @@ export default defineConfig({
             'infra/**/*.test.ts',
             'e2e/harness/**/*.test.ts',
             'scripts/**/*.test.ts',
+            'docs/**/*.test.ts',
           ],
           exclude: ['**/node_modules/**'],
           globalSetup,

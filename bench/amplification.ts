@@ -16,18 +16,17 @@
  * Env: BENCH_REQUESTS (K, default 3000), BENCH_RATE (client requests per second, default 300),
  * BENCH_CONNECTIONS (32). The last line of stdout is the result as JSON.
  */
+
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Impostor, memoryBreakerState, serviceAuth, usersWithTokens } from '@cortex/testing';
 import { Pool } from 'undici';
 import { envNumber, machineNote } from './lib/env';
-import { Impostor } from './lib/impostor';
 import { outcomesOf, runLoad } from './lib/load';
-import { memoryBreakerState } from './lib/metrics';
 import { outcomeOf } from './lib/outcome';
 import { printJson, printTable, progress } from './lib/report';
 import { Stack } from './lib/stack';
 import { round } from './lib/stats';
-import { usersWithTokens } from './lib/tokens';
 
 const K = Math.max(1, Math.round(envNumber('BENCH_REQUESTS', 3000)));
 const RATE = Math.max(1, envNumber('BENCH_RATE', 300));
@@ -52,8 +51,15 @@ interface Row {
 const delta = (before: Map<string, number>, after: Map<string, number>, kind: string) =>
   (after.get(kind) ?? 0) - (before.get(kind) ?? 0);
 
+/**
+ * A "memory" that is up but broken: every request gets 503 with an error body and no Retry-After,
+ * so nothing tells the caller when to come back. Connections stay open a minute, as a real one's.
+ */
+const brokenMemory = () =>
+  Impostor.start({ kind: 'status', status: 503, errorBody: true }, { keepAliveTimeoutMs: 60_000 });
+
 async function ours(label: string, gatewayEnv: Record<string, string>): Promise<Row> {
-  const impostor = await Impostor.start();
+  const impostor = await brokenMemory();
   progress(`${label}: gateway in front of the impostor`);
   const stack = await Stack.start({
     memory: false,
@@ -97,14 +103,18 @@ async function ours(label: string, gatewayEnv: Record<string, string>): Promise<
 
 /** The loop many clients write: try, sleep (full jitter, doubling), try again, up to 4 times. */
 async function naive(): Promise<Row> {
-  const impostor = await Impostor.start();
+  const impostor = await brokenMemory();
   const pool = new Pool(impostor.url, { connections: 256 });
   progress(`naive retry loop: ${K} calls at ${RATE}/s, ${ATTEMPTS} attempts each`);
   let failed = 0;
   const call = async (i: number) => {
     const path = `/resource/history/${encodeURIComponent(`bench-user-${i % CONNECTIONS}`)}?limit=50`;
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const res = await pool.request({ path, method: 'GET', headers: { accept: 'text/event-stream' } });
+      const res = await pool.request({
+        path,
+        method: 'GET',
+        headers: { accept: 'text/event-stream', ...(await serviceAuth()) },
+      });
       await res.body.dump();
       if (res.statusCode < 500) return;
       if (attempt < ATTEMPTS) {

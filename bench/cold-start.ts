@@ -15,6 +15,7 @@
  * (DATABASE_URL, a fresh schema); cognition and the gateway alone (their /health answers 200,
  * "warning", while memory is away). Runs alternate between the two ways so load drifts hit both.
  */
+
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,11 +23,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { freePort, isolatedSchemaUrl } from '@cortex/testing';
 import { request } from 'undici';
 import { deployCommand } from '../infra/production-closure';
 import { DATABASE_URL, envNumber, machineNote } from './lib/env';
-import { freePort } from './lib/ports';
 import { printJson, printTable, progress } from './lib/report';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -20,20 +20,19 @@
  * BENCH_TIMEOUT_MS (part 2's per-attempt timeout, default 1000), BENCH_BLACKHOLE_SECONDS
  * (default 3 × timeout + 2 s), DATABASE_URL. The last line of stdout is the result as JSON.
  */
+
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy } from '@cortex/fault-proxy';
+import { memoryBreakerState as breakerState, freePort, usersWithTokens } from '@cortex/testing';
 import { request } from 'undici';
 import { envNumber, machineNote } from './lib/env';
 import { fdatasyncLatency } from './lib/fsync-probe';
 import { type Answer, type LoadResult, outcomesOf, runLoad } from './lib/load';
-import { memoryBreakerState as breakerState } from './lib/metrics';
 import { outcomeOf } from './lib/outcome';
-import { freePort } from './lib/ports';
 import { printJson, printTable, progress } from './lib/report';
 import { Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { usersWithTokens } from './lib/tokens';
 
 const SECONDS = envNumber('BENCH_SECONDS', 5);
 const ROUNDS = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3)));

@@ -18,20 +18,20 @@
  * BENCH_CPU_PROF=1 (profile gateway and memory in the rounds; print their hottest frames),
  * DATABASE_URL. The figures that matter are ratios; the last line of stdout is the result as JSON.
  */
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ServiceProcess, usersWithTokens } from '@cortex/testing';
 import { monotonicMicros, profilesIn, summariseProfile, type Window } from './lib/cpu-profile';
 import { cpuMeter } from './lib/cpu-usage';
 import { DATABASE_URL, envFlag, envNumber, machineNote } from './lib/env';
 import { countOf, type LoadResult, outcomesOf, runLoad } from './lib/load';
 import { bulkInsert, countRows, inputsTable, rawInsertPhase, truncateInputs } from './lib/pg-raw';
 import { printJson, printTable, progress } from './lib/report';
-import { BenchService } from './lib/service';
-import { Stack } from './lib/stack';
+import { benchService, Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { usersWithTokens } from './lib/tokens';
 
 const SECONDS = envNumber('BENCH_SECONDS', 10);
 const ROUNDS = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
@@ -118,15 +118,15 @@ const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), 'cortex-bench-prof-')) 
 const prof = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)] : []);
 const peerTable = await inputsTable(DATABASE_URL);
 let product: Stack | undefined;
-const peers: BenchService[] = [];
+const peers: ServiceProcess[] = [];
 try {
   progress('starting gateway + memory on a fresh schema, the naive peer and the bare-Fastify floor');
   product = await Stack.start({ gatewayNodeArgs: prof('gateway'), memoryNodeArgs: prof('memory') });
-  const naive = new BenchService('naive', {
+  const naive = benchService('naive', {
     script: { cwd: BENCH_DIR, file: 'lib/naive-peer.ts' },
     env: { NAIVE_MODE: 'naive', DATABASE_URL: peerTable.url, NAIVE_POOL: String(NAIVE_POOL) },
   });
-  const floor = new BenchService('floor', {
+  const floor = benchService('floor', {
     script: { cwd: BENCH_DIR, file: 'lib/naive-peer.ts' },
     env: { NAIVE_MODE: 'floor' },
   });

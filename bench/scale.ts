@@ -16,14 +16,15 @@
  * latency, not a queue's),
  * BENCH_CHUNK (rows per bulk INSERT, 500000), DATABASE_URL. Last line of stdout: JSON.
  */
+
 import { performance } from 'node:perf_hooks';
+import { usersWithTokens } from '@cortex/testing';
 import pg from 'pg';
 import { envNumber, machineNote } from './lib/env';
 import { countOf, runLoad } from './lib/load';
 import { printJson, printTable, progress } from './lib/report';
 import { Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { usersWithTokens } from './lib/tokens';
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '0,1000000,5000000')
   .split(',')

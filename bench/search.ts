@@ -18,11 +18,12 @@
  *
  * Prints tables, then one line of JSON.
  */
+
 import { performance } from 'node:perf_hooks';
+import { isolatedSchemaUrl, type ServiceProcess, tokenFor } from '@cortex/testing';
 import pg from 'pg';
 import { request } from 'undici';
 import { rankMatches, scoreItems } from '../services/cognition/src/context/rank';
-import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import {
   DEFAULT_SEARCH_BOUNDS,
   SEARCH_SETTINGS_SQL,
@@ -33,10 +34,8 @@ import {
 import { processCpuSeconds } from './lib/cpu-usage';
 import { DATABASE_URL, envNumber, machineNote } from './lib/env';
 import { printJson, printTable, progress } from './lib/report';
-import { BenchService } from './lib/service';
-import { BENCH_GATEWAY_ENV } from './lib/stack';
+import { BENCH_GATEWAY_ENV, benchService } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { tokenFor } from './lib/tokens';
 
 const ROWS = envNumber('BENCH_SEARCH_ROWS', 1_000_000);
 const QUERIES = envNumber('BENCH_SEARCH_QUERIES', 300);
@@ -82,7 +81,7 @@ async function loopDelay(cognitionUrl: string) {
 /** `count` searches of `query`, 4 at once, with cognition's event-loop delay over them. */
 async function searchLoad(
   gatewayUrl: string,
-  cognition: BenchService,
+  cognition: ServiceProcess,
   authorization: string,
   query: string,
   count: number,
@@ -112,16 +111,16 @@ async function searchLoad(
 }
 
 const iso = await isolatedSchemaUrl(DATABASE_URL);
-const services: BenchService[] = [];
+const services: ServiceProcess[] = [];
 const client = new pg.Client({ connectionString: iso.url });
 try {
-  const memory = new BenchService('memory', { env: { DATABASE_URL: iso.url } });
+  const memory = benchService('memory', { env: { DATABASE_URL: iso.url } });
   services.push(memory);
   await memory.start();
-  const cognition = new BenchService('cognition', { env: { MEMORY_SERVICE_URL: memory.url } });
+  const cognition = benchService('cognition', { env: { MEMORY_SERVICE_URL: memory.url } });
   services.push(cognition);
   await cognition.start();
-  const gateway = new BenchService('gateway', {
+  const gateway = benchService('gateway', {
     env: { ...BENCH_GATEWAY_ENV, MEMORY_SERVICE_URL: memory.url, COGNITION_SERVICE_URL: cognition.url },
   });
   services.push(gateway);

@@ -16,6 +16,7 @@
  * 1000), SSE_POST_CONNECTIONS (256), BENCH_SECONDS (posting time, 20), BENCH_CPU_PROF=1 (profile the gateway while posting),
  * DATABASE_URL. The last line of stdout is the JSON result.
  */
+
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -23,11 +24,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Metrics, tokenFor, usersWithTokens } from '@cortex/testing';
 import { Pool, request } from 'undici';
 import { monotonicMicros, profilesIn, summariseProfile } from './lib/cpu-profile';
 import { cpuMeter } from './lib/cpu-usage';
 import { envFlag, envNumber, machineNote } from './lib/env';
-import { scrapeMetric } from './lib/metrics';
 import { printJson, printTable, progress } from './lib/report';
 import {
   monotonicMs,
@@ -37,7 +38,6 @@ import {
 } from './lib/sse-worker-protocol';
 import { Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
-import { tokenFor, usersWithTokens } from './lib/tokens';
 
 const N = Math.max(1, Math.round(envNumber('SSE_CONNECTIONS', 10_000)));
 const PER_USER = Math.max(1, Math.round(envNumber('SSE_PER_USER', 10)));
@@ -87,11 +87,11 @@ class Worker {
 async function gatewayMemory(stack: Stack) {
   stack.gateway.signal('SIGUSR2');
   await sleep(1000);
-  const [rss, heap] = await Promise.all([
-    scrapeMetric(stack.gateway.url, 'process_resident_memory_bytes'),
-    scrapeMetric(stack.gateway.url, 'nodejs_heap_size_used_bytes'),
-  ]);
-  return { rss, heap };
+  const metrics = await Metrics.scrape(stack.gateway.url);
+  return {
+    rss: metrics.first('process_resident_memory_bytes'),
+    heap: metrics.first('nodejs_heap_size_used_bytes'),
+  };
 }
 
 /** Open streams as the gateway counts them (its /health/details `streams` entry). */

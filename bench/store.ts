@@ -7,15 +7,15 @@
  *
  * Prints a table, then one line of JSON.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isolatedSchemaUrl, SERVICE_SECRETS, serviceAuth } from '@cortex/testing';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { buildMemoryApp } from '../services/memory/src/app';
-import { isolatedSchemaUrl } from '../services/memory/src/db/test-databases';
 import { loadMemoryEnv } from '../services/memory/src/env';
-import { BENCH_GATEWAY_SERVICE_SECRET, gatewayServiceAuth } from './lib/service-tokens';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -72,7 +72,7 @@ const input = () => ({
 
 /** JIT, connection pools and caches warm before anything is measured. */
 async function warmUp(port: number) {
-  const auth = await gatewayServiceAuth();
+  const auth = await serviceAuth();
   const http = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
   const end = performance.now() + WARM_UP_MS;
   await Promise.all(
@@ -97,7 +97,7 @@ async function benchMemory(url: string, groupCommit: 'on' | 'off'): Promise<Cell
     GROUP_COMMIT: groupCommit,
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
-    GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
+    GATEWAY_SERVICE_SECRET: SERVICE_SECRETS.gateway,
   });
   const app = await buildMemoryApp({ env });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -111,7 +111,7 @@ async function benchMemory(url: string, groupCommit: 'on' | 'off'): Promise<Cell
         const res = await http.request({
           method: 'POST',
           path: '/tool/store_input',
-          headers: { 'content-type': 'application/json', ...(await gatewayServiceAuth()) },
+          headers: { 'content-type': 'application/json', ...(await serviceAuth()) },
           body: JSON.stringify({ arguments: { user_id: `bench-${concurrency}`, input_data: input() } }),
         });
         await res.body.dump();

@@ -1,11 +1,8 @@
 import { createConnection } from 'node:net';
+import { http, ServiceProcess, serviceSecretsEnv, signToken, TEST_SECRET } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../services/gateway/src/auth/password-hash';
-import { http } from './harness/http';
-import { ServiceProcess } from './harness/service-process';
-import { serviceSecretsEnv } from './harness/service-tokens';
 import { SseRecorder } from './harness/sse-client';
-import { signToken, TEST_SECRET } from './harness/tokens';
 
 // Nothing listens here: the abuse bounds are the gateway's own, and need no memory or cognition.
 const NOWHERE = 'http://127.0.0.1:9';

@@ -3,11 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holderOf } from '@cortex/service-kit';
+import { gatewayHealthDetails, serviceSecretsEnv, TEST_SECRET } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails } from './harness/http';
 import { InputLedger, makeUsers, reconcile, storedInputs } from './harness/ledger';
-import { serviceSecretsEnv } from './harness/service-tokens';
-import { TEST_SECRET } from './harness/tokens';
 import { procState, UserLaunchedService } from './harness/user-launch';
 import { waitUntil } from './harness/wait';
 

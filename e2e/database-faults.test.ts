@@ -1,11 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import { gatewayHealthDetails, http, Metrics, serviceAuth } from '@cortex/testing';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
-import { Metrics } from './harness/metrics';
 import { E2E_RECOVERY, recoveryBoundMs, waitForRecovery } from './harness/recovery';
-import { serviceAuth } from './harness/service-tokens';
 import { SseRecorder } from './harness/sse-client';
 import { System } from './harness/system';
 import { waitUntil } from './harness/wait';

@@ -1,8 +1,7 @@
+import { gatewayHealthDetails, http, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
 import { SseRecorder } from './harness/sse-client';
 import { databaseModes, System } from './harness/system';
-import { tokenFor } from './harness/tokens';
 import { waitUntil } from './harness/wait';
 
 const N = 200;

@@ -1,5 +1,5 @@
+import { http } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';

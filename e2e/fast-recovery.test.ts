@@ -1,15 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import {
+  freePort,
+  gatewayHealthDetails,
+  http,
+  isolatedSchemaUrl,
+  serviceSecretsEnv,
+  TEST_SECRET,
+} from '@cortex/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
 import { type Answer, InputLedger, makeUsers, reconcile, storedInputs, type User } from './harness/ledger';
-import { serviceSecretsEnv } from './harness/service-tokens';
 import { primaryMode } from './harness/system';
-import { TEST_SECRET } from './harness/tokens';
 import { UserLaunchedService } from './harness/user-launch';
 import { waitUntil } from './harness/wait';
 
@@ -24,14 +27,6 @@ const LOOSE_BOUND_MS = 3000;
  * took 1.1 s on the loaded 2-core machine).
  */
 const DRAIN_MS_PER_ITEM = 10;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Gateway, memory and cognition on ports chosen up front, each launched through pnpm. */
 class Trio {

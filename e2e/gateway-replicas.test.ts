@@ -1,5 +1,5 @@
+import { http } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
 import { SseRecorder } from './harness/sse-client';
 import { primaryMode, System } from './harness/system';

@@ -1,11 +1,10 @@
 import { request as httpRequest } from 'node:http';
+import { http, tokenFor } from '@cortex/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
 import { primaryMode, System } from './harness/system';
-import { tokenFor } from './harness/tokens';
 
 // Issue 18: the gateway's /mcp, spoken to by the official SDK client over real sockets, against
 // real memory and cognition processes.

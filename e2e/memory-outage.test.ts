@@ -1,8 +1,7 @@
+import { gatewayHealthDetails, http, Metrics } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, reconcile, storedInputs } from './harness/ledger';
 import { runLoad } from './harness/load';
-import { Metrics } from './harness/metrics';
 import { E2E_RECOVERY, recoveryBoundMs, waitForRecovery } from './harness/recovery';
 import { SseRecorder } from './harness/sse-client';
 import { databaseModes, System } from './harness/system';

@@ -1,8 +1,7 @@
+import { gatewayHealthDetails, http, Metrics } from '@cortex/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { runLoad } from './harness/load';
-import { Metrics } from './harness/metrics';
 import { E2E_RECOVERY, recoveryBoundMs, waitForRecovery } from './harness/recovery';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';

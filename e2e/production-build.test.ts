@@ -5,13 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { http, isolatedSchemaUrl, type ServiceName, ServiceProcess, signToken } from '@cortex/testing';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { absoluteLinks, deployCommand, deployedPackages, devOnly } from '../infra/production-closure';
-import { http } from './harness/http';
-import { type ServiceName, ServiceProcess } from './harness/service-process';
-import { signToken } from './harness/tokens';
 import { waitUntil } from './harness/wait';
 
 // The production path end to end, without Docker: `pnpm build:js`, then the Dockerfile's own

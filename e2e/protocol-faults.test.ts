@@ -1,9 +1,15 @@
+import {
+  gatewayHealthDetails,
+  http,
+  Impostor,
+  type ImpostorFault,
+  type SeenRequest,
+  ServiceProcess,
+  serviceAuth,
+  serviceSecretsEnv,
+} from '@cortex/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayHealthDetails, http } from './harness/http';
-import { Impostor, type ImpostorFault, type SeenRequest } from './harness/impostor';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
-import { ServiceProcess } from './harness/service-process';
-import { serviceAuth, serviceSecretsEnv } from './harness/service-tokens';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';
 

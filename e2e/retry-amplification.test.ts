@@ -1,7 +1,6 @@
+import { Impostor, Metrics } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Impostor } from './harness/impostor';
 import { InputLedger, makeUsers, type User } from './harness/ledger';
-import { Metrics } from './harness/metrics';
 import { primaryMode, System } from './harness/system';
 
 const MAX_ATTEMPTS = 4;

@@ -4,20 +4,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, type JsonResponse } from './harness/http';
-import { ServiceProcess } from './harness/service-process';
 import {
   type Callee,
   craftServiceToken,
+  http,
+  type JsonResponse,
   SERVICE_SECRETS,
+  ServiceProcess,
   serviceAuth,
   serviceSecretsEnv,
+  signToken,
+  TEST_SECRET,
+  tokenFor,
   unsignedServiceToken,
-} from './harness/service-tokens';
+} from '@cortex/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseRecorder } from './harness/sse-client';
 import { primaryMode, System } from './harness/system';
-import { signToken, TEST_SECRET, tokenFor } from './harness/tokens';
 import { waitUntil } from './harness/wait';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -15,9 +15,10 @@
  * second, 100: the load is paced, not a saturation test), SOAK_SEED (random).
  * Exit code 1 when an accepted input is lost or stored twice (or stored for the wrong user).
  */
+
 import { performance } from 'node:perf_hooks';
+import { http } from '@cortex/testing';
 import { databaseSource } from './harness/database-source';
-import { http } from './harness/http';
 import { InputLedger, makeUsers, percentile, reconcile, storedInputs, type User } from './harness/ledger';
 import { runLoad } from './harness/load';
 import { recoveryBoundMs, waitForRecovery } from './harness/recovery';

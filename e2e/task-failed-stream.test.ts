@@ -1,20 +1,12 @@
-import { createServer } from 'node:net';
+import { freePort, http, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
 import { type ReceivedEvent, SseRecorder } from './harness/sse-client';
 import { primaryMode, System } from './harness/system';
-import { tokenFor } from './harness/tokens';
 
 const database = primaryMode();
 
 /** A loopback port nothing listens on: a model backend that refuses every connection. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const deadPort = freePort;
 
 const types = (events: ReceivedEvent[]) => events.map((e) => e.data.type);
 const streamed = (events: ReceivedEvent[]) =>

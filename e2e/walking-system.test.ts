@@ -1,8 +1,7 @@
+import { http, postDeclaringLength, signToken, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, postDeclaringLength } from './harness/http';
 import { SseRecorder } from './harness/sse-client';
 import { databaseModes, System } from './harness/system';
-import { signToken, tokenFor } from './harness/tokens';
 import { waitUntil } from './harness/wait';
 
 describe.each(databaseModes())('the walking system on %s', (database) => {

@@ -1,7 +1,6 @@
+import { http, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from './harness/http';
 import { databaseModes, System } from './harness/system';
-import { tokenFor } from './harness/tokens';
 
 // Issue 13: search used to rank the user's newest 1000 inputs in cognition, so anything older
 // could never be found. Memory now searches the whole history in the database.

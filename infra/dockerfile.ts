@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 
 /** Test support: a Dockerfile's instructions, grouped by build stage. */
 
-export interface Instruction {
+interface Instruction {
   keyword: string;
   args: string;
 }
@@ -13,7 +13,7 @@ export interface Stage {
   instructions: Instruction[];
 }
 
-export function parseDockerfile(text: string): Stage[] {
+function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
   // Parser directives and comments go first; then a trailing backslash continues the line.
   const logical = text
@@ -60,7 +60,7 @@ export function execForm(args: string): string[] {
 }
 
 /** The ARGs declared before the first FROM, with their defaults (usable in FROM lines). */
-export function globalArgs(text: string): Record<string, string | undefined> {
+function globalArgs(text: string): Record<string, string | undefined> {
   const args: Record<string, string | undefined> = {};
   for (const line of text.split('\n')) {
     if (/^\s*FROM\s/i.test(line)) break;
@@ -80,7 +80,7 @@ export function expand(text: string, vars: Record<string, string | undefined>): 
 }
 
 /** `KEY=value` pairs of an ENV instruction (the form this project uses). */
-export function envPairs(args: string): Record<string, string> {
+function envPairs(args: string): Record<string, string> {
   return Object.fromEntries(
     args
       .split(/\s+/)

@@ -6,7 +6,7 @@
 import type { ExportedMetric } from './live-metrics';
 import { promqlNames } from './promql';
 
-export interface DashboardTarget {
+interface DashboardTarget {
   refId?: string;
   expr?: string;
   datasource?: { type?: string; uid?: string };
@@ -60,7 +60,7 @@ export function exprProblems(expr: string, exported: ReadonlyMap<string, Exporte
 }
 
 /** A template variable's `label_values(metric, label)`, as a metric and a label to check. */
-export function labelValuesQuery(query: string): { metric: string; label: string } | undefined {
+function labelValuesQuery(query: string): { metric: string; label: string } | undefined {
   const m = /^label_values\(\s*([A-Za-z_:][\w:]*)\s*,\s*(\w+)\s*\)$/.exec(query.trim());
   return m?.[1] && m[2] ? { metric: m[1], label: m[2] } : undefined;
 }

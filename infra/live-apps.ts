@@ -13,7 +13,7 @@ import { loadGatewayEnv } from '../services/gateway/src/env';
 import { buildMemoryApp } from '../services/memory/src/app';
 import { loadMemoryEnv } from '../services/memory/src/env';
 
-export type LiveApp = Awaited<ReturnType<typeof buildGatewayApp>>;
+type LiveApp = Awaited<ReturnType<typeof buildGatewayApp>>;
 export interface LiveApps {
   gateway: LiveApp;
   memory: LiveApp;

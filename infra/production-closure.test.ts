@@ -9,6 +9,7 @@ import {
   devOnly,
   namesIn,
   productionClosure,
+  TEST_SUPPORT,
   workspaceManifests,
 } from './production-closure';
 
@@ -17,6 +18,15 @@ import {
 // output the image copies, and runs it.
 
 const SERVICES = ['gateway', 'memory', 'cognition'];
+const PROJECT_DIRS = [
+  'packages/errors',
+  'packages/fault-proxy',
+  'packages/network-client',
+  'packages/resilience',
+  'packages/service-kit',
+  'packages/testing',
+  ...SERVICES.map((s) => `services/${s}`),
+];
 
 describe('devOnly', () => {
   const isDev = devOnly();
@@ -30,6 +40,9 @@ describe('devOnly', () => {
       '@biomejs/biome',
       'fast-check',
       '@types/pg',
+      '@cortex/testing',
+      // A dependency of @cortex/testing only: test support does not make it a run-time package.
+      '@cortex/fault-proxy',
     ]) {
       expect(isDev(name), name).toBe(true);
     }
@@ -96,6 +109,7 @@ describe.each(SERVICES)('the production closure of @cortex/%s', (name) => {
     expect(closure.has('@cortex/service-kit')).toBe(true);
     const isDev = devOnly();
     expect([...closure].filter(isDev)).toEqual([]);
+    expect(closure.has(TEST_SUPPORT)).toBe(false);
   });
 });
 
@@ -109,25 +123,37 @@ describe('package manifests', () => {
     }
   });
 
-  it.each([
-    'packages/errors',
-    'packages/fault-proxy',
-    'packages/network-client',
-    'packages/resilience',
-    'packages/service-kit',
-    ...SERVICES.map((s) => `services/${s}`),
-  ])('%s exports its sources under @cortex/source and its build by default, and publishes dist', (dir) => {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
-      exports: Record<string, Record<string, string>>;
-      files: string[];
-    };
-    for (const [subpath, target] of Object.entries(pkg.exports)) {
-      expect(Object.keys(target), subpath).toEqual(['@cortex/source', 'default']);
-      expect(target['@cortex/source'], subpath).toMatch(/^\.\/src\/.+\.ts$/);
-      expect(target.default, subpath).toBe(
-        target['@cortex/source']?.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js'),
-      );
-    }
-    expect(pkg.files).toContain('dist');
-  });
+  it.each(PROJECT_DIRS)(
+    '%s exports its sources under @cortex/source and its build by default, and publishes dist',
+    (dir) => {
+      const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
+        exports: Record<string, Record<string, string>>;
+        files: string[];
+      };
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        expect(Object.keys(target), subpath).toEqual(['@cortex/source', 'default']);
+        expect(target['@cortex/source'], subpath).toMatch(/^\.\/src\/.+\.ts$/);
+        expect(target.default, subpath).toBe(
+          target['@cortex/source']?.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js'),
+        );
+      }
+      expect(pkg.files).toContain('dist');
+    },
+  );
+
+  it.each(PROJECT_DIRS)(
+    "%s's source exports are knip's paths too (tsconfig.knip.json), so knip reads sources, not dist",
+    (dir) => {
+      const knipPaths = readFileSync(join(REPO_ROOT, 'tsconfig.knip.json'), 'utf8');
+      const pkg = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'package.json'), 'utf8')) as {
+        name: string;
+        exports: Record<string, Record<string, string>>;
+      };
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        const name = `${pkg.name}${subpath.slice(1)}`;
+        const source = `./${dir}/${target['@cortex/source']?.slice(2)}`;
+        expect(knipPaths, name).toContain(`"${name}": ["${source}"]`);
+      }
+    },
+  );
 });

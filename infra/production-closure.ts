@@ -27,7 +27,10 @@ export function workspaceManifests(root = REPO_ROOT): PackageJson[] {
 }
 
 /** Tools that only build, type-check or test: never needed at run time. */
-export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
+const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
+
+/** The workspace's test fixtures: only ever a devDependency, so what it depends on is dev too. */
+export const TEST_SUPPORT = '@cortex/testing';
 
 /**
  * Names that must not be in a production closure: every devDependency of the workspace that no
@@ -39,8 +42,9 @@ export function devOnly(
   manifests = workspaceManifests(),
   neededByDependencies: Iterable<string> = dependenciesOfDependencies(),
 ): (name: string) => boolean {
+  const shipped = manifests.filter((m) => m.name !== TEST_SUPPORT);
   const runtime = new Set([
-    ...manifests.flatMap((m) => Object.keys(m.dependencies ?? {})),
+    ...shipped.flatMap((m) => Object.keys(m.dependencies ?? {})),
     ...neededByDependencies,
   ]);
   const dev = new Set(manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})));
@@ -49,7 +53,7 @@ export function devOnly(
 }
 
 /** What the workspace's runtime dependencies themselves depend on, read from their installed manifests. */
-export function dependenciesOfDependencies(root = REPO_ROOT): string[] {
+function dependenciesOfDependencies(root = REPO_ROOT): string[] {
   const dirs = [
     root,
     ...['packages', 'services'].flatMap((group) =>

@@ -14,7 +14,7 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-export interface FrameShare {
+interface FrameShare {
   frame: string;
   percent: number;
 }

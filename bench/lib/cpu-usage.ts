@@ -16,7 +16,7 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** CPU seconds used so far by every process whose command name is `name` (PostgreSQL's backends). */
-export function cpuOfProcessesNamed(name: string): Map<number, number> {
+function cpuOfProcessesNamed(name: string): Map<number, number> {
   const out = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -34,7 +34,7 @@ export function cpuOfProcessesNamed(name: string): Map<number, number> {
 }
 
 /** Busy CPU seconds of the whole machine so far (every core, idle and iowait excluded). */
-export function machineBusySeconds(): number {
+function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = v;

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import { isolatedSchemaUrl } from '@cortex/testing';
 import pg from 'pg';
 
 const MIGRATIONS = fileURLToPath(new URL('../../services/memory/migrations/', import.meta.url));

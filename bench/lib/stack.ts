@@ -1,17 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
+import {
+  freePort,
+  isolatedSchemaUrl,
+  type ServiceName,
+  ServiceProcess,
+  serviceLaunch,
+  serviceSecretsEnv,
+  TEST_SECRET,
+  tsxLaunch,
+} from '@cortex/testing';
 import { DATABASE_URL } from './env';
-import { freePort } from './ports';
-import { BenchService } from './service';
-import { BENCH_GATEWAY_SERVICE_SECRET } from './service-tokens';
-import { BENCH_SECRET } from './tokens';
 
 // Benches measure the pipeline, not the guards: rate limiting and load shedding are off.
 export const BENCH_GATEWAY_ENV = {
-  JWT_SECRET: BENCH_SECRET,
-  GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
+  JWT_SECRET: TEST_SECRET,
+  ...serviceSecretsEnv('gateway'),
   RATE_LIMIT_PER_MINUTE: '0',
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',
@@ -23,12 +28,31 @@ export const BENCH_GATEWAY_ENV = {
  * `BENCH_GATEWAY_X=v` / `BENCH_MEMORY_X=v` in the bench's environment set `X=v` for that service:
  * any service setting can be tried from the command line (options given in code win).
  */
-export function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = process.env) {
+function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = process.env) {
   return Object.fromEntries(
     Object.entries(source)
       .filter(([k, v]) => k.startsWith(prefix) && v !== undefined)
       .map(([k, v]) => [k.slice(prefix.length), v as string]),
   );
+}
+
+export interface BenchServiceOptions {
+  env: Record<string, string>;
+  /** Extra node flags, e.g. `--cpu-prof` or `--expose-gc`. */
+  nodeArgs?: string[];
+  /** Another script than the service's `src/server.ts` (the bench's own comparison servers). */
+  script?: { cwd: string; file: string };
+}
+
+/**
+ * A service (or a bench's own comparison server) as benches run it: logging at `warn`, because
+ * request logging would dominate the profile, so it is ready when `/health` answers.
+ */
+export function benchService(name: string, options: BenchServiceOptions): ServiceProcess {
+  const launch = options.script
+    ? tsxLaunch(options.script.cwd, options.script.file, options.nodeArgs)
+    : serviceLaunch(name as ServiceName, options.nodeArgs);
+  return new ServiceProcess(name, { LOG_LEVEL: 'warn', ...options.env }, launch, 'health');
 }
 
 export interface StackOptions {
@@ -48,8 +72,8 @@ export interface StackOptions {
  * Cognition is not started: no bench route uses it, and an idle process would only take memory.
  */
 export class Stack {
-  memory: BenchService | undefined;
-  gateway!: BenchService;
+  memory: ServiceProcess | undefined;
+  gateway!: ServiceProcess;
   /** The schema-scoped URL memory writes to, for row counts. */
   databaseUrl: string | undefined;
   readonly workDir = mkdtempSync(join(tmpdir(), 'cortex-bench-'));
@@ -72,10 +96,10 @@ export class Stack {
       const iso = await isolatedSchemaUrl(DATABASE_URL);
       this.dropSchema = iso.drop;
       this.databaseUrl = iso.url;
-      this.memory = new BenchService('memory', {
+      this.memory = benchService('memory', {
         env: {
           DATABASE_URL: iso.url,
-          GATEWAY_SERVICE_SECRET: BENCH_GATEWAY_SERVICE_SECRET,
+          ...serviceSecretsEnv('memory'),
           ...passedThrough('BENCH_MEMORY_'),
           ...options.memoryEnv,
         },
@@ -88,7 +112,7 @@ export class Stack {
     if (options.wrapMemoryUrl) memoryUrl = await options.wrapMemoryUrl(memoryUrl);
     // Nothing listens here: /context is not benched, and a refused port costs nothing.
     const cognitionUrl = `http://127.0.0.1:${await freePort()}`;
-    this.gateway = new BenchService('gateway', {
+    this.gateway = benchService('gateway', {
       env: {
         ...BENCH_GATEWAY_ENV,
         MEMORY_SERVICE_URL: memoryUrl,

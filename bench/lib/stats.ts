@@ -1,5 +1,5 @@
 /** Exact percentiles over recorded samples (nearest-rank), in the samples' unit. */
-export function percentile(sorted: readonly number[], p: number): number {
+function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
@@ -28,13 +28,6 @@ export function summarise(samples: readonly number[]): Summary {
     mean: arr.length > 0 ? sum / arr.length : Number.NaN,
   };
 }
-
-export const median = (values: readonly number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** Rounds for display and JSON: enough digits to compare, no float noise. */
 export const round = (value: number, digits = 2) =>

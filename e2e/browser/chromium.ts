@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium } from 'playwright-core';
 
 /** The system's Chromium (Debian package); these tests never download a browser. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts', import.meta.url));
+const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts', import.meta.url));
 
 // Quiet, offline, deterministic: no background traffic leaves 127.0.0.1.
 const ARGS = [

@@ -1,6 +1,6 @@
+import { http } from '@cortex/testing';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from '../harness/http';
 import { System } from '../harness/system';
 import { demoAuthUsers } from '../harness/users';
 import { artifactPath, type Chromium, launchChromium } from './chromium';

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { inBandError } from '@cortex/errors';
+import { http, serviceAuth, tokenFor } from '@cortex/testing';
 import { createParser } from 'eventsource-parser';
 import { request } from 'undici';
-import { http } from './http';
-import { serviceAuth } from './service-tokens';
-import { tokenFor } from './tokens';
 
 export interface User {
   id: string;
@@ -191,17 +189,6 @@ export function reconcile(
     mismatched,
     unknown,
   };
-}
-
-/** The user's stored inputs through the gateway's own `GET /history` (the contract's view). */
-export async function historyOf(gatewayUrl: string, user: User) {
-  const res = await http('GET', `${gatewayUrl}/history?limit=1000`, { token: user.token });
-  if (res.status !== 200) throw new Error(`history answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return (res.body.items as { id: string; content: string }[]).map((i) => ({
-    ...i,
-    user_id: user.id,
-    seq: 0,
-  }));
 }
 
 /** p-th percentile (0..100) of `values`. */

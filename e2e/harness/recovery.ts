@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { gatewayHealthDetails } from './http';
+import { gatewayHealthDetails } from '@cortex/testing';
 import type { InputLedger, User } from './ledger';
 
 /** The parts of the configuration that bound how long the system takes to come back. */

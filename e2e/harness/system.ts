@@ -2,10 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultProxy } from '@cortex/fault-proxy';
-import { isolatedSchemaUrl } from '@cortex/memory/testing';
-import { ServiceProcess } from './service-process';
-import { serviceSecretsEnv } from './service-tokens';
-import { TEST_SECRET } from './tokens';
+import { freePort, isolatedSchemaUrl, ServiceProcess, serviceSecretsEnv, TEST_SECRET } from '@cortex/testing';
 
 export type DatabaseMode = 'postgres' | 'pglite';
 
@@ -172,12 +169,7 @@ export class System {
 
   /** Picks a free port for memory without starting it, so others can be pointed at it. */
   private async reserveMemoryPort() {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.memory.port = typeof address === 'object' && address ? address.port : 0;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.memory.port = await freePort();
   }
 
   async stop() {

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceName } from './service-process';
+import type { ServiceName } from '@cortex/testing';
+import { childEnv } from '@cortex/testing';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -97,13 +98,7 @@ export class UserLaunchedService {
       ['-e', NEVER_REAPS, pidfile, 'pnpm', '--filter', `./services/${this.name}`, 'start'],
       {
         cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          HOST: '127.0.0.1',
-          ...this.env,
-          PORT: String(this.port),
-        },
+        env: childEnv(this.env, this.port),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

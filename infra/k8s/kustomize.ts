@@ -106,7 +106,7 @@ export function kustomize(dir: string): K8sObject[] {
   return objects;
 }
 
-export function readManifests(path: string): K8sObject[] {
+function readManifests(path: string): K8sObject[] {
   return parseAllDocuments(readFileSync(path, 'utf8'))
     .map((doc) => {
       if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);

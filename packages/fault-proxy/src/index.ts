@@ -1,1 +1,1 @@
-export { FaultProxy, type Faults } from './fault-proxy';
+export { FaultProxy } from './fault-proxy';

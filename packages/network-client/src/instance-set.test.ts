@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { parseInstances } from './discovery';
 import { expandDns, InstanceSet } from './instance-set';

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { DEADLINE_HEADER } from '@cortex/errors';
-import { CircuitBreaker, FakeClock } from '@cortex/resilience';
+import { CircuitBreaker } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ResumableStream } from './resumable-stream';

@@ -1,10 +1,9 @@
 import { CortexError } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { BackoffOptions } from './backoff';
 import { BackoffLoop } from './backoff-loop';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
-import { capture } from './test-support';
 
 const exact: BackoffOptions = { baseDelayMs: 100, maxDelayMs: 1_000, jitter: 'none' };
 const refused = () => new CortexError('connection', 'refused');

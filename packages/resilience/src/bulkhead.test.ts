@@ -1,9 +1,8 @@
 import { hasCode } from '@cortex/errors';
+import { capture, countingController, FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { Bulkhead, type BulkheadOptions } from './bulkhead';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
-import { capture, countingController, rejection } from './test-support';
 import { sharedWheel } from './timer-wheel';
 
 function setup(options: Omit<BulkheadOptions, 'clock'>) {

@@ -1,10 +1,10 @@
 import { CortexError, type ErrorCode } from '@cortex/errors';
+import { FakeClock, flush } from '@cortex/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker';
 import { wrap } from './compose';
 import type { BreakerState } from './events';
-import { FakeClock, flush } from './fake-clock';
 import { TimeoutPolicy } from './timeout';
 
 const configArb = fc.record({

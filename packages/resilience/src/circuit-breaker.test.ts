@@ -1,10 +1,9 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { capture, FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker';
 import type { CircuitBreakerOptions } from './circuit-breaker-options';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
-import { capture, rejection } from './test-support';
 
 function setup(options: CircuitBreakerOptions = {}) {
   const clock = new FakeClock(0);

@@ -1,4 +1,5 @@
 import { CortexError, type ErrorCode } from '@cortex/errors';
+import { FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker';
 import {
@@ -11,9 +12,7 @@ import {
   isRetriable,
   isUpstreamFailure,
 } from './classify';
-import { FakeClock } from './fake-clock';
 import { RetryPolicy } from './retry';
-import { rejection } from './test-support';
 
 /** An error as Node or undici raises it, its message naming an address as theirs do. */
 const sys = (code: string) => Object.assign(new Error(`connect ${code} 10.1.2.3:9000`), { code });

@@ -1,14 +1,13 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker';
 import { wrap } from './compose';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import { GuardedTimeout } from './guarded-timeout';
 import { type Attempt, type Chain, callNext, type Layer, rootContext, runLayer } from './layer';
 import { type AttemptContext, noPolicy, type Policy } from './policy';
 import { createServicePolicy } from './policy-for-service';
-import { capture } from './test-support';
 import { TimeoutPolicy } from './timeout';
 import { sharedWheel } from './timer-wheel';
 

@@ -1,6 +1,6 @@
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { DependencyStats } from './dependency-stats';
-import { FakeClock } from './fake-clock';
 
 describe('DependencyStats', () => {
   it('counts requests and errors, and finds p95, over the recent window only', () => {

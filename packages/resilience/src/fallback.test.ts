@@ -1,10 +1,9 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import { withFallback } from './fallback';
 import { createServicePolicy } from './policy-for-service';
-import { rejection } from './test-support';
 
 const down = () => Promise.reject(new CortexError('connection', 'down'));
 

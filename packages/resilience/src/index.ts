@@ -28,7 +28,6 @@ export {
   type DependencyStatsSnapshot,
 } from './dependency-stats';
 export type { BreakerState, Emitter, GiveUpReason, Listener, ResilienceEvent } from './events';
-export { FakeClock, flush } from './fake-clock';
 export {
   type Alternative,
   type FallbackCall,

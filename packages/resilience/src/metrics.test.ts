@@ -1,12 +1,11 @@
 import type { ErrorCode } from '@cortex/errors';
 import { CortexError } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { Listener, ResilienceEvent } from './events';
 import { Emitter } from './events';
-import { FakeClock } from './fake-clock';
 import { metricsListener } from './metrics';
 import { createServicePolicy } from './policy-for-service';
-import { capture } from './test-support';
 
 interface MetricsSnapshot {
   requests: { success: number; failure: number };

@@ -1,10 +1,9 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { currentCallScope, inCallScope } from './call-scope';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import { createServicePolicy } from './policy-for-service';
-import { rejection } from './test-support';
 
 const noWait = { baseDelayMs: 0, maxDelayMs: 0, jitter: 'none' as const, budget: { enabled: false } };
 

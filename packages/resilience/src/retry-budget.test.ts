@@ -1,9 +1,8 @@
 import { CortexError } from '@cortex/errors';
+import { capture, FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from './fake-clock';
 import { RetryPolicy } from './retry';
 import { RetryBudget } from './retry-budget';
-import { capture } from './test-support';
 
 /** 1000 requests at 100/s against an upstream that always refuses; attempts per request. */
 async function deadUpstream(budget: RetryBudget | false, clock: FakeClock): Promise<number> {

@@ -1,9 +1,8 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { capture, countingController, FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import { type RetryOptions, RetryPolicy } from './retry';
-import { capture, countingController, rejection } from './test-support';
 
 function setup(options: RetryOptions = {}) {
   const clock = new FakeClock(10_000);

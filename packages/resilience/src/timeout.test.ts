@@ -1,9 +1,8 @@
 import { CortexError, hasCode } from '@cortex/errors';
+import { capture, countingController, FakeClock, rejection } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { ResilienceEvent } from './events';
-import { FakeClock } from './fake-clock';
 import type { AttemptContext } from './policy';
-import { capture, countingController, rejection } from './test-support';
 import { TimeoutPolicy } from './timeout';
 import { sharedWheel } from './timer-wheel';
 

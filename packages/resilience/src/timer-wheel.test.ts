@@ -1,5 +1,5 @@
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from './fake-clock';
 import { TimerWheel, WheelEntry } from './timer-wheel';
 
 class Probe extends WheelEntry {

@@ -5,7 +5,7 @@ import { type ErrorCode, statusOf, toErrorBody } from '@cortex/errors';
 import type { FastifyBaseLogger } from 'fastify';
 
 /** The code and message for an error Node raised on a connection before any route could answer. */
-export function clientErrorOf(err: { code?: string }): { code: ErrorCode; message: string } {
+function clientErrorOf(err: { code?: string }): { code: ErrorCode; message: string } {
   switch (err.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { code: 'request_timeout', message: 'The request took too long to arrive' };

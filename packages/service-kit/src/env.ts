@@ -49,7 +49,7 @@ export const urlListSchema = (fallback: string) =>
 const SENSITIVE = /SECRET|PASSWORD|(^|_)TOKEN$|KEY|CREDENTIAL|AUTH_USERS|DATABASE_URL/i;
 
 /** Whether a variable's value must never appear in a message or a log line. */
-export const isSensitive = (variable: string) => SENSITIVE.test(variable);
+const isSensitive = (variable: string) => SENSITIVE.test(variable);
 
 export interface LoadEnvOptions {
   /** Variables for which an empty string is a value (e.g. "no users"), not "unset". */

@@ -45,7 +45,7 @@ function isZodError(err: unknown): err is { issues: ValidationIssue[] } {
   );
 }
 
-export function validationDetails(issues: readonly ValidationIssue[]) {
+function validationDetails(issues: readonly ValidationIssue[]) {
   return issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
 }
 

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '@cortex/resilience';
 
-export type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
+type HealthStatus = 'healthy' | 'warning' | 'unhealthy';
 
 export interface DependencyHealth {
   status: HealthStatus;

@@ -29,7 +29,7 @@ export const MCP_META = {
 /** JSON-RPC's implementation-defined server error: dependency and capacity trouble, with our code. */
 export const MCP_SERVER_ERROR = -32000;
 /** MCP's code for a resource URI nothing answers to. */
-export const MCP_RESOURCE_NOT_FOUND = -32002;
+const MCP_RESOURCE_NOT_FOUND = -32002;
 
 export interface McpMeta {
   requestId?: string;
@@ -117,7 +117,7 @@ const jsonText = (value: unknown) => [{ type: 'text' as const, text: JSON.string
  * carrying our code and `retryAfterMs`; a domain outcome (conflict, not found, forbidden) is a
  * tool result with `isError` and our error body in `structuredContent`, so the model can read it.
  */
-export function mcpErrorResult(err: unknown, requestId: string): CallToolResult {
+function mcpErrorResult(err: unknown, requestId: string): CallToolResult {
   const mapped = mapError(err);
   const body = {
     error: {

@@ -10,7 +10,7 @@ import { argsSchema, type Tool } from './tools';
  */
 
 export type JsonSchema = Record<string, unknown>;
-export type Operation = Record<string, unknown> & { responses: Record<string, unknown> };
+type Operation = Record<string, unknown> & { responses: Record<string, unknown> };
 export type PathItem = Partial<Record<'get' | 'post' | 'put' | 'delete' | 'patch', Operation>> &
   Record<string, unknown>;
 export interface OpenApiDocument {
@@ -45,7 +45,7 @@ export function parametersOf(schema: z.ZodObject, where: 'query' | 'path'): Json
   });
 }
 
-export const ERROR_SCHEMA_REF = { $ref: '#/components/schemas/Error' };
+const ERROR_SCHEMA_REF = { $ref: '#/components/schemas/Error' };
 
 /** The contract's error body: every 4xx and 5xx of every service. */
 export function errorSchemas(): Record<string, JsonSchema> {

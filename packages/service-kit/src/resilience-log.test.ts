@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
-import { BackoffLoop, createServicePolicy, FakeClock, inCallScope, withFallback } from '@cortex/resilience';
+import { BackoffLoop, createServicePolicy, inCallScope, withFallback } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { resilienceLog } from './resilience-log';

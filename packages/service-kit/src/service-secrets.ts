@@ -1,7 +1,7 @@
 import { EnvError, type NodeEnv } from './env';
 
 /** The services that call others, and so sign service tokens with a secret of their own. */
-export const CALLER_SERVICES = ['gateway', 'cognition'] as const;
+const CALLER_SERVICES = ['gateway', 'cognition'] as const;
 export type CallerService = (typeof CALLER_SERVICES)[number];
 
 /**
@@ -15,13 +15,13 @@ export const DEVELOPMENT_SECRETS = {
   COGNITION_SERVICE_SECRET: 'cortex-development-cognition-service-secret-not-for-production',
 } as const;
 
-export const SERVICE_SECRET_VARIABLE = {
+const SERVICE_SECRET_VARIABLE = {
   gateway: 'GATEWAY_SERVICE_SECRET',
   cognition: 'COGNITION_SERVICE_SECRET',
 } as const satisfies Record<CallerService, keyof typeof DEVELOPMENT_SECRETS>;
 
 /** HS256 keys shorter than this are refused in production (RFC 7518 §3.2 asks for 256 bits). */
-export const MIN_SECRET_LENGTH = 32;
+const MIN_SECRET_LENGTH = 32;
 
 /** Every variable holding a secret: in production no two may share a value. */
 const SECRET_VARIABLES = Object.keys(DEVELOPMENT_SECRETS) as (keyof typeof DEVELOPMENT_SECRETS)[];

@@ -1,5 +1,5 @@
 import { ServiceTokenSigner } from '@cortex/network-client';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ServiceTokenVerifier } from './service-token-verifier';

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '@cortex/resilience';
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 
 /** The longest a service token may live (`exp - iat`), per the contract. */
-export const MAX_SERVICE_TOKEN_LIFETIME_S = 300;
+const MAX_SERVICE_TOKEN_LIFETIME_S = 300;
 /** How far in the future an `iat` may lie: hosts' clocks differ a little. */
 const IAT_SKEW_S = 30;
 

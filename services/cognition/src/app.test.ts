@@ -1,12 +1,11 @@
 import { createServer } from 'node:http';
-import { testDatabases } from '@cortex/memory/testing';
 import { ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { closedPortUrl, type MemoryApp, startMemory, testDatabases } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCognitionApp } from './app';
 import { loadCognitionEnv } from './env';
-import { closedPortUrl, type MemoryApp, startMemory } from './testing/memory-server';
 
 // Signed as the gateway signs its calls, with its development secret.
 const gatewayTokens = new ServiceTokenSigner({

@@ -1,6 +1,6 @@
-import { testDatabases } from '@cortex/memory/testing';
 import { ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { type MemoryApp, startMemory, testDatabases } from '@cortex/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -8,7 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCognitionApp } from './app';
 import { loadCognitionEnv } from './env';
-import { type MemoryApp, startMemory } from './testing/memory-server';
 
 const gatewayTokens = new ServiceTokenSigner({
   issuer: 'gateway',

@@ -39,7 +39,7 @@ function trustProxyOption(
  * Node checks request timeouts on an interval (30 s by default), so a short REQUEST_TIMEOUT_MS
  * would only bite up to 30 s late: check at a quarter of it instead (at most every 30 s).
  */
-export function serverTimeouts(env: Pick<GatewayEnv, 'REQUEST_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>) {
+function serverTimeouts(env: Pick<GatewayEnv, 'REQUEST_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>) {
   const request = env.REQUEST_TIMEOUT_MS;
   return {
     requestTimeout: request,

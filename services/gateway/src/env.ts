@@ -24,7 +24,7 @@ const positive = (fallback: number) => z.coerce.number().int().positive().defaul
  * number trusts that many hops; `true` trusts every hop (only behind a proxy that overwrites
  * X-Forwarded-For); anything else is a comma-separated list of proxy addresses or CIDR ranges.
  */
-export const trustProxySchema = z
+const trustProxySchema = z
   .string()
   .default('false')
   .transform((v): boolean | number | string => {

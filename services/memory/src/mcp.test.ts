@@ -1,5 +1,6 @@
 import { ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS, MCP_META } from '@cortex/service-kit';
+import { testDatabases } from '@cortex/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -7,7 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from './app';
 import type { Database } from './db/database';
-import { testDatabases } from './db/test-databases';
 import { loadMemoryEnv } from './env';
 
 const signer = (issuer: 'gateway' | 'cognition') =>

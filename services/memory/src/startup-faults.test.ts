@@ -1,12 +1,12 @@
 import { ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { type ProxiedPostgres, proxiedPostgres } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildMemoryApp } from './app';
 import type { Database } from './db/database';
 import { PgliteDatabase } from './db/pglite-database';
-import { type ProxiedPostgres, proxiedPostgres } from './db/proxied-postgres';
 import { loadMemoryEnv } from './env';
 
 const base = process.env.DATABASE_URL;

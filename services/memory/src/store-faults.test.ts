@@ -1,14 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { type ProxiedPostgres, proxiedPostgres, testDatabases } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildMemoryApp } from './app';
 import type { Database, Queryable } from './db/database';
 import { PgDatabase } from './db/pg-database';
-import { type ProxiedPostgres, proxiedPostgres } from './db/proxied-postgres';
-import { testDatabases } from './db/test-databases';
 import { loadMemoryEnv } from './env';
 
 const base = process.env.DATABASE_URL;

@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
-import { FakeClock, type ServicePolicy } from '@cortex/resilience';
+import type { ServicePolicy } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { AnalysisResult, AnalysisTask, ModelBackend } from './analysis';
 import { createBackendPolicy } from './backend-policy';

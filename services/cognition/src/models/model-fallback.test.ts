@@ -1,13 +1,17 @@
-import { testDatabases } from '@cortex/memory/testing';
 import { ServiceTokenSigner } from '@cortex/network-client';
-import { FakeClock } from '@cortex/resilience';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import {
+  type Behaviour,
+  FakeClock,
+  type MemoryApp,
+  startFakeModelServer,
+  startMemory,
+  testDatabases,
+} from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCognitionApp } from '../app';
 import { loadCognitionEnv } from '../env';
-import { type Behaviour, startFakeModelServer } from '../testing/fake-model-server';
-import { type MemoryApp, startMemory } from '../testing/memory-server';
 
 const pglite = testDatabases().find((d) => d.name === 'pglite')!;
 const TIMEOUT_MS = 5000;

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceClient } from '@cortex/network-client';
+import { closedPortUrl } from '@cortex/testing';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // Memory's own argument schema: what cognition sends must be what memory accepts.
 import { recordFailedTask as memoryTool } from '../../../memory/src/tools/task-tools';
-import { closedPortUrl } from '../testing/memory-server';
 import { type FailedTask, reportFailedTask } from './failure-recorder';
 
 const task: FailedTask = {

@@ -10,7 +10,7 @@ export interface ScryptHash {
 }
 
 /** 2^15 × 8 × 128 B = 32 MiB and ~50-100 ms per check here: slow to guess, cheap to log in. */
-export const DEFAULT_SCRYPT = { N: 32_768, r: 8, p: 1 } as const;
+const DEFAULT_SCRYPT = { N: 32_768, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -52,7 +52,7 @@ export function parseScryptHash(text: string): ScryptHash {
   return { N, r: R, p: P, salt: saltBytes, hash: hashBytes };
 }
 
-export function formatScryptHash(h: ScryptHash): string {
+function formatScryptHash(h: ScryptHash): string {
   return `scrypt$${h.N}$${h.r}$${h.p}$${h.salt.toString('base64url')}$${h.hash.toString('base64url')}`;
 }
 

@@ -1,4 +1,4 @@
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TokenService } from './tokens';

@@ -17,7 +17,7 @@ export interface LocalUser {
  * The longest user id the system takes, end to end (tokens, login, memory's URLs). Longer ids are
  * refused with 401 at token verification and at start-up in AUTH_USERS.
  */
-export const USER_ID_MAX = 100;
+const USER_ID_MAX = 100;
 
 /** 1..100 characters of well-formed text without NUL: what memory can store and address. */
 export function userIdProblem(id: string): string | undefined {
@@ -61,7 +61,7 @@ export function parseUsers(spec: string, options: { allowPlaintext: boolean }): 
   });
 }
 
-export function findUser(users: readonly LocalUser[], name: string): LocalUser | undefined {
+function findUser(users: readonly LocalUser[], name: string): LocalUser | undefined {
   return users.find((u) => u.name === name || u.id === name);
 }
 

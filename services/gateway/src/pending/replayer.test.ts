@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CortexError } from '@cortex/errors';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PendingItem, PendingJournal } from './journal';

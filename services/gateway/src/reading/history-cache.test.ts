@@ -1,4 +1,4 @@
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import type { StoredInput } from '../ingest/input-data';
 import { HistoryCache } from './history-cache';

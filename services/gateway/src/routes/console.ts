@@ -3,13 +3,13 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 
 /** Where the console's hand-written HTML, script and stylesheet live. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../public', import.meta.url));
+const CONSOLE_DIR = fileURLToPath(new URL('../../public', import.meta.url));
 
 /**
  * Everything the page needs comes from this origin; inline script and style are refused, so text
  * echoed from events can never run. `connect-src 'self'` covers fetch and EventSource alike.
  */
-export const CONSOLE_CSP = [
+const CONSOLE_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",

@@ -17,7 +17,7 @@ import { inputBody } from './input';
 import { contextQuery, historyQuery } from './reading';
 
 /** The largest MCP request: a `send_input` of the largest input, with room for the envelope. */
-export const MCP_BODY_LIMIT_BYTES = 1024 * 1024;
+const MCP_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * A user tool: its arguments, and the REST request that does it. Each tool is its REST route
@@ -42,7 +42,7 @@ const query = (args: Record<string, unknown>) => {
 
 const analyzeArgs = analysisParams.extend({ analysis_type: analysisQuery.shape.type });
 
-export const gatewayTools: readonly GatewayTool[] = [
+const gatewayTools: readonly GatewayTool[] = [
   {
     name: 'send_input',
     description:

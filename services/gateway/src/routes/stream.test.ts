@@ -1,7 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { ServiceClient } from '@cortex/network-client';
-import { FakeClock } from '@cortex/resilience';
 import { createServiceApp } from '@cortex/service-kit';
+import { FakeClock } from '@cortex/testing';
 import sse from '@fastify/sse';
 import type { FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';

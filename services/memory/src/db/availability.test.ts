@@ -1,5 +1,5 @@
 import { hasCode } from '@cortex/errors';
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { DatabaseGate } from './availability';
 import type { Database } from './database';

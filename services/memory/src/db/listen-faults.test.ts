@@ -1,7 +1,7 @@
+import { type ProxiedPostgres, proxiedPostgres } from '@cortex/testing';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PgDatabase } from './pg-database';
-import { type ProxiedPostgres, proxiedPostgres } from './proxied-postgres';
 
 const base = process.env.DATABASE_URL;
 

@@ -1,7 +1,7 @@
+import { testDatabases } from '@cortex/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from './database';
 import { migrate } from './migrate';
-import { testDatabases } from './test-databases';
 
 describe.each(testDatabases())('migrate ($name)', (target) => {
   let db: Database | undefined;

@@ -1,8 +1,8 @@
+import { type ProxiedPostgres, proxiedPostgres } from '@cortex/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lockEventWriters } from '../store/event-order';
 import { classifyDbError } from './db-errors';
 import { PgDatabase } from './pg-database';
-import { type ProxiedPostgres, proxiedPostgres } from './proxied-postgres';
 
 const base = process.env.DATABASE_URL;
 

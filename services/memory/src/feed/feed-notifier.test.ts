@@ -1,4 +1,4 @@
-import { FakeClock, flush } from '@cortex/resilience';
+import { FakeClock, flush } from '@cortex/testing';
 import { describe, expect, it } from 'vitest';
 import { FeedNotifier } from './feed-notifier';
 

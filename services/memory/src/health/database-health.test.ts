@@ -1,9 +1,8 @@
-import { FakeClock } from '@cortex/resilience';
+import { FakeClock, testDatabases } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from '../app';
 import { DatabaseGate } from '../db/availability';
 import type { Database } from '../db/database';
-import { testDatabases } from '../db/test-databases';
 import { loadMemoryEnv } from '../env';
 import { databaseHealth } from './database-health';
 

@@ -11,10 +11,10 @@ export interface DatabaseHealthOptions {
   clock?: Clock;
 }
 
-export const STORAGE_SIZE_MAX_AGE_MS = 30_000;
+const STORAGE_SIZE_MAX_AGE_MS = 30_000;
 
 /** Share of the quota from which the database reports `warning` (still 200: it works, for now). */
-export const STORAGE_WARNING_RATIO = 0.9;
+const STORAGE_WARNING_RATIO = 0.9;
 
 /**
  * The database dependency for /health. Unreachable or not yet migrated is `unhealthy` (memory

@@ -1,10 +1,10 @@
 import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { testDatabases } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from '../app';
 import type { Database } from '../db/database';
-import { testDatabases } from '../db/test-databases';
 import { loadMemoryEnv } from '../env';
 
 // Signed as the gateway signs its calls, with its development secret.

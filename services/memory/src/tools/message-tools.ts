@@ -25,7 +25,7 @@ function answer(user_id: string, outcome: StoreOutcome) {
   return { status: outcome.status, user_id, item_id: outcome.item_id, seq: outcome.seq };
 }
 
-export const storeInput = defineTool({
+const storeInput = defineTool({
   name: 'store_input',
   description: 'Store one input for a user; idempotent on input_data.id.',
   args: storeArgs,
@@ -49,7 +49,7 @@ export const storeInput = defineTool({
  * exchange and, when they fit one group-commit batch, one transaction. Each item is answered as
  * `store_input` would answer it; an id clash is `conflict` in its own result, not a failed call.
  */
-export const storeInputs = defineTool({
+const storeInputs = defineTool({
   name: 'store_inputs',
   description: 'Store several inputs at once; each result as store_input would answer it.',
   args: z.object({ items: z.array(storeArgs).min(1).max(500) }),
@@ -61,7 +61,7 @@ export const storeInputs = defineTool({
   },
 });
 
-export const getMessage = defineTool({
+const getMessage = defineTool({
   name: 'get_message',
   description: 'Read one stored input; scoped to user_id when given.',
   args: z.object({ message_id: itemId, user_id: userId.optional() }),
@@ -73,7 +73,7 @@ export const getMessage = defineTool({
   },
 });
 
-export const updateMessage = defineTool({
+const updateMessage = defineTool({
   name: 'update_message',
   description: "Update a user's stored input (content, conversation_id, metadata).",
   args: z.object({
@@ -95,7 +95,7 @@ export const updateMessage = defineTool({
   },
 });
 
-export const deleteMessage = defineTool({
+const deleteMessage = defineTool({
   name: 'delete_message',
   description: "Delete a user's stored input.",
   args: z.object({ user_id: userId, message_id: itemId }),

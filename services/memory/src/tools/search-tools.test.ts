@@ -1,11 +1,11 @@
 import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
+import { testDatabases } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Queryable } from '../db/database';
 import { mapDbError } from '../db/db-errors';
 import { migrate } from '../db/migrate';
 import { PgDatabase } from '../db/pg-database';
-import { testDatabases } from '../db/test-databases';
 import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';
 import {
   DEFAULT_SEARCH_BOUNDS,

@@ -1,10 +1,10 @@
 import { createServiceApp, GroupCommitter, registerTools } from '@cortex/service-kit';
+import { testDatabases } from '@cortex/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/database';
 import { mapDbError } from '../db/db-errors';
 import { migrate } from '../db/migrate';
-import { testDatabases } from '../db/test-databases';
 import { EVENTS_CHANNEL } from '../store/event-order';
 import { failedTasksAfter } from '../store/failed-task-store';
 import { insertBatch, type NewInput, type StoreOutcome } from '../store/input-store';

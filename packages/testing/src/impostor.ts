@@ -74,7 +74,11 @@ export class Impostor {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(fault?: ImpostorFault, options: { service?: Callee } = {}) {
+  /**
+   * `keepAliveTimeoutMs`: how long an idle connection stays open (5 s; a bench that must not count
+   * reconnects passes more).
+   */
+  static async start(fault?: ImpostorFault, options: { service?: Callee; keepAliveTimeoutMs?: number } = {}) {
     const impostor = new Impostor();
     if (fault) impostor.fault = fault;
     if (options.service) impostor.service = options.service;
@@ -85,7 +89,7 @@ export class Impostor {
         res.end(`impostor failed: ${String(err)}`);
       });
     });
-    server.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const address = server.address();
@@ -105,6 +109,18 @@ export class Impostor {
   /** Requests that tried to store inputs, single or batched. */
   storeCalls(): SeenRequest[] {
     return this.requests.filter((r) => r.path === '/tool/store_input' || r.path === '/tool/store_inputs');
+  }
+
+  /** Requests so far of one kind (see `kindOf`). */
+  hitsOf(kind: RequestKind): number {
+    return this.requests.filter((r) => kindOf(r.path) === kind).length;
+  }
+
+  /** Counts per kind so far, to subtract from a later snapshot. */
+  snapshot(): Map<RequestKind, number> {
+    const counts = new Map<RequestKind, number>();
+    for (const r of this.requests) counts.set(kindOf(r.path), (counts.get(kindOf(r.path)) ?? 0) + 1);
+    return counts;
   }
 
   reset() {
@@ -301,6 +317,16 @@ export class Impostor {
       this.followers.delete(follower);
     });
   }
+}
+
+export type RequestKind = 'history' | 'events' | 'health' | 'other';
+
+/** `history` (what GET /history calls), `events` (the gateway's feed), `health`, or `other`. */
+function kindOf(path: string): RequestKind {
+  if (path.startsWith('/resource/history/')) return 'history';
+  if (path.startsWith('/resource/events')) return 'events';
+  if (path.startsWith('/health')) return 'health';
+  return 'other';
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

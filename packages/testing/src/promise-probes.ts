@@ -1,4 +1,4 @@
-/** Helpers for this package's tests (not exported from the package). */
+/** Probes for tests that drive promises by hand: their outcome, their rejection, their abort listeners. */
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

@@ -1,5 +1,5 @@
 import { FaultProxy } from '@cortex/fault-proxy';
-import { isolatedSchemaUrl } from './test-databases';
+import { isolatedSchemaUrl } from './databases';
 
 export interface ProxiedPostgres {
   /** Connects through the proxy: what the code under test uses. */

@@ -4,7 +4,7 @@ export type Caller = 'gateway' | 'cognition';
 export type Callee = 'memory' | 'cognition';
 
 /**
- * The service secrets every e2e system runs with: real, distinct, strong, set as production sets
+ * The service secrets every e2e system and bench stack runs with: real, distinct, strong, set as production sets
  * them (never the built-in development secrets, which production refuses).
  */
 export const SERVICE_SECRETS: Record<Caller, string> = {
@@ -17,7 +17,7 @@ export const SERVICE_SECRETS: Record<Caller, string> = {
 const current = new Map<string, { token: Promise<string>; renewAt: number }>();
 
 /** A current service token, as the caller's own network client would send it. */
-export function serviceToken(caller: Caller = 'gateway', audience: Callee = 'memory'): Promise<string> {
+function serviceToken(caller: Caller = 'gateway', audience: Callee = 'memory'): Promise<string> {
   const key = `${caller}>${audience}`;
   const hit = current.get(key);
   if (hit && Date.now() < hit.renewAt) return hit.token;

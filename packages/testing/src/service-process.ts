@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { freePort } from './ports';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export type ServiceName = 'gateway' | 'memory' | 'cognition';
 
@@ -11,6 +13,33 @@ export interface Launch {
   cwd: string;
   args: string[];
 }
+
+/** A script run from its sources, as `pnpm start` runs a service (`nodeArgs`: `--cpu-prof`, `--expose-gc`…). */
+export function tsxLaunch(cwd: string, file = 'src/server.ts', nodeArgs: string[] = []): Launch {
+  return { cwd, args: [...nodeArgs, '--conditions=@cortex/source', '--import', 'tsx', file] };
+}
+
+/** A workspace service (`services/<name>`) run from its sources. */
+export const serviceLaunch = (name: ServiceName, nodeArgs: string[] = []) =>
+  tsxLaunch(`${ROOT}/services/${name}`, 'src/server.ts', nodeArgs);
+
+/** What a service process gets: PATH and HOME only from ours, loopback, its settings, its port. */
+export function childEnv(env: Record<string, string>, port: number): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    HOST: '127.0.0.1',
+    ...env,
+    PORT: String(port),
+  };
+}
+
+/**
+ * How readiness is seen: the "listening" log line (the port may be 0, the kernel's choice), or a
+ * 200 from `/health` on a port taken beforehand, for processes that log at `warn` (benches, where
+ * request logging would dominate the profile).
+ */
+export type Readiness = 'log' | 'health';
 
 /**
  * One service as a real process, started the way users start it (tsx src/server.ts). It first
@@ -23,12 +52,10 @@ export class ServiceProcess {
   private readonly listeners = new Set<(line: string) => void>();
 
   constructor(
-    readonly name: ServiceName,
+    readonly name: string,
     private env: Record<string, string>,
-    private readonly launch: Launch = {
-      cwd: `${ROOT}/services/${name}`,
-      args: ['--conditions=@cortex/source', '--import', 'tsx', 'src/server.ts'],
-    },
+    private readonly launch: Launch = serviceLaunch(name as ServiceName),
+    private readonly readiness: Readiness = 'log',
   ) {}
 
   get url() {
@@ -54,15 +81,10 @@ export class ServiceProcess {
   }
 
   async start(timeoutMs = 90_000): Promise<this> {
+    if (this.readiness === 'health' && this.port === 0) this.port = await freePort();
     const child = spawn(process.execPath, this.launch.args, {
       cwd: this.launch.cwd,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        HOST: '127.0.0.1',
-        ...this.env,
-        PORT: String(this.port),
-      },
+      env: childEnv(this.env, this.port),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -76,11 +98,17 @@ export class ServiceProcess {
         for (const l of this.listeners) l(line);
         if (this.logs.length > 2000) this.logs.splice(0, 1000);
         const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-        if (m) {
+        if (m && this.readiness === 'log') {
           clearTimeout(timer);
           resolve(Number(m[1]));
         }
       };
+      if (this.readiness === 'health') {
+        void this.untilHealthy(child, timeoutMs).then(() => {
+          clearTimeout(timer);
+          resolve(this.port);
+        });
+      }
       let buffered = '';
       const onData = (chunk: Buffer) => {
         buffered += chunk.toString();
@@ -99,8 +127,33 @@ export class ServiceProcess {
         );
       });
     });
-    this.port = await listening;
+    try {
+      this.port = await listening;
+    } catch (err) {
+      await this.kill();
+      throw err;
+    }
     return this;
+  }
+
+  /** Resolves once `/health` answers; stays pending if the process exits or time runs out first. */
+  private async untilHealthy(child: ChildProcess, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.child === child && this.running) {
+      try {
+        const res = await request(`${this.url}/health`, { headersTimeout: 5000, bodyTimeout: 5000 });
+        await res.body.dump();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return new Promise(() => {});
+  }
+
+  /** Sends a signal if running (SIGUSR2 asks a bench's gateway for a heap snapshot or GC). */
+  signal(name: NodeJS.Signals) {
+    if (this.running) this.child?.kill(name);
   }
 
   /**

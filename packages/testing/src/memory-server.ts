@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { buildMemoryApp } from '@cortex/memory';
 // Not exported by @cortex/memory's entry point; the path is the memory service's own env loader.
 import { loadMemoryEnv } from '@cortex/memory/env';
+import { freePort } from './ports';
 
 type Database = NonNullable<Parameters<typeof buildMemoryApp>[0]['db']>;
 
@@ -22,9 +22,5 @@ export async function startMemory(db?: Database): Promise<{ app: MemoryApp; url:
 
 /** A URL nothing listens on: a port taken from the OS and given back. */
 export async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await freePort()}`;
 }

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock';
+import type { Clock, TimerHandle } from '@cortex/resilience';
 
 interface FakeTimer {
   id: number;

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { openDatabase } from '@cortex/memory/database';
 import pg from 'pg';
-import type { Database } from './database';
-import { PgDatabase } from './pg-database';
-import { PgliteDatabase } from './pglite-database';
+
+type Database = Awaited<ReturnType<typeof openDatabase>>;
+const OPEN = { statementTimeoutMs: 5000, connectTimeoutMs: 2000, maxConnections: 10 };
 
 export interface TestDatabase {
   name: string;
@@ -49,17 +50,16 @@ export function testDatabases(): TestDatabase[] {
         const iso = await isolatedSchemaUrl(base);
         drop = iso.drop;
         entry.url = iso.url;
-        return new PgDatabase({
-          connectionString: iso.url,
-          statementTimeoutMs: 5000,
-          connectTimeoutMs: 2000,
-          maxConnections: 10,
-        });
+        return openDatabase({ ...OPEN, databaseUrl: iso.url, dataDir: 'memory://' });
       },
       cleanup: async () => drop?.(),
     };
     list.push(entry);
   }
-  list.push({ name: 'pglite', open: () => PgliteDatabase.open(undefined), cleanup: async () => {} });
+  list.push({
+    name: 'pglite',
+    open: () => openDatabase({ ...OPEN, databaseUrl: undefined, dataDir: 'memory://' }),
+    cleanup: async () => {},
+  });
   return list;
 }

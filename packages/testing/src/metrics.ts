@@ -7,7 +7,7 @@ export interface Sample {
 }
 
 /** Prometheus text format → samples (comments and types skipped). */
-export function parseMetrics(text: string): Sample[] {
+function parseMetrics(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -37,6 +37,15 @@ export class Metrics {
       .reduce((a, s) => a + s.value, 0);
   }
 
+  /** The first sample of `name` whose labels include `labels`; throws when there is none. */
+  first(name: string, labels: Record<string, string> = {}) {
+    const hit = this.samples.find(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
+    if (!hit) throw new Error(`no ${name} with ${JSON.stringify(labels)} in /metrics`);
+    return hit.value;
+  }
+
   /** Label values seen for `label` on `name` (with `labels`), e.g. the error codes counted. */
   values(name: string, label: string, labels: Record<string, string> = {}) {
     return new Set(
@@ -46,3 +55,7 @@ export class Metrics {
     );
   }
 }
+
+/** The gateway's breaker for memory: 0 closed, 1 half-open, 2 open. */
+export const memoryBreakerState = async (gatewayUrl: string) =>
+  (await Metrics.scrape(gatewayUrl)).first('resilience_breaker_state', { upstream: 'memory' });

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 /** How the fake answers: well, or in each of the ways a real backend goes wrong. */
 export type Behaviour = 'ok' | 'error_500' | 'hang' | 'bad_json' | 'wrong_shape';
 
-export interface RecordedRequest {
+interface RecordedRequest {
   path: string;
   authorization: string | undefined;
   body: { model?: string; messages?: { role: string; content: string }[] };
