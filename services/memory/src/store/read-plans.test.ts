@@ -7,6 +7,7 @@ import type { Queryable, QueryResult } from '../db/database';
 import { loadMigrations } from '../db/migrate';
 import { eventsAfter, headSeq } from './feed-store';
 import { conversation, historyFor } from './input-store';
+import { byWordsParams, DEFAULT_SEARCH_BOUNDS, SEARCH_SETTINGS_SQL, SEARCH_SQL } from './search-store';
 
 /**
  * Issue 13: without fresh statistics (autovacuum off here, or lagging its inserts anywhere) the
@@ -158,6 +159,59 @@ async function expectEveryReadIndexOrdered(db: Probe, state: string) {
   expect(head).not.toMatch(/Seq Scan|Bitmap/);
 }
 
+/**
+ * The plans of one search's statements (migration 005), as the search runs them: in its own
+ * transaction under its settings. Small window bounds, so that on the filled tables every
+ * statement runs: u5's newest 100 hold more "hello" matches than the limit, so "hello" is common
+ * and only the rare word goes to the GIN index.
+ */
+async function searchPlans(db: Probe) {
+  const bounds = { ...DEFAULT_SEARCH_BOUNDS, windowRows: 100, sampleRows: 50 };
+  return db.innerPlans(async () => {
+    await db.exec('BEGIN');
+    try {
+      await db.query(SEARCH_SETTINGS_SQL, ['5000']);
+      await db.query(
+        SEARCH_SQL.byWords,
+        byWordsParams('u5', ['hello', '777'], { limit: 10, maxChars: 1000 }, bounds),
+      );
+    } finally {
+      await db.exec('COMMIT');
+    }
+  });
+}
+
+/** The search's window walks the history index in order, its GIN statement the GIN index, and its rows are fetched by seq. */
+async function expectSearchIndexed(db: Probe, state: string, filled: boolean) {
+  const plans = await searchPlans(db);
+  const plan = (marker: RegExp) => {
+    const found = plans.filter((p) => marker.test(p));
+    expect(found, `${state}: one plan for ${marker}\n${plans.join('\n---\n')}`).toHaveLength(1);
+    return found[0] as string;
+  };
+  const window = plan(/Query Text:[\s\S]*WHERE i\.user_id = p_user\s+ORDER BY/);
+  try {
+    expectIndexOrdered(window);
+    expect(window).toMatch(/Index Scan using inputs_user_time_seq/);
+  } catch (err) {
+    throw new Error(`search window on ${state}: ${(err as Error).message}\n${window}`);
+  }
+  const fetch = plan(/Query Text:[\s\S]*ts_rank/);
+  expect(fetch, `${state}\n${fetch}`).toMatch(/Index Cond: \(seq = ANY/);
+  expect(fetch, `${state}\n${fetch}`).not.toMatch(/Seq Scan|Index Cond: \(user_id/);
+  const ginMarker = /Query Text:[\s\S]*@@ to_tsquery\('simple'::regconfig, array_to_string\(rare/;
+  if (!filled) {
+    // An empty history is all in the window, which is then exact: the GIN index is not asked.
+    expect(plans.some((p) => ginMarker.test(p))).toBe(false);
+  } else {
+    const gin = plan(ginMarker);
+    expect(gin, `${state}\n${gin}`).toMatch(/Bitmap Index Scan on inputs_content_search/);
+    expect(gin, `${state}\n${gin}`).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+  }
+  // Words are counted in the window only when it holds enough matches to answer from.
+  expect(plans.some((p) => /Query Text:[\s\S]*sum\(t\.hits\)/.test(p))).toBe(filled);
+}
+
 async function logPlans(db: Probe) {
   await db.exec(`LOAD 'auto_explain'`);
   await db.exec('SET auto_explain.log_min_duration = 0');
@@ -205,19 +259,23 @@ describe.each(engines)('read plans on $name', ({ open }) => {
     await migrateTo(db, migrations);
     await logPlans(db);
     await expectEveryReadIndexOrdered(db, 'an empty table');
+    await expectSearchIndexed(db, 'an empty table', false);
     await fill(db, ROWS);
     await db.exec(
       `INSERT INTO failed_tasks (id, user_id, task, error, duration_ms)
        SELECT 'ft-' || g, 'u' || (g % ${USERS}), 'get_context', 'boom', 5 FROM generate_series(1, 200) g`,
     );
     await expectEveryReadIndexOrdered(db, 'an unanalyzed table');
+    await expectSearchIndexed(db, 'an unanalyzed table', true);
     await db.exec('ANALYZE inputs');
     await db.exec('ANALYZE failed_tasks');
     await expectEveryReadIndexOrdered(db, 'an analyzed table');
+    await expectSearchIndexed(db, 'an analyzed table', true);
     // One user's rows double the table after the statistics were taken: they now say that user
     // is rare, which is what made the planner sort all of a user's rows.
     await fill(db, ROWS, 'u5');
     await expectEveryReadIndexOrdered(db, 'a table grown past its statistics');
+    await expectSearchIndexed(db, 'a table grown past its statistics', true);
   }, 120_000);
 
   it('answers the same rows as before, in order', async () => {
