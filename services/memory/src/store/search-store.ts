@@ -2,27 +2,33 @@ import type { Database, Queryable } from '../db/database';
 
 /** Bounds on what one search may cost the database (see docs/design.md, "Search"). */
 export interface SearchBounds {
-  /** Most matching inputs ranked per search, from the newest window and from the GIN index each. */
+  /** Most matching inputs ranked per search from the GIN index (and at most from the newest scan). */
   candidates: number;
   /** `statement_timeout` of the search's own transaction. */
   timeoutMs: number;
-  /** The newest window: at most this many of the user's newest inputs are matched one by one… */
-  windowRows: number;
-  /** …and at most this many bytes of their content (tokenizing is the window's cost). */
-  windowBytes: number;
-  /** How many of the window's newest inputs each query word is counted in, to tell rare from common. */
+  /** The sample each query word is counted in, to tell rare from common: the user's newest inputs… */
   sampleRows: number;
-  /** The rarest words whose summed matches stay within this share of the sample go to the GIN index. */
-  rareShare: number;
+  /** …and at most this many bytes of their content (tokenizing them is the sample's cost). */
+  sampleBytes: number;
+  /**
+   * What reading one input costs the newest-first scan (its tsvector computed) in GIN matches
+   * collected: weighs the two ways of finding a word's matches against each other.
+   */
+  rowCost: number;
+  /** The common words' newest matches are looked for in at most this many newest inputs… */
+  windowRows: number;
+  /** …and this many bytes of their content. */
+  windowBytes: number;
 }
 
 export const DEFAULT_SEARCH_BOUNDS: SearchBounds = {
   candidates: 200,
   timeoutMs: 1000,
+  sampleRows: 128,
+  sampleBytes: 16 * 1024,
+  rowCost: 125,
   windowRows: 1000,
   windowBytes: 64 * 1024,
-  sampleRows: 256,
-  rareShare: 1 / 16,
 };
 
 /** Most query words a search uses; the rest are ignored (each one is a GIN lookup). */
@@ -83,10 +89,11 @@ export function byWordsParams(
     userId,
     termQueries(terms),
     bounds.candidates,
+    bounds.sampleRows,
+    bounds.sampleBytes,
+    bounds.rowCost,
     bounds.windowRows,
     bounds.windowBytes,
-    bounds.sampleRows,
-    bounds.rareShare,
     options.maxChars,
     options.limit,
   ];
@@ -94,9 +101,9 @@ export function byWordsParams(
 
 const TIMESTAMP = `to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-// Migration 005: the user's newest inputs first, the GIN index only for the query's rarer words, so
-// the cost does not grow with the matches of its commonest word. $2 is one tsquery per word.
-const BY_WORDS = `SELECT * FROM memory_search_inputs($1, $2::text[], $3, $4, $5, $6, $7, $8, $9)`;
+// Migration 005: the GIN index only for the query's rarer words, the common ones by the user's newest
+// inputs, so the cost does not grow with the matches of its commonest word. $2: one tsquery per word.
+const BY_WORDS = `SELECT * FROM memory_search_inputs($1, $2::text[], $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 // A query with no word is matched as text within the user's newest inputs (the history index).
 const BY_TEXT = `

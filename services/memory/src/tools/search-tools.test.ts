@@ -60,16 +60,16 @@ function cancellingSearches(db: Database): Database {
 describe.each(testDatabases())('search_inputs on $name', (target) => {
   let app: FastifyInstance;
   let db: Database;
-  const search = async (args: Record<string, unknown>) => {
-    const res = await app.inject({
+  const search = async (args: Record<string, unknown>, on = app) => {
+    const res = await on.inject({
       method: 'POST',
       url: '/tool/search_inputs',
       payload: { arguments: args },
     });
     return { status: res.statusCode, body: res.json() };
   };
-  const found = async (args: Record<string, unknown>) => {
-    const { status, body } = await search(args);
+  const found = async (args: Record<string, unknown>, on = app) => {
+    const { status, body } = await search(args, on);
     expect(status, JSON.stringify(body)).toBe(200);
     return body.result as {
       results: {
@@ -149,24 +149,52 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     expect(r.results.map((m) => m.id)).toEqual(['a-ancient']);
   });
 
-  it('answers a word in every input by its newest matches, not the first the index finds', async () => {
-    // "note" is in 1500 of alice's inputs: it comes from the newest window, without the GIN index.
-    // They rank alike (same words, same length), so the newest come first.
-    const r = await found({ user_id: 'alice', query: 'note', limit: 5 });
-    expect(r.results.map((m) => m.id)).toEqual([1500, 1499, 1498, 1497, 1496].map((g) => `a-filler-${g}`));
-  });
+  describe('when reading inputs costs less than collecting matches', () => {
+    // On a table this small the GIN index is the cheaper way for every word; with reading an
+    // input weighed as one collected match, a word in most of the sample is looked for newest first.
+    let newestFirst: FastifyInstance;
+    beforeAll(() => {
+      newestFirst = searchApp(db, { rowCost: 1 });
+    });
+    afterAll(async () => {
+      await newestFirst?.close();
+    });
 
-  it('finds a rare word’s old inputs beside a common word’s newest ones in one query', async () => {
-    // "filler" is in 1500 inputs, "zeppelin" and "manifest" in one older than all of them, which
-    // matches two of the three words and so ranks first.
-    const r = await found({ user_id: 'alice', query: 'filler zeppelin manifest', limit: 100 });
-    const ids = r.results.map((m) => m.id);
-    expect(ids[0]).toBe('a-ancient');
-    const fillers = ids.filter((id) => id.startsWith('a-filler-')).map((id) => Number(id.slice(9)));
-    expect(fillers.length).toBeGreaterThan(90);
-    // The common word's candidates are its newest matches (the newest 200 of the 1500).
-    expect(Math.min(...fillers)).toBeGreaterThan(1300);
-    expect(r.results.every((m) => m.user_id === 'alice')).toBe(true);
+    it('answers a word in every input by its newest matches, not the first the index finds', async () => {
+      // "note" is in 1500 of alice's inputs. They rank alike (same words, same length), so the newest
+      // come first; the GIN index would give the oldest (table order) as candidates.
+      const r = await found({ user_id: 'alice', query: 'note', limit: 5 }, newestFirst);
+      expect(r.results.map((m) => m.id)).toEqual([1500, 1499, 1498, 1497, 1496].map((g) => `a-filler-${g}`));
+      const byIndex = await found({ user_id: 'alice', query: 'note', limit: 5 });
+      expect(byIndex.results.map((m) => m.id)).not.toContain('a-filler-1500');
+    });
+
+    it('finds a rare word’s old inputs beside a common word’s newest ones in one query', async () => {
+      // "filler" is in 1500 inputs, "zeppelin" and "manifest" in one older than all of them, which
+      // matches two of the three words and so ranks first.
+      const r = await found({ user_id: 'alice', query: 'filler zeppelin manifest', limit: 100 }, newestFirst);
+      const ids = r.results.map((m) => m.id);
+      expect(ids[0]).toBe('a-ancient');
+      const fillers = ids.filter((id) => id.startsWith('a-filler-')).map((id) => Number(id.slice(9)));
+      expect(fillers.length).toBeGreaterThan(90);
+      // The common word's candidates are its newest matches.
+      expect(Math.min(...fillers)).toBeGreaterThan(1000);
+      expect(r.results.every((m) => m.user_id === 'alice')).toBe(true);
+    });
+
+    it('asks the index for every word when the common ones have fewer newest matches than the limit', async () => {
+      // "number" is in every filler, so it looks common; but its matches within the newest 50
+      // inputs scanned are fewer than the 100 asked for: the index is asked for every word.
+      const narrow = searchApp(db, { rowCost: 1, windowRows: 50 });
+      try {
+        const r = await found({ user_id: 'alice', query: 'number zeppelin manifest', limit: 100 }, narrow);
+        expect(r.count).toBe(100);
+        // The rare words' match is kept beside the index's first finds of every word.
+        expect(r.results[0]?.id).toBe('a-ancient');
+      } finally {
+        await narrow.close();
+      }
+    });
   });
 
   it('keeps to the limit and sends at most max_chars of each input', async () => {
