@@ -24,7 +24,7 @@ export interface SearchBounds {
 export const DEFAULT_SEARCH_BOUNDS: SearchBounds = {
   candidates: 200,
   timeoutMs: 1000,
-  sampleRows: 128,
+  sampleRows: 64,
   sampleBytes: 16 * 1024,
   rowCost: 125,
   windowRows: 1000,
