@@ -10,11 +10,13 @@
  *    For comparison the former ranking (every word of every item, in JavaScript) is timed on the
  *    same 60 inputs in this process.
  * 2. Search p99: one user's history grown to BENCH_SEARCH_ROWS inputs by a bulk INSERT … SELECT
- *    in SQL (generate_series; 10-16 words each from a 20,000-word vocabulary with a skewed,
- *    Zipf-like frequency, so the commonest word is in about 40% of the inputs), through memory's
- *    own table and GIN index. Then a mix of queries (1-3 words of common, middling and rare
- *    frequency) end to end through `GET /search`, and memory's own statement straight on
- *    PostgreSQL, p50/p99 of each; the commonest word alone is reported apart as the worst case.
+ *    in SQL (generate_series; the word "entry", then 10-16 words from a 20,000-word vocabulary with
+ *    a skewed, Zipf-like frequency, so the commonest of those is in about 40% of the inputs),
+ *    through memory's own table and GIN index. Then a mix of queries (1-3 words of common,
+ *    middling and rare frequency) end to end through `GET /search`, and memory's own statement
+ *    straight on PostgreSQL, p50/p99 of each, with the former statement (before migration 005)
+ *    run back to back on the same query; then the hard cases apart (a word in every input, the
+ *    commonest word, each with a rare one, a prefix, no match, 32 words), 30 times each.
  *
  * Prints tables, then one line of JSON.
  */
@@ -25,6 +27,7 @@ import pg from 'pg';
 import { request } from 'undici';
 import { rankMatches, scoreItems } from '../services/cognition/src/context/rank';
 import {
+  byWordsParams,
   DEFAULT_SEARCH_BOUNDS,
   SEARCH_SETTINGS_SQL,
   SEARCH_SQL,
@@ -46,6 +49,25 @@ const TARGET_P99_MS = 50;
 const TARGET_LOOP_MS = 50;
 
 const word = (n: number) => `t${n}q`;
+/** A word the fill puts in every input: the worst case for a search that collects all matches. */
+const EVERYWHERE = 'entry';
+
+/**
+ * Memory's search statement before migration 005, verbatim (parameters: user, tsquery,
+ * candidates, max_chars, limit): one GIN bitmap scan of every query word's matches. Measured
+ * beside the current one, query by query in the same run.
+ */
+const FORMER_BY_WORDS = `
+  SELECT id, seq, user_id, conversation_id, head AS content, content_bytes, content_bytes > octet_length(head) AS truncated, metadata,
+         to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp",
+         ts_rank(to_tsvector('simple'::regconfig, head), to_tsquery('simple'::regconfig, $2), 1)::float8 AS rank
+    FROM (SELECT id, seq, user_id, conversation_id, substr(content, 1, $4) AS head, octet_length(content) AS content_bytes, metadata, "timestamp"
+            FROM inputs
+           WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple'::regconfig, $2)
+             AND user_id COLLATE "C" = $1
+           LIMIT $3) candidates
+   ORDER BY rank DESC, "timestamp" DESC, seq DESC
+   LIMIT $5`;
 
 /** Deterministic pseudo-random numbers, so every run asks the same queries. */
 function lcg(seed: number) {
@@ -268,7 +290,7 @@ try {
     await client.query(
       `INSERT INTO inputs (id, user_id, content, "timestamp")
        SELECT 'bulk-' || g, $1,
-              (SELECT string_agg('t' || floor(power(random(), 3) * $4)::int || 'q', ' ')
+              '${EVERYWHERE} ' || (SELECT string_agg('t' || floor(power(random(), 3) * $4)::int || 'q', ' ')
                  FROM generate_series(1, 10 + (g % 7))),
               now() - interval '3 years' + g * interval '1 minute'
          FROM generate_series($2::int, $3::int) g`,
@@ -298,69 +320,124 @@ try {
   const auth = `Bearer ${await tokenFor(user)}`;
   const endToEnd: number[][] = CLASSES.map(() => []);
   const inDb: number[][] = CLASSES.map(() => []);
+  const inDbFormer: number[][] = CLASSES.map(() => []);
   let errors = 0;
-  const direct = async (q: string) => {
+  /** One search as memory runs it (BEGIN, settings, statement, COMMIT): the current statement or the former one. */
+  const direct = async (q: string, former: boolean) => {
+    const terms = searchTerms(q);
+    const options = { limit: 10, maxChars: 1000 };
     const t = performance.now();
     await client.query('BEGIN');
-    await client.query(SEARCH_SETTINGS_SQL, [String(DEFAULT_SEARCH_BOUNDS.timeoutMs)]);
-    await client.query(SEARCH_SQL.byWords, [
-      user,
-      toTsquery(searchTerms(q)),
-      DEFAULT_SEARCH_BOUNDS.candidates,
-      1000,
-      20,
-    ]);
+    await client.query(SEARCH_SETTINGS_SQL, [String(DEFAULT_SEARCH_BOUNDS.timeoutMs * 10)]);
+    if (former)
+      await client.query(FORMER_BY_WORDS, [
+        user,
+        toTsquery(terms),
+        DEFAULT_SEARCH_BOUNDS.candidates,
+        options.maxChars,
+        options.limit,
+      ]);
+    else await client.query(SEARCH_SQL.byWords, byWordsParams(user, terms, options, DEFAULT_SEARCH_BOUNDS));
     await client.query('COMMIT');
     return performance.now() - t;
   };
-  for (const q of queries.slice(0, 10)) await getJson(searchUrl(q.text, 10), auth); // warm-up
-  for (const q of queries) {
+  /** Both statements on the same query, back to back, the order alternating. */
+  const both = async (q: string, i: number) => {
+    const first = await direct(q, i % 2 === 0);
+    const second = await direct(q, i % 2 !== 0);
+    return i % 2 === 0 ? { former: first, current: second } : { former: second, current: first };
+  };
+  for (const q of queries.slice(0, 10)) {
+    await getJson(searchUrl(q.text, 10), auth); // warm-up
+    await both(q.text, 0);
+  }
+  for (const [i, q] of queries.entries()) {
     const r = await getJson(searchUrl(q.text, 10), auth);
     if (r.status === 200 && !r.body.error) endToEnd[q.kind]?.push(r.ms);
     else errors++;
-    inDb[q.kind]?.push(await direct(q.text));
+    const m = await both(q.text, i);
+    inDb[q.kind]?.push(m.current);
+    inDbFormer[q.kind]?.push(m.former);
   }
-  const worstWord = word(0);
-  const worstMs: number[] = [];
-  const worstDb: number[] = [];
-  for (let i = 0; i < 30; i++) {
-    worstMs.push((await getJson(searchUrl(worstWord, 10), auth)).ms);
-    worstDb.push(await direct(worstWord));
+  // The hard cases, 30 times each: a word in every input, the commonest random word, each with a
+  // rare one, a prefix shared by many words, a word in no input, and 32 words of every frequency.
+  const specials = [
+    { label: `"${EVERYWHERE}" (every input)`, text: EVERYWHERE },
+    { label: `"${word(0)}" (commonest random word)`, text: word(0) },
+    { label: `"${EVERYWHERE} ${word(15000)}" (every + rare)`, text: `${EVERYWHERE} ${word(15000)}` },
+    { label: `"${word(0)} ${word(15000)}" (commonest + rare)`, text: `${word(0)} ${word(15000)}` },
+    { label: '"t12" (prefix of 1,111 words)', text: 't12' },
+    { label: '"nowhere" (no match)', text: 'nowhere' },
+    {
+      label: '32 words, common to rare',
+      text: Array.from({ length: 32 }, (_, k) => word(Math.floor(k ** 2.8))).join(' '),
+    },
+  ];
+  const special = [];
+  for (const sp of specials) {
+    const e2eMs: number[] = [];
+    const cur: number[] = [];
+    const old: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await getJson(searchUrl(sp.text, 10), auth);
+      if (r.status === 200 && !r.body.error) e2eMs.push(r.ms);
+      else errors++;
+      const m = await both(sp.text, i);
+      cur.push(m.current);
+      old.push(m.former);
+    }
+    const matches = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM inputs WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', $1) AND user_id = $2`,
+      [toTsquery(searchTerms(sp.text)), user],
+    );
+    special.push({
+      label: sp.label,
+      matches: Number(matches.rows[0]?.n),
+      end_to_end: summarise(e2eMs),
+      current: summarise(cur),
+      former: summarise(old),
+    });
   }
-  const commonest = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM inputs WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', $1)`,
-    [worstWord],
-  );
   const e2e = summarise(endToEnd.flat());
   const db = summarise(inDb.flat());
-  const worst = summarise(worstMs);
-  const worstInDb = summarise(worstDb);
+  const dbFormer = summarise(inDbFormer.flat());
   const verdict = (p99: number) => (p99 <= TARGET_P99_MS ? 'met' : 'MISSED');
-  const row = (label: string, x: ReturnType<typeof summarise>, judged = true) => [
+  const row = (
+    label: string,
+    x: ReturnType<typeof summarise>,
+    current: ReturnType<typeof summarise>,
+    former: ReturnType<typeof summarise>,
+    judged = true,
+  ) => [
     label,
     x.count,
-    round(x.p50, 1),
-    round(x.p99, 1),
-    round(x.max, 1),
-    judged ? verdict(x.p99) : '',
+    `${round(x.p50, 1)} / ${round(x.p99, 1)}`,
+    `${round(current.p50, 1)} / ${round(current.p99, 1)}`,
+    `${round(former.p50, 1)} / ${round(former.p99, 1)}`,
+    round(former.p99 / current.p99, 2),
+    judged ? verdict(Math.max(x.p99, current.p99)) : '',
   ];
   const byClass = CLASSES.map((name, k) => ({
     name,
     end_to_end: summarise(endToEnd[k] ?? []),
     in_database: summarise(inDb[k] ?? []),
+    in_database_former: summarise(inDbFormer[k] ?? []),
   }));
   printTable(
-    `Search over ${ROWS.toLocaleString('en')} inputs of one user (unanalyzed table; filled in ${Math.round(fillSeconds)} s; table ${size.rows[0]?.table}, GIN index ${size.rows[0]?.index})`,
-    ['', 'n', 'p50 ms', 'p99 ms', 'max ms', `target p99 ≤ ${TARGET_P99_MS}`],
+    `Search over ${ROWS.toLocaleString('en')} inputs of one user (unanalyzed table; filled in ${Math.round(fillSeconds)} s; table ${size.rows[0]?.table}, GIN index ${size.rows[0]?.index}); memory's statement now and before migration 005, back to back`,
     [
-      row('GET /search, whole mix', e2e),
-      row('memory statement, whole mix', db),
-      ...byClass.flatMap((c) => [
-        row(`  GET /search, ${c.name}`, c.end_to_end, false),
-        row(`  memory statement, ${c.name}`, c.in_database, false),
-      ]),
-      row(`GET /search "${worstWord}" (in ${commonest.rows[0]?.n} inputs)`, worst, false),
-      row(`memory statement "${worstWord}"`, worstInDb, false),
+      '',
+      'n',
+      'GET /search p50 / p99 ms',
+      'statement p50 / p99 ms',
+      'former statement p50 / p99 ms',
+      'p99 former ÷ now',
+      `target p99 ≤ ${TARGET_P99_MS}`,
+    ],
+    [
+      row('whole mix', e2e, db, dbFormer),
+      ...byClass.map((c) => row(`  ${c.name}`, c.end_to_end, c.in_database, c.in_database_former, false)),
+      ...special.map((c) => row(`${c.label}, in ${c.matches} inputs`, c.end_to_end, c.current, c.former)),
     ],
   );
   printJson({
@@ -389,6 +466,11 @@ try {
       errors,
       end_to_end: { p50_ms: round(e2e.p50, 1), p99_ms: round(e2e.p99, 1), max_ms: round(e2e.max, 1) },
       in_database: { p50_ms: round(db.p50, 1), p99_ms: round(db.p99, 1), max_ms: round(db.max, 1) },
+      in_database_former: {
+        p50_ms: round(dbFormer.p50, 1),
+        p99_ms: round(dbFormer.p99, 1),
+        max_ms: round(dbFormer.max, 1),
+      },
       by_class: byClass.map((c) => ({
         class: c.name,
         queries: c.end_to_end.count,
@@ -396,12 +478,16 @@ try {
         end_to_end_p99_ms: round(c.end_to_end.p99, 1),
         in_database_p50_ms: round(c.in_database.p50, 1),
         in_database_p99_ms: round(c.in_database.p99, 1),
+        in_database_former_p99_ms: round(c.in_database_former.p99, 1),
       })),
-      commonest_word: {
-        matches: Number(commonest.rows[0]?.n),
-        end_to_end_p99_ms: round(worst.p99, 1),
-        in_database_p99_ms: round(worstInDb.p99, 1),
-      },
+      hard_cases: special.map((c) => ({
+        query: c.label,
+        matches: c.matches,
+        end_to_end_p99_ms: round(c.end_to_end.p99, 1),
+        in_database_p50_ms: round(c.current.p50, 1),
+        in_database_p99_ms: round(c.current.p99, 1),
+        in_database_former_p99_ms: round(c.former.p99, 1),
+      })),
       target_p99_ms: TARGET_P99_MS,
     },
   });

@@ -22,6 +22,7 @@ import { eventRoutes } from './routes/events';
 import { resourceRoutes } from './routes/resources';
 import { memoryPermissions } from './service-permissions';
 import { insertBatch, type NewInput, type StoreOutcome } from './store/input-store';
+import { DEFAULT_SEARCH_BOUNDS } from './store/search-store';
 import { memoryTools } from './tools/message-tools';
 import { searchTools } from './tools/search-tools';
 import { taskTools } from './tools/task-tools';
@@ -95,7 +96,7 @@ export async function buildMemoryApp({ env, db: given, defaultMetrics }: MemoryA
   const ctx: MemoryContext = {
     db,
     committer,
-    search: { candidates: env.SEARCH_CANDIDATES, timeoutMs: env.SEARCH_TIMEOUT_MS },
+    search: { ...DEFAULT_SEARCH_BOUNDS, candidates: env.SEARCH_CANDIDATES, timeoutMs: env.SEARCH_TIMEOUT_MS },
   };
 
   await app.register(sse);

@@ -7,6 +7,7 @@ import type { Queryable, QueryResult } from '../db/database';
 import { loadMigrations } from '../db/migrate';
 import { eventsAfter, headSeq } from './feed-store';
 import { conversation, historyFor } from './input-store';
+import { byWordsParams, DEFAULT_SEARCH_BOUNDS, SEARCH_SETTINGS_SQL, SEARCH_SQL } from './search-store';
 
 /**
  * Issue 13: without fresh statistics (autovacuum off here, or lagging its inserts anywhere) the
@@ -158,6 +159,66 @@ async function expectEveryReadIndexOrdered(db: Probe, state: string) {
   expect(head).not.toMatch(/Seq Scan|Bitmap/);
 }
 
+/**
+ * The plans of one search's statements (migration 005), as the search runs them: in its own
+ * transaction under its settings. Small bounds, so that on the filled tables every statement runs:
+ * "hello" is in each of u5's 50 newest inputs (common: its newest matches are scanned for) and
+ * "777" in none (rare: the GIN index).
+ */
+async function searchPlans(db: Probe) {
+  const bounds = { ...DEFAULT_SEARCH_BOUNDS, sampleRows: 50, windowRows: 100 };
+  return db.innerPlans(async () => {
+    await db.exec('BEGIN');
+    try {
+      await db.query(SEARCH_SETTINGS_SQL, ['5000']);
+      await db.query(
+        SEARCH_SQL.byWords,
+        byWordsParams('u5', ['hello', '777'], { limit: 10, maxChars: 1000 }, bounds),
+      );
+    } finally {
+      await db.exec('COMMIT');
+    }
+  });
+}
+
+/**
+ * The search's newest-first statements walk the history index in order, its GIN statement the
+ * GIN index, and the candidates are fetched by seq: never a scan of all of the user's rows.
+ */
+async function expectSearchIndexed(db: Probe, state: string, filled: boolean) {
+  const plans = await searchPlans(db);
+  const marked = (marker: RegExp) => plans.filter((p) => marker.test(p));
+  const plan = (marker: RegExp) => {
+    const found = marked(marker);
+    expect(found, `${state}: one plan for ${marker}\n${plans.join('\n---\n')}`).toHaveLength(1);
+    return found[0] as string;
+  };
+  const newestFirst = (name: string, p: string) => {
+    try {
+      expectIndexOrdered(p);
+      expect(p).toMatch(/Index Scan using inputs_user_time_seq/);
+    } catch (err) {
+      throw new Error(`search ${name} on ${state}: ${(err as Error).message}\n${p}`);
+    }
+  };
+  newestFirst('sample', plan(/Query Text:[\s\S]*> p_sample_bytes AS cut/));
+  const fetch = plan(/Query Text:[\s\S]*ts_rank/);
+  expect(fetch, `${state}\n${fetch}`).toMatch(/Index Cond: \(seq = ANY/);
+  expect(fetch, `${state}\n${fetch}`).not.toMatch(/Seq Scan|Index Cond: \(user_id/);
+  const common = /Query Text:[\s\S]*@@ cq/;
+  const rare = /Query Text:[\s\S]*@@ rq/;
+  if (!filled) {
+    // An empty history is all in the sample, which is then exact: nothing else is read.
+    expect(marked(common)).toEqual([]);
+    expect(marked(rare)).toEqual([]);
+    return;
+  }
+  newestFirst('newest matches of common words', plan(common));
+  const gin = plan(rare);
+  expect(gin, `${state}\n${gin}`).toMatch(/Bitmap Index Scan on inputs_content_search/);
+  expect(gin, `${state}\n${gin}`).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+}
+
 async function logPlans(db: Probe) {
   await db.exec(`LOAD 'auto_explain'`);
   await db.exec('SET auto_explain.log_min_duration = 0');
@@ -205,19 +266,23 @@ describe.each(engines)('read plans on $name', ({ open }) => {
     await migrateTo(db, migrations);
     await logPlans(db);
     await expectEveryReadIndexOrdered(db, 'an empty table');
+    await expectSearchIndexed(db, 'an empty table', false);
     await fill(db, ROWS);
     await db.exec(
       `INSERT INTO failed_tasks (id, user_id, task, error, duration_ms)
        SELECT 'ft-' || g, 'u' || (g % ${USERS}), 'get_context', 'boom', 5 FROM generate_series(1, 200) g`,
     );
     await expectEveryReadIndexOrdered(db, 'an unanalyzed table');
+    await expectSearchIndexed(db, 'an unanalyzed table', true);
     await db.exec('ANALYZE inputs');
     await db.exec('ANALYZE failed_tasks');
     await expectEveryReadIndexOrdered(db, 'an analyzed table');
+    await expectSearchIndexed(db, 'an analyzed table', true);
     // One user's rows double the table after the statistics were taken: they now say that user
     // is rare, which is what made the planner sort all of a user's rows.
     await fill(db, ROWS, 'u5');
     await expectEveryReadIndexOrdered(db, 'a table grown past its statistics');
+    await expectSearchIndexed(db, 'a table grown past its statistics', true);
   }, 120_000);
 
   it('answers the same rows as before, in order', async () => {

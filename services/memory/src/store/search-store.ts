@@ -2,13 +2,34 @@ import type { Database, Queryable } from '../db/database';
 
 /** Bounds on what one search may cost the database (see docs/design.md, "Search"). */
 export interface SearchBounds {
-  /** Most matching inputs ranked per search; beyond it the GIN scan's first finds are ranked. */
+  /** Most matching inputs ranked per search from the GIN index (and at most from the newest scan). */
   candidates: number;
   /** `statement_timeout` of the search's own transaction. */
   timeoutMs: number;
+  /** The sample each query word is counted in, to tell rare from common: the user's newest inputs… */
+  sampleRows: number;
+  /** …and at most this many bytes of their content (tokenizing them is the sample's cost). */
+  sampleBytes: number;
+  /**
+   * What reading one input costs the newest-first scan (its tsvector computed) in GIN matches
+   * collected: weighs the two ways of finding a word's matches against each other.
+   */
+  rowCost: number;
+  /** The common words' newest matches are looked for in at most this many newest inputs… */
+  windowRows: number;
+  /** …and this many bytes of their content. */
+  windowBytes: number;
 }
 
-export const DEFAULT_SEARCH_BOUNDS: SearchBounds = { candidates: 200, timeoutMs: 1000 };
+export const DEFAULT_SEARCH_BOUNDS: SearchBounds = {
+  candidates: 200,
+  timeoutMs: 1000,
+  sampleRows: 64,
+  sampleBytes: 16 * 1024,
+  rowCost: 125,
+  windowRows: 1000,
+  windowBytes: 64 * 1024,
+};
 
 /** Most query words a search uses; the rest are ignored (each one is a GIN lookup). */
 export const MAX_SEARCH_TERMS = 32;
@@ -47,28 +68,42 @@ export function searchTerms(query: string): string[] {
   return [...new Set(words)].slice(0, MAX_SEARCH_TERMS);
 }
 
-/** Any word matches (`|`); a word of three letters or more also matches as a prefix ("deploy" finds "deployment"). */
+/** Each word's tsquery: a word of three letters or more also matches as a prefix ("deploy" finds "deployment"). */
+function termQueries(terms: string[]): string[] {
+  return terms.map((t) => (t.length >= 3 ? `${t}:*` : t));
+}
+
+/** Any word matches (`|`). */
 export function toTsquery(terms: string[]): string {
-  return terms.map((t) => (t.length >= 3 ? `${t}:*` : t)).join(' | ');
+  return termQueries(terms).join(' | ');
+}
+
+/** BY_WORDS' parameters, in order. */
+export function byWordsParams(
+  userId: string,
+  terms: string[],
+  options: { limit: number; maxChars: number },
+  bounds: SearchBounds,
+): unknown[] {
+  return [
+    userId,
+    termQueries(terms),
+    bounds.candidates,
+    bounds.sampleRows,
+    bounds.sampleBytes,
+    bounds.rowCost,
+    bounds.windowRows,
+    bounds.windowBytes,
+    options.maxChars,
+    options.limit,
+  ];
 }
 
 const TIMESTAMP = `to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-// The tsvector expression is the index's own (migration 003), so the GIN index answers the match.
-// `user_id COLLATE "C"` is the same equality (ids are compared byte for byte either way) but no
-// btree index can serve it: without statistics the planner would otherwise AND in a bitmap of all
-// the user's rows (the whole table for a user with a million inputs) before the GIN result.
-const BY_WORDS = `
-  SELECT id, seq, user_id, conversation_id, head AS content, content_bytes, content_bytes > octet_length(head) AS truncated, metadata,
-         ${TIMESTAMP} AS "timestamp",
-         ts_rank(to_tsvector('simple'::regconfig, head), to_tsquery('simple'::regconfig, $2), 1)::float8 AS rank
-    FROM (SELECT id, seq, user_id, conversation_id, substr(content, 1, $4) AS head, octet_length(content) AS content_bytes, metadata, "timestamp"
-            FROM inputs
-           WHERE to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple'::regconfig, $2)
-             AND user_id COLLATE "C" = $1
-           LIMIT $3) candidates
-   ORDER BY rank DESC, "timestamp" DESC, seq DESC
-   LIMIT $5`;
+// Migration 005: the GIN index only for the query's rarer words, the common ones by the user's newest
+// inputs, so the cost does not grow with the matches of its commonest word. $2: one tsquery per word.
+const BY_WORDS = `SELECT * FROM memory_search_inputs($1, $2::text[], $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 // A query with no word is matched as text within the user's newest inputs (the history index).
 const BY_TEXT = `
@@ -92,7 +127,7 @@ export const SEARCH_SETTINGS_SQL = `SELECT set_config('statement_timeout', $1, t
  * (2 s for 60 inputs of 99 KB); the GIN index is never slower than that by much. And no parallel
  * workers: starting them cost 30 ms on a 2-core machine for a search that takes 4 ms without.
  */
-export async function withSearchSettings<T>(
+async function withSearchSettings<T>(
   db: Database,
   bounds: SearchBounds,
   fn: (tx: Queryable) => Promise<T>,
@@ -120,13 +155,7 @@ export async function searchInputs(
   const rows = await withSearchSettings(db, bounds, async (tx) => {
     const r =
       terms.length > 0
-        ? await tx.query<SearchMatch>(BY_WORDS, [
-            userId,
-            toTsquery(terms),
-            bounds.candidates,
-            options.maxChars,
-            options.limit,
-          ])
+        ? await tx.query<SearchMatch>(BY_WORDS, byWordsParams(userId, terms, options, bounds))
         : await tx.query<SearchMatch>(BY_TEXT, [
             userId,
             text,
