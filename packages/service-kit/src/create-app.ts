@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
+import { flushTracing, logTraceFields, tracingOn } from '@cortex/telemetry';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createClientErrorHandler } from './client-error';
@@ -92,6 +93,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     logger: {
       level: options.logLevel ?? 'info',
       base: { service: options.service },
+      // Trace and span ids on every line, when tracing is on; no mixin at all when it is off.
+      ...(tracingOn() ? { mixin: logTraceFields } : {}),
       serializers: {
         req: (req) => ({
           method: req.method,
@@ -138,6 +141,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Spans still buffered leave before the process exits.
+  if (tracingOn()) app.addHook('onClose', () => flushTracing());
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
