@@ -13,6 +13,8 @@ export interface PendingItem {
     timestamp: string;
     metadata: Record<string, unknown>;
   };
+  /** The W3C trace context of the request that journalled it (tracing on): its replay links to it. */
+  traceparent?: string;
 }
 
 export interface JournalOptions {

@@ -1,5 +1,6 @@
 import { hasCode } from '@cortex/errors';
 import { stableId, storableObject, storableString, timeOrderedId } from '@cortex/service-kit';
+import { currentTraceparent } from '@cortex/telemetry';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { PendingJournal } from '../pending/journal';
@@ -100,7 +101,13 @@ export function inputRoutes(app: FastifyInstance, deps: InputDeps) {
     let held: typeof data;
     try {
       // A concurrent retry of the same input shares one journal line, and answers with its data.
-      held = await deps.journal.append({ item_id: itemId, user_id: user.id, data });
+      const traceparent = currentTraceparent();
+      held = await deps.journal.append({
+        item_id: itemId,
+        user_id: user.id,
+        data,
+        ...(traceparent === undefined ? {} : { traceparent }),
+      });
     } catch (err) {
       request.log.error({ code: hasCode(err) ? err.code : 'unknown' }, 'input could not be journalled');
       return { status: 'received_not_stored', item_id: itemId, data };
