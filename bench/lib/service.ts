@@ -21,6 +21,15 @@ export interface ServiceOptions {
  * Unlike the e2e harness, readiness is polled on /health, not read from the "listening" log line,
  * so benches can run services at LOG_LEVEL=warn (request logging would dominate the profile).
  */
+/** The bench's own `OTEL_*` variables, passed on to the services it starts. */
+function otelEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined,
+    ),
+  );
+}
+
 export class BenchService {
   port = 0;
   private child: ChildProcess | undefined;
@@ -66,6 +75,8 @@ export class BenchService {
           HOME: process.env.HOME ?? '',
           HOST: '127.0.0.1',
           LOG_LEVEL: 'warn',
+          // A bench run with OTEL_* set measures the services with tracing on (docs/tracing.md).
+          ...otelEnv(),
           ...this.options.env,
           PORT: String(this.port),
         },
