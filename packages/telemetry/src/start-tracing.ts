@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { trace } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
 import { setTracingActive } from './tracer';
 import type { TracingConfig } from './tracing-config';
@@ -78,13 +79,10 @@ export async function startTracing(
   handle = {
     flush: async () => {
       await Promise.all(processors.map((p) => p.forceFlush()));
-      // The SDK's own processors (from the env) are flushed through the global provider.
-      const { trace } = await import('@opentelemetry/api');
-      const provider = trace.getTracerProvider() as { forceFlush?: () => Promise<void> };
-      const delegate = (
-        provider as { getDelegate?: () => { forceFlush?: () => Promise<void> } }
-      ).getDelegate?.();
-      await (delegate?.forceFlush ?? provider.forceFlush)?.call(delegate ?? provider);
+      // The processors the SDK built from the variables belong to the provider it registered.
+      const provider = trace.getTracerProvider() as { getDelegate?: () => unknown };
+      const delegate = provider.getDelegate?.() as { forceFlush?: () => Promise<void> } | undefined;
+      await delegate?.forceFlush?.();
     },
     shutdown: async () => {
       setTracingActive(false);
