@@ -30,12 +30,21 @@ export function workspaceManifests(root = REPO_ROOT): PackageJson[] {
 export const TOOLING = ['tsx', 'esbuild', 'typescript', 'vitest', '@biomejs/biome', 'vite'];
 
 /**
+ * Workspace devDependencies that a runtime dependency also needs at run time: `yaml`, which
+ * @opentelemetry/configuration (the Node SDK's) loads to read an OpenTelemetry config file.
+ */
+const RUN_TIME_OF_DEPENDENCIES = ['yaml'];
+
+/**
  * Names that must not be in a production closure: every devDependency of the workspace that no
  * workspace package needs at run time (undici is a test tool of e2e but a dependency of the
  * network client), the build and test tools, and any `@types/*`.
  */
 export function devOnly(manifests = workspaceManifests()): (name: string) => boolean {
-  const runtime = new Set(manifests.flatMap((m) => Object.keys(m.dependencies ?? {})));
+  const runtime = new Set([
+    ...manifests.flatMap((m) => Object.keys(m.dependencies ?? {})),
+    ...RUN_TIME_OF_DEPENDENCIES,
+  ]);
   const dev = new Set([...manifests.flatMap((m) => Object.keys(m.devDependencies ?? {})), ...TOOLING]);
   return (name) => name.startsWith('@types/') || (dev.has(name) && !runtime.has(name));
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { trace } from '@opentelemetry/api';
-import type { tracing } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { setTracingActive } from './tracer';
 import type { TracingConfig } from './tracing-config';
 
@@ -19,7 +19,7 @@ export interface StartTracingOptions {
    */
   preload?: { from: string; modules: readonly string[] };
   /** Span processors instead of the exporters the `OTEL_*` variables describe (tests). */
-  spanProcessors?: tracing.SpanProcessor[];
+  spanProcessors?: SpanProcessor[];
 }
 
 let handle: TracingHandle | undefined;

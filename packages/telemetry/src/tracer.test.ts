@@ -1,4 +1,4 @@
-import { tracing } from '@opentelemetry/sdk-node';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTracing, type TracingHandle } from './start-tracing';
 import {
@@ -13,7 +13,7 @@ import {
 } from './tracer';
 import { parseTracingEnv } from './tracing-config';
 
-const exporter = new tracing.InMemorySpanExporter();
+const exporter = new InMemorySpanExporter();
 let handle: TracingHandle | undefined;
 
 /** Ended spans, once exported (the SDK exports after resolving its resource). */
@@ -38,7 +38,7 @@ describe('tracing off', () => {
 describe('tracing on', () => {
   beforeAll(async () => {
     handle = await startTracing(parseTracingEnv({}, 'test'), {
-      spanProcessors: [new tracing.SimpleSpanProcessor(exporter)],
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
     });
   });
   afterAll(() => handle?.shutdown());
