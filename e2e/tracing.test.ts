@@ -95,6 +95,17 @@ describe(`tracing across the services (${database})`, () => {
     const statements = trace.filter((s) => s.service === 'memory' && isStatement(s));
     expect(statements.some((s) => s.parentSpanId === batch?.spanId)).toBe(true);
     expect(receiver.contentTypes).toEqual(new Set(['application/json']));
+    // Log lines written for the request carry its trace and span ids: all but Fastify's first,
+    // written before any hook has run.
+    const logged = system.gateway.logs
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { request_id?: string; trace_id?: string; span_id?: string; msg?: string })
+      .filter((l) => l.request_id === 'traced-input-1' && l.msg !== 'incoming request');
+    expect(logged.map((l) => l.msg)).toContain('request completed');
+    for (const l of logged) {
+      expect(l.trace_id).toBe(root.traceId);
+      expect(ids.has(l.span_id ?? '')).toBe(true);
+    }
   });
 
   it("a replayed input's trace links to the request that journalled it", async () => {

@@ -10,6 +10,7 @@ export {
   linksFromContexts,
   logTraceFields,
   recordFailure,
+  requestTraceFields,
   type Span,
   SpanKind,
   SpanStatusCode,

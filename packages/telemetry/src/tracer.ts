@@ -117,3 +117,15 @@ export function annotateSpan(attributes: Attributes): void {
 export function inTracedWork(): boolean {
   return active && trace.getActiveSpan() !== undefined;
 }
+
+/**
+ * `trace_id` and `span_id` of the server span @fastify/otel made for a Fastify request (empty when
+ * it made none): for the request's own log lines, which Fastify also writes outside the span.
+ */
+export function requestTraceFields(request: object): { trace_id?: string; span_id?: string } {
+  if (!active) return {};
+  const otel = (request as { opentelemetry?: () => { span?: Span | null } }).opentelemetry?.();
+  const spanContext = otel?.span?.spanContext();
+  if (!spanContext || !trace.isSpanContextValid(spanContext)) return {};
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+}
