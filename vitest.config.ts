@@ -6,8 +6,10 @@ import { defineConfig } from 'vitest/config';
 const globalSetup = ['e2e/harness/global-setup.ts'];
 // Workspace packages resolve to their TypeScript sources through the "@cortex/source" export
 // condition (their "default" is the built dist/, which a fresh clone does not have).
-// The rest are Vite's defaults for server code, which setting `conditions` replaces.
-const conditions = ['@cortex/source', 'module', 'node', 'development|production'];
+// The rest are Vite's defaults for server code, which setting `conditions` replaces, less
+// `module`: Node never uses it, and OpenTelemetry's `module` builds import files without their
+// extensions, which Node's loader refuses.
+const conditions = ['@cortex/source', 'node', 'development|production'];
 const resolve = { conditions };
 const ssr = { resolve: { conditions } };
 

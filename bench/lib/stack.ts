@@ -36,6 +36,15 @@ function passedThrough(prefix: 'BENCH_GATEWAY_' | 'BENCH_MEMORY_', source = proc
   );
 }
 
+/** The bench's own `OTEL_*` variables, passed on: a run with them set measures tracing on (docs/tracing.md). */
+function otelEnv(source = process.env): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(source).filter(
+      (e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined,
+    ),
+  );
+}
+
 export interface BenchServiceOptions {
   env: Record<string, string>;
   /** Extra node flags, e.g. `--cpu-prof` or `--expose-gc`. */
@@ -52,7 +61,7 @@ export function benchService(name: string, options: BenchServiceOptions): Servic
   const launch = options.script
     ? tsxLaunch(options.script.cwd, options.script.file, options.nodeArgs)
     : serviceLaunch(name as ServiceName, options.nodeArgs);
-  return new ServiceProcess(name, { LOG_LEVEL: 'warn', ...options.env }, launch, 'health');
+  return new ServiceProcess(name, { LOG_LEVEL: 'warn', ...otelEnv(), ...options.env }, launch, 'health');
 }
 
 export interface StackOptions {

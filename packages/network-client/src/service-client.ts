@@ -1,5 +1,6 @@
 import { CortexError, DEADLINE_HEADER, hasCode, inBandError } from '@cortex/errors';
 import {
+  type AttemptContext,
   BackoffLoop,
   type Clock,
   errorFromResponse,
@@ -11,8 +12,10 @@ import {
   systemClock,
   type TimerHandle,
 } from '@cortex/resilience';
+import { injectTraceContext } from '@cortex/telemetry';
 import { Pool } from 'undici';
 import { z } from 'zod';
+import { traceAttempts, traceCall, traceInstance } from './call-tracing';
 import { type Instance, parseInstances } from './discovery';
 import { expandDns, InstanceSet, type InstanceSetOptions } from './instance-set';
 import type { TokenSource } from './service-token-signer';
@@ -258,12 +261,18 @@ export class ServiceClient {
     const tokens = this.options.tokens;
     if (tokens) headers.authorization = `Bearer ${await tokens.token(this.options.audience ?? this.service)}`;
     if (options.requestId) headers['x-request-id'] = options.requestId;
+    injectTraceContext(headers);
     if (deadline !== undefined) {
       const remaining = deadline - this.clock.now();
       if (remaining <= 0) throw new CortexError('timeout', `deadline passed before calling ${this.service}`);
       headers[DEADLINE_HEADER] = String(remaining);
     }
     return headers;
+  }
+
+  /** Each attempt a span of its own when tracing is on (see call-tracing.ts). */
+  private attempts<T>(fn: (ctx: AttemptContext) => Promise<T>) {
+    return traceAttempts(this.service, () => this.options.breaker?.state, fn);
   }
 
   /** `POST /tool/{name}` → the `result`, validated with `schema` when given. */
@@ -275,13 +284,16 @@ export class ServiceClient {
     const payload = JSON.stringify({ arguments: args });
     // The policy's events (logged by service-kit) say which tool and request they are about.
     const scope = { requestId: options.requestId, kind: 'tool' as const, operation: name };
-    return inCallScope(scope, () => this.callToolOnce(name, payload, options));
+    return inCallScope(scope, () =>
+      traceCall(this.service, 'tool', name, () => this.callToolOnce(name, payload, options)),
+    );
   }
 
   private callToolOnce<T>(name: string, payload: string, options: CallOptions & { schema?: z.ZodType<T> }) {
     return this.policy.execute(
-      async ({ signal, deadline }) => {
+      this.attempts(async ({ signal, deadline }) => {
         const { pool, instance } = this.pick();
+        traceInstance(instance.url.origin);
         let res: Awaited<ReturnType<Pool['request']>>;
         try {
           res = await pool.request({
@@ -319,7 +331,7 @@ export class ServiceClient {
         if (!result.success)
           throw new CortexError('data_error', `${this.service} answered ${name} with an unexpected shape`);
         return result.data;
-      },
+      }),
       options.signal,
       options.deadline,
     );
@@ -339,7 +351,11 @@ export class ServiceClient {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const scope = { requestId: options.requestId, kind: 'stream' as const, operation: path.split('/')[0] };
-      const res = await inCallScope(scope, () => this.connectResource(path, query, options, controller));
+      const res = await inCallScope(scope, () =>
+        traceCall(this.service, 'stream', scope.operation ?? path, () =>
+          this.connectResource(path, query, options, controller),
+        ),
+      );
       options.onOpen?.();
       try {
         for await (const message of readSse(res.body)) {
@@ -376,8 +392,9 @@ export class ServiceClient {
     controller: AbortController,
   ) {
     return this.policy.execute(
-      async ({ signal, deadline }) => {
+      this.attempts(async ({ signal, deadline }) => {
         const { pool, instance } = this.pick();
+        traceInstance(instance.url.origin);
         const attemptSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
         try {
           const r = await pool.request({
@@ -411,7 +428,7 @@ export class ServiceClient {
           if (!hasCode(err) && e.code !== 'aborted') this.instances.report(instance, false);
           throw e;
         }
-      },
+      }),
       options.signal,
       options.deadline,
     );

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CortexError } from '@cortex/errors';
 import { type Clock, systemClock } from '@cortex/resilience';
+import { flushTracing, logTraceFields, requestTraceFields, tracingOn } from '@cortex/telemetry';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createClientErrorHandler } from './client-error';
@@ -84,6 +85,12 @@ export function loggedUrl(url: string): string {
   return `${url.slice(0, q + 1)}${parts.join('&')}`;
 }
 
+/** Marks a request's logger that already has its trace and span ids among its bindings. */
+const TRACE_BOUND = Symbol('trace ids bound');
+
+const traceFieldsFor = (logger: object) =>
+  (logger as Record<symbol, boolean>)[TRACE_BOUND] ? {} : logTraceFields();
+
 /** The Fastify app every service builds on: logging, request ids, errors, health, metrics. */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const clock = options.clock ?? systemClock;
@@ -96,6 +103,11 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     logger: {
       level: options.logLevel ?? 'info',
       base: { service: options.service },
+      // Trace and span ids on every line when tracing is on (no mixin at all when it is off),
+      // unless the line's logger already carries its request's (see the onRequest hook below).
+      ...(tracingOn()
+        ? { mixin: (_: object, _level: number, logger: object) => traceFieldsFor(logger) }
+        : {}),
       serializers: {
         req: (req) => ({
           method: req.method,
@@ -142,6 +154,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Spans still buffered leave before the process exits.
+  if (tracingOn()) app.addHook('onClose', () => flushTracing());
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
@@ -151,6 +165,19 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  if (tracingOn()) {
+    // The request's own lines ("request completed") are written after its span ended: its ids
+    // go on the request's logger instead. Only "incoming request", written before any hook, has
+    // the request id alone.
+    app.addHook('onRequest', async (request, reply) => {
+      const ids = requestTraceFields(request);
+      if (ids.trace_id === undefined) return;
+      const log = request.log.child(ids);
+      (log as object as Record<symbol, boolean>)[TRACE_BOUND] = true;
+      request.log = log;
+      reply.log = log;
+    });
+  }
   // Before the deadline check: an unauthenticated caller learns nothing but 401.
   if (options.auth) installServiceAuth(app, { clock, ...options.auth });
   app.addHook('onRequest', async (request) => {

@@ -1,4 +1,12 @@
-type Waiting<I, R> = { item: I; resolve: (r: R) => void; reject: (e: unknown) => void };
+import { captureContext, linksFromContexts, type Span, tracingOn, withSpan } from '@cortex/telemetry';
+
+type Waiting<I, R> = {
+  item: I;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+  /** The trace context of the request that submitted the item (tracing on only). */
+  trace?: ReturnType<typeof captureContext>;
+};
 
 export interface GroupCommitOptions<I> {
   /**
@@ -35,9 +43,13 @@ export class GroupCommitter<I, R> {
     private readonly options: GroupCommitOptions<I> = {},
   ) {}
 
+  private waiting(item: I, resolve: (r: R) => void, reject: (e: unknown) => void): Waiting<I, R> {
+    return tracingOn() ? { item, resolve, reject, trace: captureContext() } : { item, resolve, reject };
+  }
+
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push(this.waiting(item, resolve, reject));
       this.pump();
     });
   }
@@ -45,7 +57,7 @@ export class GroupCommitter<I, R> {
   /** Several items that arrived together: they go in the same batch (when they fit in one). */
   submitMany(items: readonly I[]): Promise<R[]> {
     const results = items.map(
-      (item) => new Promise<R>((resolve, reject) => this.queue.push({ item, resolve, reject })),
+      (item) => new Promise<R>((resolve, reject) => this.queue.push(this.waiting(item, resolve, reject))),
     );
     this.pump();
     return Promise.all(results);
@@ -88,6 +100,17 @@ export class GroupCommitter<I, R> {
   }
 
   private async flush(batch: Waiting<I, R>[]) {
+    if (!tracingOn()) return this.flushBatch(batch);
+    // A batch serves many requests: it links to each one's span, and is the child of the first
+    // one's (so a lone request's trace reaches its database statement, and a batch is not left
+    // as a trace of its own). It runs in whichever caller's context happened to pump it.
+    const links = linksFromContexts(batch.map((b) => b.trace));
+    const attributes = { 'cortex.batch.size': batch.length };
+    const parent = batch[0]?.trace;
+    return withSpan('group commit', { links, attributes, parent }, (span) => this.flushBatch(batch, span));
+  }
+
+  private async flushBatch(batch: Waiting<I, R>[], span?: Span) {
     this.batches++;
     this.items += batch.length;
     try {
@@ -96,7 +119,9 @@ export class GroupCommitter<I, R> {
         b.resolve(results[i] as R);
       });
     } catch (err) {
-      if (batch.length > 1 && this.options.splitOnFailure?.(err)) await this.writeOneByOne(batch);
+      const split = batch.length > 1 && this.options.splitOnFailure?.(err) === true;
+      span?.setAttribute('cortex.batch.split', split);
+      if (split) await this.writeOneByOne(batch);
       else for (const b of batch) b.reject(err);
     }
     this.inFlight--;

@@ -9,6 +9,7 @@ import {
   portSchema,
   urlListSchema,
 } from '@cortex/service-kit';
+import { parseTracingEnv } from '@cortex/telemetry';
 import { z } from 'zod';
 import { parseBackendSpecs, resolveApiKeys } from './models/backend-config';
 
@@ -84,3 +85,7 @@ export function loadCognitionEnv(source: NodeJS.ProcessEnv = process.env): Cogni
     throw new EnvError(`invalid environment variable MODEL_BACKENDS: ${(err as Error).message}`);
   }
 }
+
+/** The standard `OTEL_*` variables (docs/tracing.md); spans name this service by default. */
+export const loadCognitionTracing = (source: NodeJS.ProcessEnv = process.env) =>
+  parseTracingEnv(source, 'cognition');

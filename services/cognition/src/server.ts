@@ -1,6 +1,8 @@
-import { envOrExit, runService } from '@cortex/service-kit';
-import { buildCognitionApp } from './app';
-import { loadCognitionEnv } from './env';
+import { envOrExit } from '@cortex/service-kit';
+import { startTracing } from '@cortex/telemetry';
+import { loadCognitionTracing } from './env';
 
-const env = envOrExit(() => loadCognitionEnv());
-await runService(() => buildCognitionApp({ env, defaultMetrics: true }), { port: env.PORT, host: env.HOST });
+// Tracing (off unless OTEL_TRACES_EXPORTER says otherwise) starts before the service's modules
+// load, so the instrumentations see them; with it off, no SDK is loaded at all.
+await startTracing(envOrExit(() => loadCognitionTracing()));
+await import('./main');

@@ -10,6 +10,7 @@ import {
   portSchema,
   urlListSchema,
 } from '@cortex/service-kit';
+import { parseTracingEnv } from '@cortex/telemetry';
 import { z } from 'zod';
 import { parseUsers } from './auth/users';
 
@@ -155,3 +156,7 @@ export function loadGatewayEnv(source: NodeJS.ProcessEnv = process.env) {
 }
 
 export type GatewayEnv = ReturnType<typeof loadGatewayEnv>;
+
+/** The standard `OTEL_*` variables (docs/tracing.md); spans name this service by default. */
+export const loadGatewayTracing = (source: NodeJS.ProcessEnv = process.env) =>
+  parseTracingEnv(source, 'gateway');

@@ -1,6 +1,8 @@
-import { envOrExit, runService } from '@cortex/service-kit';
-import { buildGatewayApp } from './app';
-import { loadGatewayEnv } from './env';
+import { envOrExit } from '@cortex/service-kit';
+import { startTracing } from '@cortex/telemetry';
+import { loadGatewayTracing } from './env';
 
-const env = envOrExit(() => loadGatewayEnv());
-await runService(() => buildGatewayApp({ env, defaultMetrics: true }), { port: env.PORT, host: env.HOST });
+// Tracing (off unless OTEL_TRACES_EXPORTER says otherwise) starts before the service's modules
+// load, so the instrumentations see them; with it off, no SDK is loaded at all.
+await startTracing(envOrExit(() => loadGatewayTracing()));
+await import('./main');

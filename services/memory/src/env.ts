@@ -1,4 +1,5 @@
 import { baseEnvSchema, loadEnv, loadServiceSecrets, nodeEnvSchema, portSchema } from '@cortex/service-kit';
+import { parseTracingEnv } from '@cortex/telemetry';
 import { z } from 'zod';
 
 export const memoryEnvSchema = baseEnvSchema.extend({
@@ -59,3 +60,7 @@ export function loadMemoryEnv(source: NodeJS.ProcessEnv = process.env): MemoryEn
   const { secrets, defaulted } = loadServiceSecrets(source, env.NODE_ENV, ['gateway', 'cognition']);
   return { ...env, serviceSecrets: secrets, defaultedSecrets: defaulted };
 }
+
+/** The standard `OTEL_*` variables (docs/tracing.md); spans name this service by default. */
+export const loadMemoryTracing = (source: NodeJS.ProcessEnv = process.env) =>
+  parseTracingEnv(source, 'memory');

@@ -1,6 +1,13 @@
-import { envOrExit, runService } from '@cortex/service-kit';
-import { buildMemoryApp } from './app';
-import { loadMemoryEnv } from './env';
+import { envOrExit } from '@cortex/service-kit';
+import { startTracing } from '@cortex/telemetry';
+import { loadMemoryTracing } from './env';
 
-const env = envOrExit(() => loadMemoryEnv());
-await runService(() => buildMemoryApp({ env, defaultMetrics: true }), { port: env.PORT, host: env.HOST });
+// Tracing (off unless OTEL_TRACES_EXPORTER says otherwise) starts before the service's modules
+// load, so the instrumentations see them; with it off, no SDK is loaded at all.
+// pg is loaded here, after the SDK started, so that instrumentation-pg patches it; the ESM
+// import in db/pg-database.ts then gets this same, patched, module.
+await startTracing(
+  envOrExit(() => loadMemoryTracing()),
+  { preload: { from: import.meta.url, modules: ['pg'] } },
+);
+await import('./main');

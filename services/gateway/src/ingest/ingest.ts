@@ -2,6 +2,7 @@ import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { Listener, ResilienceEvent } from '@cortex/resilience';
 import { stableId, timeOrderedId } from '@cortex/service-kit';
+import { currentTraceparent } from '@cortex/telemetry';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Feed } from '../feed/follow-feed';
 import type { PendingItem, PendingJournal } from '../pending/journal';
@@ -141,7 +142,13 @@ export class Ingest {
     let held: InputData;
     try {
       // A concurrent retry of the same input shares one journal line, and answers with its data.
-      held = await journal.append({ item_id: itemId, user_id: input.user_id, data });
+      const traceparent = currentTraceparent();
+      held = await journal.append({
+        item_id: itemId,
+        user_id: input.user_id,
+        data,
+        ...(traceparent === undefined ? {} : { traceparent }),
+      });
     } catch (err) {
       request.log.error({ code: hasCode(err) ? err.code : 'unknown' }, 'input could not be journalled');
       return { status: 'received_not_stored', item_id: itemId, data };

@@ -9,6 +9,8 @@ export interface PendingItem {
   item_id: string;
   user_id: string;
   data: InputData;
+  /** The W3C trace context of the request that journalled it (tracing on): its replay links to it. */
+  traceparent?: string;
 }
 
 export interface JournalOptions {

@@ -1,5 +1,6 @@
 import { hasCode } from '@cortex/errors';
 import { BackoffLoop, type Clock } from '@cortex/resilience';
+import { linkFromTraceparent, withSpan } from '@cortex/telemetry';
 import type { FastifyBaseLogger } from 'fastify';
 import { refusedByMemory } from '../ingest/input-writer';
 import type { PendingItem, PendingJournal } from './journal';
@@ -143,7 +144,7 @@ export class PendingReplayer {
       while (!refused && !signal.aborted && next < items.length) {
         const item = items[next++] as PendingItem;
         try {
-          await this.options.store(item, signal);
+          await this.storeTraced(item, signal);
           this.stored++;
           await this.journal.markStored([item.item_id]);
         } catch (err) {
@@ -167,6 +168,22 @@ export class PendingReplayer {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
     return refused ? { pushbackMs, error } : 'none';
+  }
+
+  /**
+   * With tracing on, a replay is a trace of its own (the request that journalled the input was
+   * answered long ago) that links to that request's span, named by the journalled traceparent.
+   */
+  private storeTraced(item: PendingItem, signal: AbortSignal) {
+    return withSpan(
+      'replay pending input',
+      {
+        root: true,
+        links: linkFromTraceparent(item.traceparent),
+        attributes: { 'cortex.item_id': item.item_id },
+      },
+      () => this.options.store(item, signal),
+    );
   }
 
   async stop() {

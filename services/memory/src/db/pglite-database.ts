@@ -1,6 +1,7 @@
 import { lockDirectory } from '@cortex/service-kit';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database';
+import { traceStatement } from './statement-span';
 
 /**
  * Embedded, file-backed PostgreSQL for `pnpm start` with nothing but Node. It is one connection
@@ -29,23 +30,23 @@ export class PgliteDatabase implements Database {
   }
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.db.query<T>(sql, params);
+    const r = await traceStatement(sql, () => this.db.query<T>(sql, params));
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
   }
 
   async exec(sql: string) {
-    await this.db.exec(sql);
+    await traceStatement(sql, () => this.db.exec(sql));
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.db.transaction((t) =>
       fn({
         query: async <R>(sql: string, params?: unknown[]) => {
-          const r = await t.query<R>(sql, params);
+          const r = await traceStatement(sql, () => t.query<R>(sql, params));
           return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
         },
         exec: async (sql: string) => {
-          await t.exec(sql);
+          await traceStatement(sql, () => t.exec(sql));
         },
       }),
     );

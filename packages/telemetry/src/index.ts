@@ -1,0 +1,17 @@
+export { flushTracing, startTracing, type TracingHandle } from './start-tracing';
+export {
+  annotateSpan,
+  captureContext,
+  currentTraceparent,
+  injectTraceContext,
+  inTracedWork,
+  linkFromTraceparent,
+  linksFromContexts,
+  logTraceFields,
+  requestTraceFields,
+  type Span,
+  SpanKind,
+  tracingOn,
+  withSpan,
+} from './tracer';
+export { parseTracingEnv } from './tracing-config';
