@@ -53,13 +53,13 @@ export interface ServiceClientOptions {
 }
 
 /** What the client needs of a circuit breaker (`CircuitBreaker` from @cortex/resilience fits). */
-export interface HealthEvidenceSink {
+interface HealthEvidenceSink {
   readonly state: string;
   evidenceOfHealth(): boolean;
 }
 
 /** A pino logger fits. */
-export interface BackgroundLog {
+interface BackgroundLog {
   warn(obj: object, msg: string): void;
 }
 

@@ -15,7 +15,7 @@ const STATE_NAMES: readonly BreakerState[] = ['closed', 'half_open', 'open'];
 /** `enter()`'s answer for a rejected call. */
 export const REJECTED = -2;
 /** `enter()`'s answer for a call admitted while closed (not a probe). */
-export const NOT_A_PROBE = -1;
+const NOT_A_PROBE = -1;
 
 /**
  * The circuit breaker's state machine, internal to the package: `CircuitBreaker` is its public

@@ -54,7 +54,7 @@ const bulkheadSchema = z.strictObject({
 });
 
 /** One dependency's resilience settings; every field has a default, so `{}` is valid. */
-export const servicePolicyConfigSchema = z.strictObject({
+const servicePolicyConfigSchema = z.strictObject({
   /** TCP connect (and TLS) to an instance; a connect that takes longer is a `connection` error. */
   connectTimeoutMs: z.number().positive().default(2_000),
   /** Per attempt; 0 disables the attempt timeout (the caller's deadline still applies). */

@@ -6,7 +6,7 @@ import { type Attempt, rootContext } from './layer';
 import type { AttemptContext, Policy } from './policy';
 
 /** Another way to get the answer (a replica, a secondary store), tried in order. */
-export type Alternative<R> = (ctx: AttemptContext, err: CodedError) => Promise<R>;
+type Alternative<R> = (ctx: AttemptContext, err: CodedError) => Promise<R>;
 
 /** Where which fallback answered, as `resolve` reports it (and the `fallback` event). */
 export type FallbackSource = 'value' | 'last_good' | 'computed' | 'chain';

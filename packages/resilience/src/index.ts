@@ -1,8 +1,10 @@
-export { type BackoffOptions, backoffDelay, type Jitter } from './backoff';
-export { BackoffLoop, type BackoffLoopOptions, type RunOptions } from './backoff-loop';
+export type { BackoffOptions } from './backoff';
+export { BackoffLoop } from './backoff-loop';
+/** @public building blocks for one's own stack (README, "Use"): nothing in this repository composes by hand. */
 export { Bulkhead, type BulkheadOptions } from './bulkhead';
-export { type CallScope, currentCallScope, inCallScope } from './call-scope';
+export { currentCallScope, inCallScope } from './call-scope';
 export { CircuitBreaker } from './circuit-breaker';
+/** @public building blocks for one's own stack (README, "Use"): nothing in this repository composes by hand. */
 export type { CircuitBreakerOptions } from './circuit-breaker-options';
 export {
   classify,
@@ -10,10 +12,9 @@ export {
   errorFromResponse,
   errorFromTransport,
   isCallerFault,
-  isRetriable,
-  isUpstreamFailure,
 } from './classify';
 export { type Clock, systemClock, type TimerHandle, unrefTimer } from './clock';
+/** @public building blocks for one's own stack (README, "Use"): nothing in this repository composes by hand. */
 export { type ComposedPolicy, wrap } from './compose';
 export {
   envServiceName,
@@ -22,29 +23,21 @@ export {
   servicePolicyConfigFromEnv,
   unknownResilienceVariables,
 } from './config';
+export { DependencyStats } from './dependency-stats';
+export type { Listener, ResilienceEvent } from './events';
 export {
-  DependencyStats,
-  type DependencyStatsOptions,
-  type DependencyStatsSnapshot,
-} from './dependency-stats';
-export type { BreakerState, Emitter, GiveUpReason, Listener, ResilienceEvent } from './events';
-export {
-  type Alternative,
-  type FallbackCall,
-  type FallbackOptions,
   FallbackPolicy,
-  type FallbackSource,
   isUnavailable,
   type LastGoodStore,
-  type Resolved,
   withFallback,
 } from './fallback';
 export { type MetricsSink, metricsListener } from './metrics';
 export { type AttemptContext, noPolicy, type Policy } from './policy';
-export { createServicePolicy, ServicePolicy, type ServicePolicyDeps } from './policy-for-service';
+export { createServicePolicy, ServicePolicy } from './policy-for-service';
+/** @public building blocks for one's own stack (README, "Use"): nothing in this repository composes by hand. */
 export { type RetryOptions, RetryPolicy } from './retry';
 export { parseRetryAfter } from './retry-after';
+/** @public building blocks for one's own stack (README, "Use"): nothing in this repository composes by hand. */
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
-export { sleep, sleepUntil } from './sleep';
-export { isDeadlineCut, type TimeoutOptions, TimeoutPolicy } from './timeout';
+export { isDeadlineCut, TimeoutPolicy } from './timeout';
 export { UPSTREAM_DEFAULTS } from './upstream-defaults';

@@ -30,7 +30,7 @@ export function callNext<T>(fn: Attempt<T>, ctx: AttemptContext, chain: Chain, i
   return chain[index]![runLayer](fn, ctx, chain, index + 1);
 }
 
-export function isLayer(policy: Policy): policy is Layer {
+function isLayer(policy: Policy): policy is Layer {
   return typeof (policy as Partial<Layer>)[runLayer] === 'function';
 }
 

@@ -2,7 +2,7 @@ import type { ErrorCode } from '@cortex/errors';
 import type { BreakerState, Listener, ResilienceEvent } from './events';
 
 /** The breaker state gauge's values: 0 closed, 1 half-open, 2 open. */
-export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, 0 | 1 | 2>> = {
+const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, 0 | 1 | 2>> = {
   closed: 0,
   half_open: 1,
   open: 2,

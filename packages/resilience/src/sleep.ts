@@ -5,7 +5,7 @@ import { abortError } from './policy-errors';
  * Waits `ms` on the clock, or rejects as soon as `signal` aborts; either way the timer and the
  * listener are gone afterwards (an uninterruptible wait on Retry-After is a classic bug).
  */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortError(signal));

@@ -37,7 +37,7 @@ export const UPSTREAM_DEFAULTS = {
 } as const satisfies Readonly<Record<string, ServicePolicyConfigInput>>;
 
 /** The upstreams with defaults of their own (a misspelt name is a type error). */
-export type UpstreamName = keyof typeof UPSTREAM_DEFAULTS;
+type UpstreamName = keyof typeof UPSTREAM_DEFAULTS;
 
 /** `name`'s own defaults, if it has any. */
 export function upstreamDefaults(name: string): ServicePolicyConfigInput | undefined {

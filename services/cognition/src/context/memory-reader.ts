@@ -14,7 +14,7 @@ export const memoryItem = z.object({
 export type MemoryItem = z.infer<typeof memoryItem>;
 
 /** Time kept back from the caller's deadline to answer with what we have. */
-export const ANSWER_MARGIN_MS = 300;
+const ANSWER_MARGIN_MS = 300;
 
 /** The caller's deadline less the answer margin: what a dependency call may use. */
 export function budgetFor(deadline: number | undefined): number | undefined {

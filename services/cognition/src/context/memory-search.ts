@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { budgetFor, type MemoryProblem, memoryItem, memoryProblem } from './memory-reader';
 
 /** One of memory's `search_inputs` matches: a stored input (its content cut), with its rank. */
-export const searchMatch = memoryItem.extend({
+const searchMatch = memoryItem.extend({
   rank: z.number(),
   truncated: z.boolean(),
   content_bytes: z.number().int().nonnegative(),
@@ -25,7 +25,7 @@ const searchAnswer = z.object({
 export type SearchProblem = MemoryProblem | 'search_timed_out';
 
 /** The name of memory's search tool: a read, which cognition's memory permissions must allow. */
-export const MEMORY_SEARCH_TOOL = 'search_inputs';
+const MEMORY_SEARCH_TOOL = 'search_inputs';
 
 /**
  * Searches the user's whole history in memory (full-text, in the database). Memory away is a named

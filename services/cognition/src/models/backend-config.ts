@@ -10,7 +10,7 @@ import { z } from 'zod';
  * it defaults to `<kind>-<position>`. The key itself never sits in MODEL_BACKENDS, only the name of
  * the variable holding it, so the list can be logged and committed.
  */
-export const backendSpecSchema = z.object({
+const backendSpecSchema = z.object({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a backend name is 1-32 of a-z, 0-9, _ and -')

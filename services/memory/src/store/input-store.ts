@@ -14,7 +14,7 @@ export interface StoredInput extends NewInput {
 }
 
 /** What the first store of an id kept: an idempotent retry is answered with it, not its own copy. */
-export interface StoredData {
+interface StoredData {
   content: string;
   conversation_id: string | null;
   timestamp: string;

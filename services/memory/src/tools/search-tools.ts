@@ -10,7 +10,7 @@ import { defineTool } from './tool';
  * carries its rank and at most `max_chars` of its content; `terms` are the query words used.
  * A search that exceeds its statement timeout answers `timed_out: true` with no results.
  */
-export const searchInputs = defineTool({
+const searchInputs = defineTool({
   name: 'search_inputs',
   description:
     "Read: full-text search of one user's stored inputs (whole history), best ranked first, each with its rank and at most max_chars of content.",
