@@ -46,7 +46,7 @@ it('makes a span per call and per attempt, with retry, circuit, deadline left an
   );
   const client = new ServiceClient({ service: 'memory', urls: url, policy, breaker: policy.breaker });
   try {
-    expect(await client.callTool('store_input', {}, { deadline: Date.now() + 5_000 })).toBe(1);
+    expect(await client.callTool('store_input', {}, { deadline: client.deadlineAfter(5_000) })).toBe(1);
   } finally {
     await client.close();
   }

@@ -1,4 +1,4 @@
-import type { AttemptContext } from '@cortex/resilience';
+import type { AttemptContext, Clock } from '@cortex/resilience';
 import { annotateSpan, SpanKind, tracingOn, withSpan } from '@cortex/telemetry';
 
 /**
@@ -34,6 +34,7 @@ export function traceCall<T>(
 export function traceAttempts<T>(
   upstream: string,
   circuit: () => string | undefined,
+  clock: Clock,
   fn: (ctx: AttemptContext) => Promise<T>,
 ): (ctx: AttemptContext) => Promise<T> {
   if (!tracingOn()) return fn;
@@ -46,7 +47,8 @@ export function traceAttempts<T>(
     const state = circuit();
     if (state !== undefined) attributes['cortex.circuit.state'] = state;
     if (ctx.deadline !== undefined)
-      attributes['cortex.deadline_left_ms'] = Math.max(0, ctx.deadline - Date.now());
+      // The deadline is on the policy's (monotonic) clock, not the wall clock.
+      attributes['cortex.deadline_left_ms'] = Math.max(0, ctx.deadline - clock.now());
     return withSpan(`${upstream} attempt`, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
       const result = await fn(ctx);
       span?.setAttribute('cortex.outcome', 'ok');

@@ -272,7 +272,7 @@ export class ServiceClient {
 
   /** Each attempt a span of its own when tracing is on (see call-tracing.ts). */
   private attempts<T>(fn: (ctx: AttemptContext) => Promise<T>) {
-    return traceAttempts(this.service, () => this.options.breaker?.state, fn);
+    return traceAttempts(this.service, () => this.options.breaker?.state, this.clock, fn);
   }
 
   /** `POST /tool/{name}` → the `result`, validated with `schema` when given. */

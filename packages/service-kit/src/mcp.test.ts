@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { CortexError } from '@cortex/errors';
+import { systemClock } from '@cortex/resilience';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -94,7 +95,7 @@ describe('registerMcp with the SDK client over a socket', () => {
   });
 
   it('runs a call with the request id and deadline from _meta', async () => {
-    const before = Date.now();
+    const before = systemClock.now(); // deadlines are on the service's monotonic clock
     const result = await client.callTool({
       name: 'echo',
       arguments: { text: 'ab', times: 2 },
@@ -104,7 +105,7 @@ describe('registerMcp with the SDK client over a socket', () => {
     const call = calls.at(-1);
     expect(call?.requestId).toBe('rid-7');
     expect(call?.deadline).toBeGreaterThanOrEqual(before + 5000);
-    expect(call?.deadline).toBeLessThanOrEqual(Date.now() + 5000);
+    expect(call?.deadline).toBeLessThanOrEqual(systemClock.now() + 5000);
   });
 
   it('maps overload, unavailability and timeouts to JSON-RPC errors with our code and retryAfterMs', async () => {
