@@ -48,6 +48,21 @@ describe(`tracing across the services (${database})`, () => {
     await receiver?.close();
   });
 
+  it("never exports a stream's query token: the request span's url.path is the path alone", async () => {
+    const secret = 'eyJhbGciOiJIUzI1NiJ9.not-a-real-token.sig';
+    const answer = await http('GET', `${system.gateway.url}/output/stream?token=${secret}`, {
+      headers: { 'x-request-id': 'traced-stream-token' },
+    });
+    expect(answer.status).toBe(401);
+    const { value: span } = await waitUntil('the refused stream request span', () =>
+      receiver.spans.find(
+        (s) => s.service === 'gateway' && s.attributes['cortex.request_id'] === 'traced-stream-token',
+      ),
+    );
+    expect(span.attributes['url.path']).toBe('/output/stream');
+    expect(JSON.stringify(receiver.spans)).not.toContain('not-a-real-token');
+  });
+
   it('one POST /input is one trace through gateway, memory and the database statement', async () => {
     const token = await tokenFor('traced');
     const answer = await http('POST', `${system.gateway.url}/input`, {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,15 +18,12 @@ import {
 // output the image copies, and runs it.
 
 const SERVICES = ['gateway', 'memory', 'cognition'];
-const PROJECT_DIRS = [
-  'packages/errors',
-  'packages/fault-proxy',
-  'packages/network-client',
-  'packages/resilience',
-  'packages/service-kit',
-  'packages/testing',
-  ...SERVICES.map((s) => `services/${s}`),
-];
+// Every workspace package, read from the tree: a new one is checked without being listed here.
+const PROJECT_DIRS = ['packages', 'services'].flatMap((group) =>
+  readdirSync(join(REPO_ROOT, group), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, group, d.name, 'package.json')))
+    .map((d) => `${group}/${d.name}`),
+);
 
 describe('devOnly', () => {
   const isDev = devOnly();

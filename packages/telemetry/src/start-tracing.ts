@@ -62,7 +62,12 @@ export async function startTracing(
         registerOnInitialization: true,
         instrumentHooks: false,
         ignorePaths: ({ url }) => UNTRACED_ROUTES.has(url),
-        requestHook: (span, request) => span.setAttribute('cortex.request_id', request.id),
+        requestHook: (span, request) => {
+          span.setAttribute('cortex.request_id', request.id);
+          // The path without its query: a browser's stream carries its token as `?token=`, and
+          // a trace backend is read by more people than the logs (which redact it too).
+          span.setAttribute('url.path', request.url.split('?')[0] ?? '');
+        },
       }),
       // A statement outside any request (the feed's polling, LISTEN) would be a trace of its own
       // every few milliseconds: only statements made for something traced get a span.

@@ -35,7 +35,7 @@ export type ChainOutcome =
 
 export interface RunOptions {
   signal?: AbortSignal | undefined;
-  /** Absolute (Date.now based) time after which no remote backend is worth starting. */
+  /** Absolute time on the chain's clock (`Clock.now()`, monotonic) after which no remote backend is worth starting. */
   deadline?: number | undefined;
   log?: FastifyBaseLogger;
 }

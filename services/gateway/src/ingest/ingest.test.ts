@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMemoryApp } from '@cortex/memory';
 import { loadMemoryEnv } from '@cortex/memory/env';
 import { ServiceClient, ServiceTokenSigner } from '@cortex/network-client';
 import { DEVELOPMENT_SECRETS } from '@cortex/service-kit';
+import { freePort } from '@cortex/testing';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PendingJournal } from '../pending/journal';
@@ -25,15 +25,6 @@ const input = (content: string, key?: string): NewInput => ({
   metadata: { n: content },
   ...(key === undefined ? {} : { key }),
 });
-
-/** A port nothing listens on yet: memory is away until something does. */
-async function freePort() {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function setup(maxItems = 100) {
   const port = await freePort();

@@ -149,7 +149,9 @@ export function gatewayDocument(): OpenApiDocument {
             ...errorResponses({
               ...BAD_REQUEST,
               ...AUTH_ERRORS,
+              409: 'The Idempotency-Key was used before with another input (`conflict`)',
               413: 'The body is over 1 MiB (`payload_too_large`)',
+              415: 'The body is not JSON or a form (`unsupported_media_type`)',
             }),
           },
         },

@@ -158,6 +158,9 @@ export class DatabaseGate implements Database {
       .run(() => this.probe(), { signal: this.stopped.signal })
       .finally(() => {
         this.recovering = undefined;
+        // A query failing between the probe's success and this line found `recovering` still set
+        // and marked the gate down without probing: probe again rather than stay down.
+        if (this.current === 'down') this.recover(err);
       });
   }
 
