@@ -61,7 +61,14 @@ export function benchService(name: string, options: BenchServiceOptions): Servic
   const launch = options.script
     ? tsxLaunch(options.script.cwd, options.script.file, options.nodeArgs)
     : serviceLaunch(name as ServiceName, options.nodeArgs);
-  return new ServiceProcess(name, { LOG_LEVEL: 'warn', ...otelEnv(), ...options.env }, launch, 'health');
+  // A product service knows the test secrets of the services that call it, as in production.
+  const secrets = options.script ? {} : serviceSecretsEnv(name as ServiceName);
+  return new ServiceProcess(
+    name,
+    { LOG_LEVEL: 'warn', ...secrets, ...otelEnv(), ...options.env },
+    launch,
+    'health',
+  );
 }
 
 export interface StackOptions {
