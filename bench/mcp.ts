@@ -10,13 +10,12 @@
  * tool's work is added to both sides alike. The last line is the result as JSON.
  */
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
 import { z } from 'zod';
 import { ServiceTokenSigner } from '../packages/network-client/src/index';
 import { createServiceApp } from '../packages/service-kit/src/create-app';
 import { mcpTools, registerMcp } from '../packages/service-kit/src/mcp';
 import { registerTools, type Tool } from '../packages/service-kit/src/tools';
+import { closedLoop } from './lib/closed-loop';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -82,31 +81,15 @@ const requests: Record<Face, { path: string; headers: Record<string, string>; bo
     },
   };
 
-async function drive(face: Face, seconds: number) {
+function drive(face: Face, seconds: number) {
   const { path, headers, body, base } = requests[face];
-  const pool = new Pool(base ?? url, { connections: CONCURRENCY });
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const res = await pool.request({ method: 'POST', path, headers, body });
-        const text = await res.body.text();
-        // A JSON-RPC error would also be 200: the answer must carry the tool's result.
-        if (res.statusCode !== 200 || !text.includes('hello'))
-          throw new Error(`${face}: ${res.statusCode} ${text}`);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: latencies.length / seconds,
-    p50: latencies[Math.floor(latencies.length * 0.5)] as number,
-    p99: latencies[Math.floor(latencies.length * 0.99)] as number,
-  };
+  return closedLoop(base ?? url, { connections: CONCURRENCY, seconds }, async (pool) => {
+    const res = await pool.request({ method: 'POST', path, headers, body });
+    const text = await res.body.text();
+    // A JSON-RPC error would also be 200: the answer must carry the tool's result.
+    if (res.statusCode !== 200 || !text.includes('hello'))
+      throw new Error(`${face}: ${res.statusCode} ${text}`);
+  });
 }
 
 const load = round2(loadavg()[0] as number);

@@ -13,10 +13,10 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
-import { Pool } from 'undici';
 import { ServiceTokenSigner } from '../packages/network-client/src/index';
 import { createServiceApp } from '../packages/service-kit/src/create-app';
 import { ServiceTokenVerifier } from '../packages/service-kit/src/service-token-verifier';
+import { closedLoop } from './lib/closed-loop';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -106,37 +106,18 @@ async function serve(variant: Variant) {
   return { app, url };
 }
 
-async function drive(url: string, tokens: string[], seconds = HTTP_SECONDS) {
-  const pool = new Pool(url, { connections: CONCURRENCY });
-  const latencies: number[] = [];
+function drive(url: string, tokens: string[], seconds = HTTP_SECONDS) {
   let i = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const res = await pool.request({
-          method: 'POST',
-          path: '/tool/echo',
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${tokens[i++ % tokens.length]}`,
-          },
-          body: '{"arguments":{}}',
-        });
-        await res.body.dump();
-        if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: latencies.length / seconds,
-    p50: latencies[Math.floor(latencies.length * 0.5)] as number,
-    p99: latencies[Math.floor(latencies.length * 0.99)] as number,
-  };
+  return closedLoop(url, { connections: CONCURRENCY, seconds }, async (pool) => {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/tool/echo',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+      body: '{"arguments":{}}',
+    });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
+  });
 }
 
 async function http() {
