@@ -325,7 +325,8 @@ try {
   /** One search as memory runs it (BEGIN, settings, statement, COMMIT): the current statement or the former one. */
   const direct = async (q: string, former: boolean) => {
     const terms = searchTerms(q);
-    const options = { limit: 10, maxChars: 1000 };
+    // What cognition asks memory for a `GET /search?limit=10`: twice the matches, to re-rank.
+    const options = { limit: 20, maxChars: 1000 };
     const t = performance.now();
     await client.query('BEGIN');
     await client.query(SEARCH_SETTINGS_SQL, [String(DEFAULT_SEARCH_BOUNDS.timeoutMs * 10)]);

@@ -160,10 +160,11 @@ async function expectEveryReadIndexOrdered(db: Probe, state: string) {
 }
 
 /**
- * The plans of one search's statements (migration 005), as the search runs them: in its own
+ * The plans of one search's statements (migrations 005 and 007), as the search runs them: in its own
  * transaction under its settings. Small bounds, so that on the filled tables every statement runs:
- * "hello" is in each of u5's 50 newest inputs (common: its newest matches are scanned for) and
- * "777" in none (rare: the GIN index).
+ * "hello" is in each of u5's 50 newest inputs (common: its newest matches are scanned for), "777"
+ * in none (rare: the GIN index), and "vintage", once the last state adds it, in many of u5's inputs
+ * but none of the newest (common in the past: scanned for where the probes saw it).
  */
 async function searchPlans(db: Probe) {
   const bounds = { ...DEFAULT_SEARCH_BOUNDS, sampleRows: 50, windowRows: 100 };
@@ -173,7 +174,7 @@ async function searchPlans(db: Probe) {
       await db.query(SEARCH_SETTINGS_SQL, ['5000']);
       await db.query(
         SEARCH_SQL.byWords,
-        byWordsParams('u5', ['hello', '777'], { limit: 10, maxChars: 1000 }, bounds),
+        byWordsParams('u5', ['hello', '777', 'vintage'], { limit: 10, maxChars: 1000 }, bounds),
       );
     } finally {
       await db.exec('COMMIT');
@@ -185,7 +186,7 @@ async function searchPlans(db: Probe) {
  * The search's newest-first statements walk the history index in order, its GIN statement the
  * GIN index, and the candidates are fetched by seq: never a scan of all of the user's rows.
  */
-async function expectSearchIndexed(db: Probe, state: string, filled: boolean) {
+async function expectSearchIndexed(db: Probe, state: string, filled: boolean, pastWord = false) {
   const plans = await searchPlans(db);
   const marked = (marker: RegExp) => plans.filter((p) => marker.test(p));
   const plan = (marker: RegExp) => {
@@ -207,6 +208,7 @@ async function expectSearchIndexed(db: Probe, state: string, filled: boolean) {
   expect(fetch, `${state}\n${fetch}`).not.toMatch(/Seq Scan|Index Cond: \(user_id/);
   const common = /Query Text:[\s\S]*@@ cq/;
   const rare = /Query Text:[\s\S]*@@ rq/;
+  const past = /Query Text:[\s\S]*@@ pq/;
   if (!filled) {
     // An empty history is all in the sample, which is then exact: nothing else is read.
     expect(marked(common)).toEqual([]);
@@ -214,9 +216,25 @@ async function expectSearchIndexed(db: Probe, state: string, filled: boolean) {
     return;
   }
   newestFirst('newest matches of common words', plan(common));
-  const gin = plan(rare);
-  expect(gin, `${state}\n${gin}`).toMatch(/Bitmap Index Scan on inputs_content_search/);
-  expect(gin, `${state}\n${gin}`).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+  // The probes and the scans for words common in the past walk the user_seq index down.
+  const bySeq = (name: string, p: string) => {
+    try {
+      expectIndexOrdered(p);
+      expect(p).toMatch(/Index Scan( Backward)? using inputs_user_seq/);
+    } catch (err) {
+      throw new Error(`search ${name} on ${state}: ${(err as Error).message}\n${p}`);
+    }
+  };
+  bySeq('probes', plan(/Query Text:[\s\S]*p_probe_chars/));
+  for (const p of marked(past)) bySeq('past matches', p);
+  if (pastWord) expect(marked(past), state).toHaveLength(1);
+  // One GIN lookup per rare word.
+  const gins = marked(rare);
+  expect(gins.length, `${state}\n${plans.join('\n---\n')}`).toBeGreaterThan(0);
+  for (const gin of gins) {
+    expect(gin, `${state}\n${gin}`).toMatch(/Bitmap Index Scan on inputs_content_search/);
+    expect(gin, `${state}\n${gin}`).not.toMatch(/Seq Scan|inputs_user_time|inputs_user_seq/);
+  }
 }
 
 async function logPlans(db: Probe) {
@@ -283,6 +301,12 @@ describe.each(engines)('read plans on $name', ({ open }) => {
     await fill(db, ROWS, 'u5');
     await expectEveryReadIndexOrdered(db, 'a table grown past its statistics');
     await expectSearchIndexed(db, 'a table grown past its statistics', true);
+    // u5's newest third by seq, all older than the rest by time: "vintage" is common in the past.
+    await db.exec(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'vintage-' || g, 'u5', 'vintage ' || g, now() - interval '1 year' FROM generate_series(1, ${ROWS}) g`,
+    );
+    await expectSearchIndexed(db, 'a table with a word common in the past', true, true);
   }, 120_000);
 
   it('answers the same rows as before, in order', async () => {

@@ -150,11 +150,11 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
   });
 
   describe('when reading inputs costs less than collecting matches', () => {
-    // On a table this small the GIN index is the cheaper way for every word; with reading an
-    // input weighed as one collected match, a word in most of the sample is looked for newest first.
+    // Reading an input weighed as about half a collected match: a word in most of the sample is
+    // looked for newest first (so it is with the default weight, on a table of this size).
     let newestFirst: FastifyInstance;
     beforeAll(() => {
-      newestFirst = searchApp(db, { rowCost: 1 });
+      newestFirst = searchApp(db, { byteCost: 0.02 });
     });
     afterAll(async () => {
       await newestFirst?.close();
@@ -162,11 +162,18 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
 
     it('answers a word in every input by its newest matches, not the first the index finds', async () => {
       // "note" is in 1500 of alice's inputs. They rank alike (same words, same length), so the newest
-      // come first; the GIN index would give the oldest (table order) as candidates.
+      // come first.
       const r = await found({ user_id: 'alice', query: 'note', limit: 5 }, newestFirst);
       expect(r.results.map((m) => m.id)).toEqual([1500, 1499, 1498, 1497, 1496].map((g) => `a-filler-${g}`));
-      const byIndex = await found({ user_id: 'alice', query: 'note', limit: 5 });
-      expect(byIndex.results.map((m) => m.id)).not.toContain('a-filler-1500');
+      // Weighed as costlier than the whole table's matches, reading loses: the index gives the
+      // oldest (table order) as candidates.
+      const indexed = searchApp(db, { byteCost: 1000 });
+      try {
+        const byIndex = await found({ user_id: 'alice', query: 'note', limit: 5 }, indexed);
+        expect(byIndex.results.map((m) => m.id)).not.toContain('a-filler-1500');
+      } finally {
+        await indexed.close();
+      }
     });
 
     it('finds a rare word’s old inputs beside a common word’s newest ones in one query', async () => {
@@ -185,7 +192,7 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     it('asks the index for every word when the common ones have fewer newest matches than the limit', async () => {
       // "number" is in every filler, so it looks common; but its matches within the newest 50
       // inputs scanned are fewer than the 100 asked for: the index is asked for every word.
-      const narrow = searchApp(db, { rowCost: 1, windowRows: 50 });
+      const narrow = searchApp(db, { byteCost: 0.02, windowRows: 50 });
       try {
         const r = await found({ user_id: 'alice', query: 'number zeppelin manifest', limit: 100 }, narrow);
         expect(r.count).toBe(100);
@@ -195,6 +202,61 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
         await narrow.close();
       }
     });
+  });
+
+  describe('a word the user wrote often long ago but not lately', () => {
+    // carol: 600 old inputs with "legacy", then 600 newer ones without. The newest sample never
+    // sees "legacy"; the probes spread over her history do.
+    beforeAll(async () => {
+      await db.query(
+        `INSERT INTO inputs (id, user_id, content, "timestamp")
+         SELECT 'c-' || g, 'carol', CASE WHEN g <= 600 THEN 'legacy report ' ELSE 'fresh update ' END || g,
+                now() - interval '30 days' + g * interval '1 minute'
+           FROM generate_series(1, 1200) g`,
+      );
+    });
+    const numbers = (r: { results: { id: string }[] }) => r.results.map((m) => Number(m.id.slice(2)));
+
+    it('is collected where the probes saw it, not by the GIN index from the oldest inputs on', async () => {
+      const r = await found({ user_id: 'carol', query: 'legacy', limit: 5 });
+      expect(r.count).toBe(5);
+      expect(numbers(r).every((n) => n <= 600)).toBe(true);
+      // Candidates from a scan downwards from the newest probed input holding the word: the probes
+      // sit at every 16th of her history, so the newest one holding it is past input 450.
+      expect(Math.min(...numbers(r))).toBeGreaterThan(300);
+      // Without probes the word looks rare: the index's first finds in table order, the oldest.
+      const unprobed = searchApp(db, { probes: 0 });
+      try {
+        const old = await found({ user_id: 'carol', query: 'legacy', limit: 5 }, unprobed);
+        expect(old.count).toBe(5);
+        expect(Math.max(...numbers(old))).toBeLessThan(300);
+      } finally {
+        await unprobed.close();
+      }
+    });
+  });
+
+  it('asks the GIN index for the rarest words first and for more only within its time budget', async () => {
+    // dave: 100 recent inputs, then two older ones, each with a word in no other input.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'd-' || g, 'dave', 'daily standup ' || g, now() - g * interval '1 minute' FROM generate_series(1, 100) g`,
+    );
+    await insertBatch(db, [
+      input('d-zeppelin', 'dave', 'Zeppelins over the bay.', 24 * 30),
+      input('d-kumquat', 'dave', 'A kumquat tart.', 24 * 31),
+    ]);
+    const both = await found({ user_id: 'dave', query: 'kumquat zeppelins' });
+    expect(both.results.map((m) => m.id).sort()).toEqual(['d-kumquat', 'd-zeppelin']);
+    // One word always looked up, no budget for more: only the first, the longer one (longer words
+    // are rarer).
+    const hurried = searchApp(db, { ginWords: 1, ginBudgetMs: 0 });
+    try {
+      const one = await found({ user_id: 'dave', query: 'kumquat zeppelins' }, hurried);
+      expect(one.results.map((m) => m.id)).toEqual(['d-zeppelin']);
+    } finally {
+      await hurried.close();
+    }
   });
 
   it('keeps to the limit and sends at most max_chars of each input', async () => {
