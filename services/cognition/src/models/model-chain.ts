@@ -1,4 +1,5 @@
 import { CortexError, type ErrorCode } from '@cortex/errors';
+import { traceAttempts, traceCall } from '@cortex/network-client';
 import {
   type AttemptContext,
   type CircuitBreaker,
@@ -8,7 +9,6 @@ import {
   type Policy,
   systemClock,
 } from '@cortex/resilience';
-import { traceAttempts, traceCall } from '@cortex/network-client';
 import type { DependencyHealth } from '@cortex/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { budgetFor } from '../context/memory-reader';
@@ -122,8 +122,11 @@ export class ModelChain {
       const result = await traceCall(backend.name, 'model', run.task.type, () =>
         policy
           ? policy.execute(
-              traceAttempts(backend.name, () => entry.breaker?.state, this.clock, (inner) =>
-                backend.analyse(run.task, inner.signal),
+              traceAttempts(
+                backend.name,
+                () => entry.breaker?.state,
+                this.clock,
+                (inner) => backend.analyse(run.task, inner.signal),
               ),
               ctx.signal,
               ctx.deadline,
