@@ -193,7 +193,7 @@ async function feedReads(url: string) {
       const samples: number[] = [];
       for (let i = 0; i < FEED_READS; i++) {
         const t0 = performance.now();
-        await client.query('SELECT * FROM memory_events_after($1, $2)', [after, 500]);
+        await client.query('SELECT * FROM memory_events_after_v2($1, $2)', [after, 500]);
         samples.push(performance.now() - t0);
       }
       return summarise(samples);

@@ -1,6 +1,7 @@
-import { http, tokenFor } from '@cortex/testing';
+import { type FakeModelServer, http, startFakeModelServer, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedSpan } from './harness/otlp-receiver';
+import { SseRecorder } from './harness/sse-client';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';
 
@@ -31,9 +32,11 @@ const reachesMemory = (spans: ReceivedSpan[]) =>
 describe(`tracing across the services (${database})`, () => {
   let receiver: OtlpReceiver;
   let system: System;
+  let model: FakeModelServer;
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
+    model = await startFakeModelServer();
     const otel = {
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -41,11 +44,19 @@ describe(`tracing across the services (${database})`, () => {
       // Export within a fraction of a second instead of the default 5 s.
       OTEL_BSP_SCHEDULE_DELAY: '100',
     };
-    system = await System.start({ database, env: { gateway: otel, memory: otel, cognition: otel } });
+    system = await System.start({
+      database,
+      env: {
+        gateway: otel,
+        memory: otel,
+        cognition: { ...otel, MODEL_BACKENDS: `fake=openai:${model.url}|fake-model` },
+      },
+    });
   });
   afterAll(async () => {
     await system?.stop();
     await receiver?.close();
+    await model?.close();
   });
 
   it("never exports a stream's query token: the request span's url.path is the path alone", async () => {
@@ -120,6 +131,96 @@ describe(`tracing across the services (${database})`, () => {
       expect(l.trace_id).toBe(root.traceId);
       expect(ids.has(l.span_id ?? '')).toBe(true);
     }
+  });
+
+  it("the gateway's delivery of a stored input to a stream links to the request that stored it", async () => {
+    const token = await tokenFor('traced-feed');
+    const stream = await SseRecorder.open(`${system.gateway.url}/output/stream?token=${token}`);
+    try {
+      await stream.waitFor((e) => e.some((x) => x.data.type === 'connection_established'));
+      const answer = await http('POST', `${system.gateway.url}/input`, {
+        token,
+        body: { content: 'traced through the feed' },
+        headers: { 'x-request-id': 'traced-feed-1' },
+      });
+      expect(answer.body.status).toBe('received');
+      await stream.waitFor((e) => e.some((x) => x.data.id === answer.body.item_id), 10_000, 'the input');
+      // The trace context travels on memory's feed to the gateways only, never to a user's stream.
+      expect(JSON.stringify(stream.events)).not.toContain('traceparent');
+      const { value: trace } = await waitUntil('the storing trace', () => {
+        const root = inputSpan(receiver, 'traced-feed-1');
+        const spans = root ? receiver.trace(root.traceId) : [];
+        return reachesMemory(spans) && spans.some((s) => s.name === 'group commit' && s.service === 'memory')
+          ? spans
+          : undefined;
+      });
+      const root = inputSpan(receiver, 'traced-feed-1') as ReceivedSpan;
+      const { value: deliver } = await waitUntil('the feed delivery span', () =>
+        receiver.spans.find(
+          (s) => s.name === 'feed deliver' && s.links.some((l) => l.traceId === root.traceId),
+        ),
+      );
+      expect(deliver.service).toBe('gateway');
+      expect(deliver.kind).toBe(5); // consumer
+      // A trace of its own (asynchronous fan-out), linked to the storing request's span.
+      expect(deliver.parentSpanId).toBe('');
+      expect(deliver.traceId).not.toBe(root.traceId);
+      expect(deliver.links).toHaveLength(1);
+      expect(deliver.attributes).toMatchObject({ 'cortex.feed.type': 'input', 'cortex.streams': 1 });
+      expect(deliver.attributes['cortex.feed.seq']).toBeGreaterThan(0);
+      // The span it names is memory's, for the storing request: the one memory's batch links to.
+      const linked = trace.find((s) => s.spanId === deliver.links[0]?.spanId);
+      expect(linked?.service).toBe('memory');
+      const batch = trace.find((s) => s.service === 'memory' && s.name === 'group commit');
+      expect(batch?.links.map((l) => l.spanId)).toContain(linked?.spanId);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("cognition's call to a model backend is a span of the request's trace, with its attempt", async () => {
+    const token = await tokenFor('traced');
+    const stored = await http('POST', `${system.gateway.url}/input`, {
+      token,
+      body: { content: 'The release went great, thanks everyone.', conversation_id: 'traced-conv' },
+    });
+    expect(stored.body.status).toBe('received');
+    const before = model.requests.length;
+    const answer = await http('GET', `${system.gateway.url}/analysis/traced-conv?type=summary`, {
+      token,
+      headers: { 'x-request-id': 'traced-analysis' },
+    });
+    expect(answer.status).toBe(200);
+    expect(model.requests.length).toBe(before + 1);
+    const { value: trace } = await waitUntil('the analysis trace with its model call', () => {
+      const root = inputSpan(receiver, 'traced-analysis');
+      const spans = root ? receiver.trace(root.traceId) : [];
+      return complete(spans) && spans.some((s) => s.name === 'fake attempt') ? spans : undefined;
+    });
+    const call = trace.find((s) => s.service === 'cognition' && s.name === 'fake model summary');
+    expect(call?.kind).toBe(3); // client
+    expect(call?.attributes).toMatchObject({
+      'cortex.upstream': 'fake',
+      'cortex.call.kind': 'model',
+      'cortex.call.operation': 'summary',
+      'cortex.outcome': 'ok',
+    });
+    const attempt = trace.find((s) => s.name === 'fake attempt' && s.parentSpanId === call?.spanId);
+    expect(attempt?.attributes).toMatchObject({
+      'cortex.upstream': 'fake',
+      'cortex.retry': 0,
+      'cortex.circuit.state': 'closed',
+      'cortex.outcome': 'ok',
+      'gen_ai.request.model': 'fake-model',
+      'server.address': new URL(model.url).origin,
+    });
+    // Under cognition's request span, itself under the gateway's call: one tree.
+    const served = trace.find((s) => s.service === 'cognition' && s.kind === 2);
+    expect(served?.attributes['url.path']).toBe('/tool/analyze_conversation');
+    const ids = new Set(trace.map((s) => s.spanId));
+    expect(ids.has(call?.parentSpanId ?? '')).toBe(true);
+    // The backend is sent no trace context (docs/tracing.md: a backend may be a third party).
+    expect(model.requests.at(-1)?.traceparent).toBeUndefined();
   });
 
   it("a replayed input's trace links to the request that journalled it", async () => {

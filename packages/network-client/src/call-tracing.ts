@@ -2,13 +2,13 @@ import type { AttemptContext, Clock } from '@cortex/resilience';
 import { annotateSpan, SpanKind, tracingOn, withSpan } from '@cortex/telemetry';
 
 /**
- * One span per call to a service (`memory tool store_input`), around everything the policy does
- * for it: its attempts, their waits and the breaker's verdict. With tracing off, `fn` is called
- * as it is.
+ * One span per call to a service (`memory tool store_input`) or a model backend (cognition's
+ * `openai-1 model summary`), around everything the policy does for it: its attempts, their waits
+ * and the breaker's verdict. With tracing off, `fn` is called as it is.
  */
 export function traceCall<T>(
   upstream: string,
-  kind: 'tool' | 'stream',
+  kind: 'tool' | 'stream' | 'model',
   operation: string,
   fn: () => Promise<T>,
 ): Promise<T> {

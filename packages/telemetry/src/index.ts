@@ -13,5 +13,6 @@ export {
   SpanKind,
   tracingOn,
   withSpan,
+  withSyncSpan,
 } from './tracer';
 export { parseTracingEnv } from './tracing-config';

@@ -10,6 +10,7 @@ import {
   logTraceFields,
   tracingOn,
   withSpan,
+  withSyncSpan,
 } from './tracer';
 import { parseTracingEnv } from './tracing-config';
 
@@ -30,6 +31,7 @@ describe('tracing off', () => {
     injectTraceContext(headers);
     expect(headers).toEqual({});
     expect(await withSpan('x', {}, async (span) => span)).toBeUndefined();
+    expect(withSyncSpan('x', {}, (span) => span)).toBeUndefined();
     expect(logTraceFields()).toEqual({});
     expect(currentTraceparent()).toBeUndefined();
   });
@@ -69,6 +71,25 @@ describe('tracing on', () => {
     const [span] = await finished();
     expect(span?.attributes['cortex.outcome']).toBe('connection');
     expect(span?.status).toMatchObject({ code: 2, message: 'down' });
+  });
+
+  it('runs synchronous work in a span of its own trace, rethrowing its error', async () => {
+    const failure = Object.assign(new Error('gone'), { code: 'aborted' });
+    await withSpan('outer', {}, async () => {
+      expect(withSyncSpan('deliver', { root: true }, (span) => span?.isRecording())).toBe(true);
+      expect(() =>
+        withSyncSpan('fails', {}, () => {
+          throw failure;
+        }),
+      ).toThrow(failure);
+    });
+    const [deliver, fails, outer] = await finished();
+    expect(deliver?.name).toBe('deliver');
+    expect(deliver?.parentSpanContext).toBeUndefined();
+    expect(deliver?.spanContext().traceId).not.toBe(outer?.spanContext().traceId);
+    expect(fails?.parentSpanContext?.spanId).toBe(outer?.spanContext().spanId);
+    expect(fails?.attributes['cortex.outcome']).toBe('aborted');
+    expect(fails?.status.code).toBe(2);
   });
 
   it('links to a stored traceparent and to captured contexts', async () => {

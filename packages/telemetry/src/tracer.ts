@@ -57,6 +57,28 @@ export function withSpan<T>(
   });
 }
 
+/**
+ * `withSpan` for synchronous work (an event handed to open streams): the span ends as `fn`
+ * returns, and what `fn` throws is thrown here, as it would be without tracing.
+ */
+export function withSyncSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; links?: Link[]; root?: boolean },
+  fn: (span: Span | undefined) => T,
+): T {
+  if (!active) return fn(undefined);
+  return tracer().startActiveSpan(name, options, (span) => {
+    try {
+      return fn(span);
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 /** Marks a span failed with the error's code (a CortexError's) or name. */
 function recordFailure(span: Span, err: unknown) {
   const code = (err as { code?: unknown } | null)?.code;

@@ -7,6 +7,8 @@ export type Behaviour = 'ok' | 'error_500' | 'hang' | 'bad_json' | 'wrong_shape'
 interface RecordedRequest {
   path: string;
   authorization: string | undefined;
+  /** The W3C trace context header, if the caller sent one (cognition does not: docs/tracing.md). */
+  traceparent: string | undefined;
   body: { model?: string; messages?: { role: string; content: string }[] };
 }
 
@@ -47,7 +49,12 @@ export async function startFakeModelServer(behaviour: Behaviour = 'ok'): Promise
   const server = createServer(async (req, res) => {
     const raw = await readBody(req);
     const body = JSON.parse(raw) as RecordedRequest['body'];
-    state.requests.push({ path: req.url ?? '', authorization: req.headers.authorization, body });
+    state.requests.push({
+      path: req.url ?? '',
+      authorization: req.headers.authorization,
+      traceparent: req.headers.traceparent as string | undefined,
+      body,
+    });
     const json = (status: number, payload: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));

@@ -2,6 +2,7 @@ export { isolatedSchemaUrl, testDatabases } from './databases';
 export { FakeClock, flush } from './fake-clock';
 export {
   type Behaviour,
+  type FakeModelServer,
   startFakeModelServer,
 } from './fake-model-server';
 export { gatewayHealthDetails, http, type JsonResponse, postDeclaringLength } from './http';

@@ -79,7 +79,11 @@ export function memoryDocument(tools: readonly Tool<MemoryContext, z.ZodType>[])
         "Every user's events in commit order (gateways only); resumable with `after` or Last-Event-ID",
         z.object({}),
         eventsQuery,
-        { type: 'object', description: 'A feed event with its `seq`, also the SSE `id:`' },
+        {
+          type: 'object',
+          description:
+            'A feed event with its `seq`, also the SSE `id:`; an input stored with tracing on has `traceparent`',
+        },
       ),
       ...mcpPaths('each caller sees and calls only the tools it may use'),
     },

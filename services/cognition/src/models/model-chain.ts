@@ -1,4 +1,5 @@
 import { CortexError, type ErrorCode } from '@cortex/errors';
+import { traceAttempts, traceCall } from '@cortex/network-client';
 import {
   type AttemptContext,
   type CircuitBreaker,
@@ -116,9 +117,22 @@ export class ModelChain {
       return this.failedWith(run, backend, 'timeout');
     }
     try {
-      const result = policy
-        ? await policy.execute((inner) => backend.analyse(run.task, inner.signal), ctx.signal, ctx.deadline)
-        : await backend.analyse(run.task, ctx.signal);
+      // A span per call (every backend, the local analyser too: the trace shows which answered)
+      // and per attempt of a remote one, as the network client's calls have (call-tracing.ts).
+      const result = await traceCall(backend.name, 'model', run.task.type, () =>
+        policy
+          ? policy.execute(
+              traceAttempts(
+                backend.name,
+                () => entry.breaker?.state,
+                this.clock,
+                (inner) => backend.analyse(run.task, inner.signal),
+              ),
+              ctx.signal,
+              ctx.deadline,
+            )
+          : backend.analyse(run.task, ctx.signal),
+      );
       run.answeredBy = backend.name;
       return result;
     } catch (err) {

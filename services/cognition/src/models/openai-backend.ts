@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
 import { classify, errorForStatus } from '@cortex/resilience';
+import { annotateSpan } from '@cortex/telemetry';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import {
@@ -71,7 +72,14 @@ export class OpenAiBackend implements ModelBackend {
   readonly model: string;
   private readonly pool: Pool;
   private readonly path: string;
+  /**
+   * No `traceparent` among them, by design: a model backend is usually a third party, to which
+   * our trace and span ids mean nothing and say something about our traffic. The call and attempt
+   * spans (model-chain.ts) already put each call in the request's trace (docs/tracing.md).
+   */
   private readonly headers: Record<string, string>;
+  /** Put on the attempt's span: where it went, and which model it asked. */
+  private readonly spanAttributes: Record<string, string>;
 
   constructor(
     spec: BackendSpec,
@@ -83,6 +91,7 @@ export class OpenAiBackend implements ModelBackend {
     this.path = `${url.pathname}${url.search}`;
     this.headers = { 'content-type': 'application/json', accept: 'application/json' };
     if (spec.apiKey) this.headers.authorization = `Bearer ${spec.apiKey}`;
+    this.spanAttributes = { 'server.address': url.origin, 'gen_ai.request.model': spec.model };
     // undici's own timers are only a backstop: the chain's timeout policy aborts first.
     this.pool = new Pool(url.origin, {
       connections: 16,
@@ -101,6 +110,7 @@ export class OpenAiBackend implements ModelBackend {
         { role: 'user', content: transcript(task.messages, this.options.maxInputChars) },
       ],
     });
+    annotateSpan(this.spanAttributes);
     let text: string;
     let status: number;
     try {

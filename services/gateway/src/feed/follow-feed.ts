@@ -1,7 +1,9 @@
 import { type ResumableStream, type ServiceClient, ResumableStream as Stream } from '@cortex/network-client';
+import { tracingOn } from '@cortex/telemetry';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventHub } from '../stream/event-hub';
 import { userEventOf } from '../stream/user-events';
+import { deliverTraced } from './feed-delivery-span';
 import { feedItem } from './feed-item';
 
 /**
@@ -48,7 +50,14 @@ export function followFeed(memory: ServiceClient, hub: EventHub, log: FastifyBas
         if (invalid++ % 100 === 0) log.warn({ invalid }, 'ignoring malformed feed item');
         return;
       }
-      hub.publishStored(parsed.data.user_id, userEventOf(parsed.data), parsed.data.seq);
+      const event = parsed.data;
+      // The raw item's traceparent is read only with tracing on (the schema drops it, so it can
+      // never reach a user's stream); with it off, this is one boolean test.
+      if (tracingOn())
+        deliverTraced(event, (item as { traceparent?: unknown }).traceparent, hub.count(event.user_id), () =>
+          hub.publishStored(event.user_id, userEventOf(event), event.seq),
+        );
+      else hub.publishStored(event.user_id, userEventOf(event), event.seq);
     },
     onConnected: () => log.info('following memory event feed'),
     onBreak(err, attempt) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemoryApp } from '../app';
 import type { Database } from '../db/database';
 import { loadMemoryEnv } from '../env';
+import { insertBatch } from '../store/input-store';
 
 // Signed as the gateway signs its calls, with its development secret.
 const gatewayTokens = new ServiceTokenSigner({
@@ -58,6 +59,47 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
     expect(inputs[0]!.seq).toBeLessThan(inputs[1]!.seq);
   });
 
+  it("names an input's storing span when it has one, and stores none with tracing off", async () => {
+    // Tracing is off in this process: the tool stores no traceparent, and the event has none.
+    const answer = await store('trace-user', 'untraced');
+    const { item_id } = answer.json().result as { item_id: string };
+    const column = await db.query<{ traceparent: string | null }>(
+      'SELECT traceparent FROM inputs WHERE id = $1',
+      [item_id],
+    );
+    expect(column.rows).toEqual([{ traceparent: null }]);
+    // An input stored with tracing on, as memory's store writes it.
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await insertBatch(db, [
+      {
+        id: 'traced-1',
+        user_id: 'trace-user',
+        conversation_id: null,
+        content: 'traced',
+        metadata: {},
+        timestamp: '2026-01-01T00:00:00.000Z',
+        traceparent,
+      },
+    ]);
+    const page = await client.collect<Record<string, unknown>>('events', {
+      query: { after: 0, user_id: 'trace-user', follow: 'false' },
+    });
+    const [untraced, traced] = page.filter((e) => e.type === 'input');
+    expect(untraced).toMatchObject({ id: item_id, content: 'untraced' });
+    expect(untraced).not.toHaveProperty('traceparent');
+    expect(traced).toEqual({
+      type: 'input',
+      seq: expect.any(Number),
+      user_id: 'trace-user',
+      traceparent,
+      id: 'traced-1',
+      conversation_id: null,
+      content: 'traced',
+      metadata: {},
+      timestamp: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
   it('a follower is never cut off by limit, and is woken by NOTIFY for new events', async () => {
     const got: { type: string; content?: string; user_id?: string }[] = [];
     const controller = new AbortController();
@@ -100,7 +142,7 @@ describe.each(testDatabases())('the event feed on $name', (target) => {
       query: {
         value: async (sql: string, params?: unknown[]) => {
           const result = await db.query(sql, params);
-          if (holdReads && sql.includes('events_after(')) {
+          if (holdReads && sql.includes('events_after_v2(')) {
             holdReads = false;
             readHeld();
             await released;

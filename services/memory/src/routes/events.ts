@@ -20,12 +20,15 @@ export const eventsQuery = z.object({
 const PAGE = 500;
 
 /**
- * `{type, seq, user_id, ...payload}`: the payload is a JSON object as PostgreSQL wrote it, spliced
- * in after the three envelope fields rather than parsed and serialised again (the feed is memory's
- * hottest path; its keys never collide with the envelope's).
+ * `{type, seq, user_id, traceparent?, ...payload}`: the payload is a JSON object as PostgreSQL
+ * wrote it, spliced in after the envelope fields rather than parsed and serialised again (the feed
+ * is memory's hottest path; its keys never collide with the envelope's). `traceparent` is there
+ * only for an input stored with tracing on: the span that stored it, for the gateway's delivery
+ * span to link to (gateways only; it never reaches a user's stream).
  */
 function frame(e: FeedEvent) {
-  const head = `{"type":"${e.type}","seq":${e.seq},"user_id":${JSON.stringify(e.user_id)}`;
+  let head = `{"type":"${e.type}","seq":${e.seq},"user_id":${JSON.stringify(e.user_id)}`;
+  if (e.traceparent !== null) head += `,"traceparent":${JSON.stringify(e.traceparent)}`;
   const rest = e.payload.length > 2 ? `,${e.payload.slice(1)}` : '}';
   return `id: ${e.seq}\ndata: ${head}${rest}\n\n`;
 }

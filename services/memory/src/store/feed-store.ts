@@ -6,12 +6,14 @@ export interface FeedEvent {
   user_id: string;
   /** The event's own fields as one JSON object, as PostgreSQL wrote it: framed without a re-parse. */
   payload: string;
+  /** The W3C traceparent of the span that stored the event (inputs stored with tracing on), else null. */
+  traceparent: string | null;
 }
 
 /**
  * The resumable feed: every event table, merged in `seq` order. Seqs are commit-ordered (see
  * event-order.ts), so "after N" is a complete answer whenever it is asked. The reads are functions
- * of migration 003 whose plans are index range scans whatever the statistics say.
+ * of migrations 003 and 006 whose plans are index range scans whatever the statistics say.
  */
 export async function eventsAfter(
   db: Queryable,
@@ -21,8 +23,8 @@ export async function eventsAfter(
 ): Promise<FeedEvent[]> {
   const r =
     userId === undefined
-      ? await db.query<FeedEvent>('SELECT * FROM memory_events_after($1, $2)', [afterSeq, limit])
-      : await db.query<FeedEvent>('SELECT * FROM memory_user_events_after($1, $2, $3)', [
+      ? await db.query<FeedEvent>('SELECT * FROM memory_events_after_v2($1, $2)', [afterSeq, limit])
+      : await db.query<FeedEvent>('SELECT * FROM memory_user_events_after_v2($1, $2, $3)', [
           userId,
           afterSeq,
           limit,

@@ -7,6 +7,11 @@ export interface NewInput {
   content: string;
   metadata: Record<string, unknown>;
   timestamp: string;
+  /**
+   * The W3C traceparent of the span that stores it (the storing request's, as its group commit
+   * links to), kept beside the input for the feed; undefined with tracing off (stored as null).
+   */
+  traceparent?: string | undefined;
 }
 
 export interface StoredInput extends NewInput {
@@ -31,7 +36,7 @@ import { EVENT_WRITE_LOCK, EVENTS_CHANNEL } from './event-order';
 const COLUMNS = `id, seq, user_id, conversation_id, content, metadata, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp"`;
 
 /**
- * Writes a batch in one statement, idempotent on id: migration 004's `memory_store_inputs` takes
+ * Writes a batch in one statement, idempotent on id: `memory_store_inputs_v2` (migrations 004, 006) takes
  * the event writers' lock, inserts, and notifies, in the statement's own transaction. One round
  * trip, so the lock is held for the insert and the commit only.
  */
@@ -40,7 +45,7 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
   for (const i of inputs) if (!fresh.has(i.id)) fresh.set(i.id, i);
   const rows = [...fresh.values()];
   const r = await db.query<StoredInput & { fresh: boolean }>(
-    'SELECT * FROM memory_store_inputs($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::timestamptz[])',
+    'SELECT * FROM memory_store_inputs_v2($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::timestamptz[], $9::text[])',
     [
       EVENT_WRITE_LOCK,
       EVENTS_CHANNEL,
@@ -50,6 +55,7 @@ export async function insertBatch(db: Database, inputs: NewInput[]): Promise<Sto
       rows.map((r) => r.content),
       rows.map((r) => JSON.stringify(r.metadata)),
       rows.map((r) => r.timestamp),
+      rows.map((r) => r.traceparent ?? null),
     ],
   );
   const stored = new Map<string, number>();

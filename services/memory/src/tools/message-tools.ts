@@ -1,5 +1,6 @@
 import { CortexError } from '@cortex/errors';
 import { storableObject, storableString, timeOrderedId } from '@cortex/service-kit';
+import { currentTraceparent } from '@cortex/telemetry';
 import { z } from 'zod';
 import { deleteInput, getInput, type NewInput, type StoreOutcome, updateInput } from '../store/input-store';
 import { inputData, itemId, userId } from './input-schemas';
@@ -15,6 +16,9 @@ function toRow({ user_id, input_data }: z.infer<typeof storeArgs>): NewInput {
     content: input_data.content,
     metadata: input_data.metadata ?? {},
     timestamp: input_data.timestamp ?? new Date().toISOString(),
+    // The span active now is the one the group commit will link to: the feed event names it.
+    // Undefined (stored as null) with tracing off, after one boolean test.
+    traceparent: currentTraceparent(),
   };
 }
 
