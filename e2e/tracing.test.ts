@@ -1,6 +1,5 @@
-import { http, tokenFor } from '@cortex/testing';
+import { http, OtlpReceiver, type ReceivedSpan, tokenFor } from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, type ReceivedSpan } from './harness/otlp-receiver';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';
 
