@@ -16,22 +16,29 @@
  * Env: BENCH_SECONDS (per phase per round, 10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (64),
  * BENCH_WARMUP_SECONDS (5), BENCH_YOUNG_SECONDS (5), BENCH_PREFILL (150000), BENCH_NAIVE_POOL (20),
  * BENCH_CPU_PROF=1 (profile gateway and memory in the rounds; print their hottest frames),
- * DATABASE_URL. The figures that matter are ratios; the last line of stdout is the result as JSON.
+ * BENCH_TRACING=on (a second product with tracing on, exporting OTLP to a receiver in this process
+ * that discards, prefilled alike and measured in every round beside the first), DATABASE_URL.
+ *
+ * After each product round the tracing hooks one input meets with tracing off are timed in this
+ * process (lib/trace-hooks.ts) and set beside the product's CPU per answer of the same run.
+ * The figures that matter are ratios; the last line of stdout is the result as JSON.
  */
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ServiceProcess, usersWithTokens } from '@cortex/testing';
+import { OtlpReceiver, type ServiceProcess, usersWithTokens } from '@cortex/testing';
 import { monotonicMicros, profilesIn, summariseProfile, type Window } from './lib/cpu-profile';
 import { cpuMeter } from './lib/cpu-usage';
 import { DATABASE_URL, envFlag, envNumber, machineNote } from './lib/env';
+import { median } from './lib/interleaved';
 import { countOf, type LoadResult, outcomesOf, runLoad } from './lib/load';
 import { bulkInsert, countRows, inputsTable, rawInsertPhase, truncateInputs } from './lib/pg-raw';
 import { printJson, printTable, progress } from './lib/report';
 import { benchService, Stack } from './lib/stack';
 import { round, summarise } from './lib/stats';
+import { type HookCost, measureTracingOffHooks } from './lib/trace-hooks';
 
 const SECONDS = envNumber('BENCH_SECONDS', 10);
 const ROUNDS = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
@@ -41,6 +48,7 @@ const YOUNG_SECONDS = envNumber('BENCH_YOUNG_SECONDS', 5);
 const PREFILL = Math.round(envNumber('BENCH_PREFILL', 150_000));
 const NAIVE_POOL = Math.max(1, Math.round(envNumber('BENCH_NAIVE_POOL', 20)));
 const CPU_PROF = envFlag('BENCH_CPU_PROF');
+const TRACING = envFlag('BENCH_TRACING');
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 const BODY = JSON.stringify({ content: 'bench input', metadata: {} });
@@ -89,7 +97,7 @@ function post(url: string, seconds: number, amount?: number) {
 }
 
 interface Phase {
-  target: 'product' | 'naive' | 'raw' | 'floor';
+  target: 'product' | 'traced' | 'naive' | 'raw' | 'floor';
   round: number;
   rate: number;
   p50?: number;
@@ -118,10 +126,32 @@ const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), 'cortex-bench-prof-')) 
 const prof = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)] : []);
 const peerTable = await inputsTable(DATABASE_URL);
 let product: Stack | undefined;
+let traced: Stack | undefined;
+let receiver: OtlpReceiver | undefined;
 const peers: ServiceProcess[] = [];
 try {
   progress('starting gateway + memory on a fresh schema, the naive peer and the bare-Fastify floor');
-  product = await Stack.start({ gatewayNodeArgs: prof('gateway'), memoryNodeArgs: prof('memory') });
+  // With BENCH_TRACING the first product is off whatever OTEL_* the bench was given (an empty
+  // OTEL_TRACES_EXPORTER is unset); without it, those variables reach it as before (docs/tracing.md).
+  const off: Record<string, string> = TRACING ? { OTEL_TRACES_EXPORTER: '' } : {};
+  product = await Stack.start({
+    gatewayNodeArgs: prof('gateway'),
+    memoryNodeArgs: prof('memory'),
+    gatewayEnv: off,
+    memoryEnv: off,
+  });
+  if (TRACING) {
+    receiver = await OtlpReceiver.start({ discard: true });
+    progress(`starting a second gateway + memory with tracing on (OTLP to ${receiver.url}, discarded)`);
+    // The bench's own OTEL_* (protocol, sampler, batch processor) apply; exporter and endpoint are ours.
+    const on = {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+      OTEL_SDK_DISABLED: '',
+    };
+    traced = await Stack.start({ gatewayEnv: on, memoryEnv: on });
+  }
   const naive = benchService('naive', {
     script: { cwd: BENCH_DIR, file: 'lib/naive-peer.ts' },
     env: { NAIVE_MODE: 'naive', DATABASE_URL: peerTable.url, NAIVE_POOL: String(NAIVE_POOL) },
@@ -144,6 +174,16 @@ try {
     productReceived += countOf(r, 'received');
     return { r, cores: meter() };
   };
+  const tracedPhase = async (seconds: number, amount?: number) => {
+    const meter = cpuMeter({
+      gateway: traced?.gateway.pid,
+      memory: traced?.memory?.pid,
+      client: process.pid,
+    });
+    const r = await post(traced!.gateway.url, seconds, amount);
+    return { r, cores: meter() };
+  };
+  const hookCosts: HookCost[] = [];
 
   if (WARMUP_SECONDS > 0) {
     // Every target is warmed up (JIT), and the product's table emptied again after its warm-up,
@@ -153,6 +193,7 @@ try {
     await post(floor.url, WARMUP_SECONDS);
     await post(productUrl, WARMUP_SECONDS);
     await truncateInputs(product.databaseUrl!);
+    if (traced) await post(traced.gateway.url, WARMUP_SECONDS);
   }
   const youngFromRows = await countRows(product.databaseUrl!);
   progress(`young table (${youngFromRows} rows): ${YOUNG_SECONDS}s`);
@@ -170,6 +211,13 @@ try {
   const prefilled = await countRows(product.databaseUrl!);
   // The peers' table gets as many rows, in one statement, so both sides insert into a table this size.
   await bulkInsert(peerTable.url, prefilled);
+  if (traced) {
+    const tracedRows = await countRows(traced.databaseUrl!);
+    if (tracedRows < prefilled) {
+      progress(`prefill, tracing on: ${prefilled - tracedRows} inputs through POST /input`);
+      await tracedPhase(3600, prefilled - tracedRows);
+    }
+  }
 
   const phases: Phase[] = [];
   const windows: Window[] = [];
@@ -188,6 +236,23 @@ try {
       answers: outcomesOf(p.r),
       cores: p.cores,
     });
+    // The hooks, timed here while the machine is as it was for this round (about a second).
+    hookCosts.push(await measureTracingOffHooks({ rounds: 9, targetMs: 40 }));
+
+    if (traced) {
+      progress(`round ${roundNo}/${ROUNDS}: product with tracing on`);
+      const t = await tracedPhase(SECONDS);
+      const tl = summarise(t.r.latencies.get('received') ?? []);
+      phases.push({
+        target: 'traced',
+        round: roundNo,
+        rate: rate(t.r),
+        p50: tl.p50,
+        p99: tl.p99,
+        answers: outcomesOf(t.r),
+        cores: t.cores,
+      });
+    }
 
     progress(`round ${roundNo}/${ROUNDS}: naive Fastify + pg peer`);
     const naiveMeter = cpuMeter({ naive: naive.pid, client: process.pid });
@@ -234,6 +299,7 @@ try {
   const naiveRate = rowsPerS(of('naive'));
   const rawRate = rowsPerS(of('raw'));
   const floorRate = rowsPerS(of('floor'));
+  const tracedRate = rowsPerS(of('traced'));
   const perRound = Array.from({ length: ROUNDS }, (_, i) => {
     const at = (t: Phase['target']) => phases.find((p) => p.target === t && p.round === i + 1)?.rate ?? NaN;
     return {
@@ -253,7 +319,7 @@ try {
   const unseen = rows - productReceived;
   const rowsMatch = unseen >= 0 && unseen <= inFlightBound;
 
-  await product.stop();
+  await Promise.all([product.stop(), traced?.stop()]);
   const profiles = profileDir
     ? ['gateway', 'memory'].flatMap((name) =>
         profilesIn(join(profileDir, name)).map((file) => ({ name, ...summariseProfile(file, windows) })),
@@ -286,6 +352,18 @@ try {
         round(productRate / floorRate, 3),
         ...lat('product'),
       ],
+      ...(traced
+        ? [
+            [
+              'product, tracing on (OTLP to a discarding receiver)',
+              round(tracedRate, 0),
+              round(tracedRate / naiveRate, 3),
+              round(tracedRate / rawRate, 3),
+              round(tracedRate / floorRate, 3),
+              ...lat('traced'),
+            ],
+          ]
+        : []),
       [
         'naive peer: Fastify + pg, one INSERT per request',
         round(naiveRate, 0),
@@ -328,6 +406,7 @@ try {
 
   const cpu = {
     product: cpuPerRow(of('product'), productRate),
+    ...(traced ? { 'product, tracing on': cpuPerRow(of('traced'), tracedRate) } : {}),
     naive: cpuPerRow(of('naive'), naiveRate),
     raw: cpuPerRow(of('raw'), rawRate),
     floor: cpuPerRow(of('floor'), floorRate),
@@ -351,6 +430,48 @@ try {
       ];
     }),
   );
+  // Tracing off: the hooks' ns per request (timed in this process after each product round, the
+  // median over those rounds) against the gateway's + memory's CPU per answer of the same rounds.
+  const hookNs = median(hookCosts.map((h) => h.hooksNs));
+  const hookQuartiles = [
+    median(hookCosts.map((h) => h.hooksQ1Ns)),
+    median(hookCosts.map((h) => h.hooksQ3Ns)),
+  ];
+  const productCpuMs = (cpu.product.msPerRow.gateway ?? NaN) + (cpu.product.msPerRow.memory ?? NaN);
+  const hookShare = hookNs / (productCpuMs * 1e6);
+  console.log(
+    `tracing off: the hooks one input meets cost ${round(hookNs, 1)} ns (quartiles ${round(hookQuartiles[0]!, 1)} to ${round(hookQuartiles[1]!, 1)}; ` +
+      `per-batch hooks charged per input; timed in the bench process after each product round) = ` +
+      `${round(hookShare * 100, 3)}% of the ${round(productCpuMs, 3)} ms of gateway + memory CPU per answer (target ≤ 2%)`,
+  );
+  const tracedCpuMs = traced
+    ? (cpu['product, tracing on']?.msPerRow.gateway ?? NaN) +
+      (cpu['product, tracing on']?.msPerRow.memory ?? NaN)
+    : NaN;
+  const tracing = traced
+    ? {
+        per_s: round(tracedRate, 0),
+        rate_on_over_off: round(tracedRate / productRate, 3),
+        cpu_per_answer_ms_on: round(tracedCpuMs, 3),
+        cpu_per_answer_ms_off: round(productCpuMs, 3),
+        cpu_on_over_off: round(tracedCpuMs / productCpuMs, 3),
+        per_round_rate_on_over_off: Array.from({ length: ROUNDS }, (_, i) => {
+          const at = (t: Phase['target']) =>
+            phases.find((p) => p.target === t && p.round === i + 1)?.rate ?? NaN;
+          return round(at('traced') / at('product'), 3);
+        }),
+        exports: receiver?.exports ?? 0,
+        exported_mb: round((receiver?.bytes ?? 0) / 1e6, 1),
+        content_types: [...(receiver?.contentTypes ?? [])],
+      }
+    : undefined;
+  if (tracing)
+    console.log(
+      `tracing on ÷ off (same run, alternating rounds): rate ${tracing.rate_on_over_off} (${tracing.per_s}/s vs ${round(productRate, 0)}/s; ` +
+        `rounds ${tracing.per_round_rate_on_over_off.join(', ')}), gateway + memory CPU per answer ${tracing.cpu_on_over_off}× ` +
+        `(${tracing.cpu_per_answer_ms_on} vs ${tracing.cpu_per_answer_ms_off} ms); ${tracing.exports} OTLP exports, ` +
+        `${tracing.exported_mb} MB (${tracing.content_types.join(', ')})`,
+    );
   for (const p of profiles) {
     printTable(
       `CPU profile: ${p.name}, busy ${p.busyPercent}% of the product's rounds (self time, share of busy samples)`,
@@ -393,6 +514,14 @@ try {
       p99: round(p.p99 ?? NaN),
     })),
     cpu,
+    tracing_off_hooks: {
+      hooks_ns: round(hookNs, 1),
+      quartiles_ns: hookQuartiles.map((q) => round(q, 1)),
+      per_round_ns: hookCosts.map((h) => round(h.hooksNs, 1)),
+      product_cpu_per_answer_ms: round(productCpuMs, 3),
+      share_of_cpu_per_answer: round(hookShare, 6),
+    },
+    ...(tracing ? { tracing_on: tracing } : {}),
     rows,
     received: productReceived,
     rows_match: rowsMatch,
@@ -408,6 +537,7 @@ try {
     machine: await machineNote(),
   });
 } finally {
-  await Promise.all([product?.stop(), ...peers.map((p) => p.stop())]);
+  await Promise.all([product?.stop(), traced?.stop(), ...peers.map((p) => p.stop())]);
+  await receiver?.close();
   await peerTable.drop().catch(() => {});
 }

@@ -8,7 +8,13 @@
  * circuit held open, so every call is rejected by the breaker. Implementations run in
  * interleaved rounds in one process (the order rotates each round) and each figure is the median
  * over rounds (the best round is shown too), so drift in machine load hits all of them alike.
- * Compare the ratios, not absolute figures across runs. The last line is the result as JSON.
+ * Compare the ratios, not absolute figures across runs.
+ *
+ * Then the tracing hooks (tracing off) one `POST /input` meets, as the product calls them, against
+ * the same path without them (lib/trace-hooks.ts), in interleaved rounds: their ns per request, as
+ * a share of the policy call and of the CPU the gateway and memory spend per answer
+ * (`--cpu-per-answer-ms`, default: bench:ingest's figure in BENCHMARKS.md; bench:ingest prints the
+ * same share against its own run's figure). The last line is the result as JSON.
  */
 import { createServicePolicy } from '@cortex/resilience';
 import {
@@ -24,17 +30,15 @@ import {
   wrap,
 } from 'cockatiel';
 import Opossum from 'opossum';
+import { type Figure, measure as measureRounds, type Subject } from './lib/interleaved';
+import { measureTracingOffHooks } from './lib/trace-hooks';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!, process.argv[i + 1] ?? '');
 const ROUNDS = Number(args.get('--rounds') ?? 15);
 const TARGET_MS = Number(args.get('--ms') ?? 250);
-
-type Call = () => Promise<unknown>;
-interface Subject {
-  name: string;
-  call: Call;
-}
+// Gateway + memory CPU per `received` answer, ms of one core: bench:ingest, quiet run (BENCHMARKS.md).
+const CPU_PER_ANSWER_MS = Number(args.get('--cpu-per-answer-ms') ?? 0.114);
 
 const value = async () => 1;
 const refuse = async (): Promise<number> => {
@@ -103,53 +107,7 @@ async function openCircuits(): Promise<void> {
   }
 }
 
-async function run(call: Call, n: number): Promise<number> {
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) await call();
-  return Number(process.hrtime.bigint() - start) / n;
-}
-
-/** Calls per measurement so that one lasts about TARGET_MS; measured twice, the first is warm-up. */
-async function calibrate(call: Call): Promise<number> {
-  let size = 1_000;
-  for (let pass = 0; pass < 2; pass++) {
-    let n = 1_000;
-    for (;;) {
-      const ns = await run(call, n);
-      if (ns * n >= 20e6) {
-        size = Math.max(1_000, Math.round((TARGET_MS * 1e6) / ns));
-        break;
-      }
-      n *= 4;
-    }
-  }
-  return size;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-const breathe = () => new Promise((r) => setImmediate(r));
-
-interface Figure {
-  median: number;
-  best: number;
-}
-
-async function measure(subjects: Subject[]): Promise<Map<string, Figure>> {
-  const sizes = new Map<string, number>();
-  for (const s of subjects) sizes.set(s.name, await calibrate(s.call)); // also the warm-up
-  const samples = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let k = 0; k < subjects.length; k++) {
-      const s = subjects[(round + k) % subjects.length]!;
-      samples.get(s.name)!.push(await run(s.call, sizes.get(s.name)!));
-      await breathe(); // let timers and GC run outside the measured window
-    }
-  }
-  return new Map([...samples].map(([name, xs]) => [name, { median: median(xs), best: Math.min(...xs) }]));
-}
+const measure = (subjects: Subject[]) => measureRounds(subjects, { rounds: ROUNDS, targetMs: TARGET_MS });
 
 function table(title: string, figures: Map<string, Figure>, reference: string): void {
   const ref = figures.get(reference)!.median;
@@ -171,6 +129,7 @@ const ok = await measure(success);
 const open = await measure(failure);
 opossumOk.shutdown();
 opossumOpen.shutdown();
+const hooks = await measureTracingOffHooks({ rounds: ROUNDS, targetMs: TARGET_MS });
 
 const ourName = '@cortex/resilience';
 const med = (m: Map<string, Figure>, name: string) => m.get(name)!.median;
@@ -182,6 +141,21 @@ console.log(
     `cockatiel ${over('cockatiel').toFixed(0)} ns, opossum ${over('opossum').toFixed(0)} ns`,
 );
 table('Failure path (circuit open, every call rejected)', open, ourName);
+
+const hookShareOfCall = hooks.hooksNs / hooks.bare.median;
+const hookShareOfAnswer = hooks.hooksNs / (CPU_PER_ANSWER_MS * 1e6);
+console.log('\nTracing off: the hooks one POST /input meets (every per-batch hook charged to the input)');
+console.log(`${'path'.padEnd(40)} ${'ns/request'.padStart(10)} ${'best'.padStart(8)}`);
+for (const f of [hooks.bare, hooks.hooked])
+  console.log(
+    `${(f === hooks.bare ? 'policy call + statement, no hooks' : 'the same with the hooks (tracing off)').padEnd(40)} ${f.median.toFixed(0).padStart(10)} ${f.best.toFixed(0).padStart(8)}`,
+  );
+console.log(
+  `hooks: ${hooks.hooksNs.toFixed(1)} ns per request (median of per-round differences; quartiles ` +
+    `${hooks.hooksQ1Ns.toFixed(1)} to ${hooks.hooksQ3Ns.toFixed(1)}) = ` +
+    `${(hookShareOfCall * 100).toFixed(2)}% of the policy call, ` +
+    `${(hookShareOfAnswer * 100).toFixed(3)}% of gateway + memory CPU per answer (${CPU_PER_ANSWER_MS} ms; target ≤ 2%)`,
+);
 console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s, node ${process.version}`);
 
 const round = (x: number) => Math.round(x);
@@ -211,6 +185,15 @@ console.log(
       ours: round(med(open, ourName)),
       cockatiel: round(med(open, 'cockatiel')),
       opossum: round(med(open, 'opossum')),
+    },
+    tracing_off_hooks: {
+      bare_ns: round(hooks.bare.median),
+      hooked_ns: round(hooks.hooked.median),
+      hooks_ns: +hooks.hooksNs.toFixed(1),
+      hooks_quartiles_ns: [+hooks.hooksQ1Ns.toFixed(1), +hooks.hooksQ3Ns.toFixed(1)],
+      share_of_policy_call: +hookShareOfCall.toFixed(4),
+      cpu_per_answer_ms: CPU_PER_ANSWER_MS,
+      share_of_cpu_per_answer: +hookShareOfAnswer.toFixed(6),
     },
     ratios: {
       cockatiel_over_ours: ratio(ok, 'cockatiel'),

@@ -1,6 +1,12 @@
-import { type FakeModelServer, http, startFakeModelServer, tokenFor } from '@cortex/testing';
+import {
+  type FakeModelServer,
+  http,
+  OtlpReceiver,
+  type ReceivedSpan,
+  startFakeModelServer,
+  tokenFor,
+} from '@cortex/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, type ReceivedSpan } from './harness/otlp-receiver';
 import { SseRecorder } from './harness/sse-client';
 import { primaryMode, System } from './harness/system';
 import { waitUntil } from './harness/wait';

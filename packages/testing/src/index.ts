@@ -13,6 +13,7 @@ export {
 } from './impostor';
 export { closedPortUrl, type MemoryApp, startMemory } from './memory-server';
 export { Metrics, memoryBreakerState } from './metrics';
+export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver';
 export { freePort } from './ports';
 export { capture, countingController, rejection } from './promise-probes';
 export { type ProxiedPostgres, proxiedPostgres } from './proxied-postgres';

@@ -33,25 +33,41 @@ const hexId = (id: string | undefined) =>
   !id ? '' : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
 
 /**
- * A minimal OTLP/HTTP receiver for `http/json` (`POST /v1/traces`): the services under test
- * export their spans here (`OTEL_EXPORTER_OTLP_ENDPOINT`), and the test reads them as they come.
- * Anything else (protobuf) is answered 415, so a wrong protocol shows as no spans, not as noise.
+ * A minimal OTLP/HTTP receiver (`POST /v1/traces`). By default it keeps `http/json` exports: the
+ * services under test export their spans here (`OTEL_EXPORTER_OTLP_ENDPOINT`), and the test reads
+ * them as they come; anything else (protobuf) is answered 415, so a wrong protocol shows as no
+ * spans, not as noise. With `discard` (benches) it answers every export 200 in either encoding
+ * and only counts requests and bytes: what tracing costs the exporting services, not the receiver.
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   contentTypes = new Set<string>();
+  /** Export requests and their body bytes, in either mode. */
+  exports = 0;
+  bytes = 0;
 
   private constructor(private readonly server: Server) {}
 
-  static async start(): Promise<OtlpReceiver> {
+  static async start(options: { discard?: boolean } = {}): Promise<OtlpReceiver> {
     const server = createServer();
     const receiver = new OtlpReceiver(server);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('data', (c: Buffer) => {
+        receiver.bytes += c.length;
+        if (!options.discard) chunks.push(c);
+      });
       req.on('end', () => {
         const type = String(req.headers['content-type'] ?? '');
         receiver.contentTypes.add(type);
+        if (req.method === 'POST' && req.url === '/v1/traces') receiver.exports++;
+        if (options.discard) {
+          // An empty body is an empty ExportTraceServiceResponse in protobuf; `{}` in JSON.
+          const json = type.startsWith('application/json');
+          res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+          res.end(json ? '{}' : undefined);
+          return;
+        }
         if (req.method !== 'POST' || req.url !== '/v1/traces' || !type.startsWith('application/json')) {
           res.writeHead(415).end();
           return;
