@@ -111,12 +111,13 @@ BEGIN
     SELECT array_agg(t.term ORDER BY t.hits, length(t.term) DESC, t.n), array_agg(t.hits ORDER BY t.hits, length(t.term) DESC, t.n),
            array_agg(t.probed ORDER BY t.hits, length(t.term) DESC, t.n), array_agg(t.anchor ORDER BY t.hits, length(t.term) DESC, t.n)
       INTO ordered, hits, probe_hits, anchors
-      FROM (SELECT u.term, u.n, (SELECT count(*) FROM unnest(vs) v WHERE v @@ x.tq) AS hits,
-                   pr.probed, pr.anchor
+      FROM (SELECT u.term, u.n, h.hits, pr.probed, pr.anchor
               FROM unnest(p_terms) WITH ORDINALITY AS u(term, n),
                    LATERAL (SELECT to_tsquery('simple'::regconfig, u.term) AS tq) x,
+                   LATERAL (SELECT count(*) AS hits FROM unnest(vs) v WHERE v @@ x.tq) h,
+                   -- Only a word the newest sample never saw can be common in the past.
                    LATERAL (SELECT count(*) AS probed, max(pp.s) AS anchor
-                              FROM unnest(pvs, pseqs) AS pp(v, s) WHERE pp.v @@ x.tq) pr
+                              FROM unnest(pvs, pseqs) AS pp(v, s) WHERE h.hits = 0 AND pp.v @@ x.tq) pr
             OFFSET 0) t;
     -- Words the newest sample never saw but two probed inputs did are common in the past: set apart,
     -- the newest of them first.

@@ -1,7 +1,7 @@
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
-import { analysisResult, searchResult } from './answers';
+import { analysisOf, analysisResult, searchOf, searchResult } from './answers';
 
 export const analysisParams = z.object({ conversation_id: z.string().min(1).max(256) });
 export const analysisQuery = z.object({
@@ -31,28 +31,30 @@ export function cognitionRoutes(app: FastifyInstance, deps: CognitionRouteDeps) 
     async (request) => {
       const { conversation_id } = analysisParams.parse(request.params);
       const { type } = analysisQuery.parse(request.query);
-      return deps.cognition.callTool(
+      const answer = await deps.cognition.callTool(
         'analyze_conversation',
         { user_id: request.user.id, conversation_id, analysis_type: type },
         {
           requestId: request.id,
           deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
-          schema: analysisResult(conversation_id),
+          schema: analysisResult,
         },
       );
+      return analysisOf(conversation_id, answer);
     },
   );
 
   app.get('/search', { preHandler: deps.authenticate }, async (request) => {
     const { query, limit } = searchQuery.parse(request.query);
-    return deps.cognition.callTool(
+    const answer = await deps.cognition.callTool(
       'search_history',
       { user_id: request.user.id, query, limit },
       {
         requestId: request.id,
         deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
-        schema: searchResult(request.user.id),
+        schema: searchResult,
       },
     );
+    return searchOf(request.user.id, answer);
   });
 }

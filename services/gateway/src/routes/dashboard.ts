@@ -2,7 +2,7 @@ import { hasCode } from '@cortex/errors';
 import type { ServiceClient } from '@cortex/network-client';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { StoredInput } from '../ingest/input-data';
-import { contextResult, historyItems } from './answers';
+import { contextOf, contextResult, historyItems } from './answers';
 
 export interface DashboardDeps {
   memory: ServiceClient;
@@ -47,15 +47,18 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps) {
       ),
       section(
         'context',
-        () =>
-          deps.cognition.callTool(
-            'get_context',
-            { user_id: user.id, limit: 5 },
-            {
-              requestId: request.id,
-              deadline: deps.cognition.deadlineAfter(deps.cognitionTimeoutMs),
-              schema: contextResult(user.id),
-            },
+        async () =>
+          contextOf(
+            user.id,
+            await deps.cognition.callTool(
+              'get_context',
+              { user_id: user.id, limit: 5 },
+              {
+                requestId: request.id,
+                deadline: deps.cognition.deadlineAfter(deps.cognitionTimeoutMs),
+                schema: contextResult,
+              },
+            ),
           ),
         { context: [] as unknown[], count: 0 },
       ),

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { StoredInput } from '../ingest/input-data';
 import type { PendingJournal } from '../pending/journal';
 import type { HistoryCache } from '../reading/history-cache';
-import { contextResult, historyItems } from './answers';
+import { type ContextResult, contextOf, contextResult, historyItems } from './answers';
 
 export const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
 export const contextQuery = z.object({
@@ -57,10 +57,7 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
   if (deps.memoryEvents) history.events.on(deps.memoryEvents);
 
   // While cognition is away: an empty context, said to be a fallback (the design's answer).
-  const context = withFallback<
-    z.infer<ReturnType<typeof contextResult>>,
-    { user: string; query: string | null }
-  >(undefined, {
+  const context = withFallback<ContextResult, { user: string; query: string | null }>(undefined, {
     compute: (_err, _ctx, key) => ({
       context: [],
       user_id: key.user,
@@ -111,15 +108,18 @@ export function readingRoutes(app: FastifyInstance, deps: ReadingDeps) {
     const user = request.user.id;
     const answer = await inCallScope({ requestId: request.id }, () =>
       context.resolve(
-        () =>
-          deps.cognition.callTool(
-            'get_context',
-            { user_id: user, query: query ?? null, limit },
-            {
-              requestId: request.id,
-              deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
-              schema: contextResult(user),
-            },
+        async () =>
+          contextOf(
+            user,
+            await deps.cognition.callTool(
+              'get_context',
+              { user_id: user, query: query ?? null, limit },
+              {
+                requestId: request.id,
+                deadline: deps.cognition.deadlineAfter(deps.timeoutMs),
+                schema: contextResult,
+              },
+            ),
           ),
         { key: { user, query: query ?? null } },
       ),

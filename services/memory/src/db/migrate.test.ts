@@ -53,7 +53,12 @@ describe.each(testDatabases())('migration 006, trace context on the feed ($name)
         .rows[0]?.f;
     const fileBefore = await file();
 
-    expect(await migrate(db, all)).toEqual(['006_feed_trace_context']);
+    expect(
+      await migrate(
+        db,
+        all.filter((m) => m.version < '007'),
+      ),
+    ).toEqual(['006_feed_trace_context']);
     // No rewrite: the table is still the same file (a rewrite gives it a new one).
     expect(await file()).toBe(fileBefore);
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

@@ -47,7 +47,7 @@ export const DEFAULT_SEARCH_BOUNDS: SearchBounds = {
   windowRows: 1000,
   windowBytes: 64 * 1024,
   ginWords: 4,
-  ginBudgetMs: 15,
+  ginBudgetMs: 10,
   probes: 16,
   probeRows: 4,
   probeChars: 2000,
