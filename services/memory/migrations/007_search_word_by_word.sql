@@ -6,8 +6,8 @@
 --    match: 32-41 ms for 24 words of 0.1-1.2% each over a million inputs). Here each word is looked up
 --    alone, rarest first, for its share of the candidates still missing (so a word the user never wrote
 --    leaves its share to the next). The first `p_gin_words` words are always looked up; the others only
---    until `p_gin_budget_ms` of the statement's time is spent: the cost is those words, the budget and at
---    most one more word's lookup, whatever the number of words. Words not looked up still count in the
+--    until the statement has run for `p_gin_budget_ms`: the cost is those words, the budget and at most
+--    one more word's lookup, whatever the number of words. Words not looked up still count in the
 --    ranking. Rarest first: by matches in the sample, then longer
 --    words first (in every language longer words are rarer on average: the only hint left among words
 --    the sample never saw).
@@ -73,6 +73,8 @@ DECLARE
   past_rows integer;
   gin_until timestamptz;
 BEGIN
+  -- The budget counts from the statement's start: the sample, probes and scans spend it too.
+  gin_until := clock_timestamp() + p_gin_budget_ms * interval '1 millisecond';
   PERFORM set_config('enable_bitmapscan', 'off', true);
   -- (In no particular order: every sampled match is a candidate, and counts need none.)
   SELECT coalesce(array_agg(s.v) FILTER (WHERE NOT s.cut), '{}'),
@@ -177,7 +179,6 @@ BEGIN
     END LOOP;
   END IF;
   PERFORM set_config('enable_bitmapscan', 'on', true);
-  gin_until := clock_timestamp() + p_gin_budget_ms * interval '1 millisecond';
   -- Not the past words: their scan found what it could, and their lookup is the cost it avoids.
   lookups := rare || common;
   FOR k IN 1..cardinality(lookups) LOOP

@@ -22,8 +22,8 @@ export interface SearchBounds {
   windowBytes: number;
   /**
    * The GIN index is asked for one word at a time, rarest first: the first `ginWords` always (a short
-   * query's answer must not depend on the machine's load), the others until `ginBudgetMs` of the
-   * statement's time is spent. The search's cost is then bounded whatever the number of its words.
+   * query's answer must not depend on the machine's load), the others until the statement has run
+   * for `ginBudgetMs`. The search's cost is then bounded whatever the number of its words.
    */
   ginWords: number;
   ginBudgetMs: number;
@@ -47,7 +47,7 @@ export const DEFAULT_SEARCH_BOUNDS: SearchBounds = {
   windowRows: 1000,
   windowBytes: 64 * 1024,
   ginWords: 4,
-  ginBudgetMs: 10,
+  ginBudgetMs: 20,
   probes: 16,
   probeRows: 4,
   probeChars: 2000,
