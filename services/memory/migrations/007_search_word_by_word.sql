@@ -4,8 +4,9 @@
 --    in one OR: a bitmap scan that collects every match of every such word before it returns a row, at a
 --    cost per match that grows with the number of words (GIN advances each word's posting list for every
 --    match: 32-41 ms for 24 words of 0.1-1.2% each over a million inputs). Here each word is looked up
---    alone, rarest first, for its share of the candidates still missing (so a word the user never wrote
---    leaves its share to the next). The first `p_gin_words` words are always looked up; the others only
+--    alone, rarest first, for its share of the candidates still missing, among inputs not found yet (so
+--    a word the user never wrote leaves its share to the next, and words found together in the same
+--    inputs do not fill the candidates with copies). The first `p_gin_words` words are always looked up; the others only
 --    until the statement has run for `p_gin_budget_ms`: the cost is those words, the budget and at most
 --    one more word's lookup, whatever the number of words. Words not looked up still count in the
 --    ranking. Rarest first: by matches in the sample, then longer
@@ -61,6 +62,7 @@ DECLARE
   pq tsquery;
   rq tsquery;
   lookups text[];
+  seen bigint[];
   quota integer;
   lo bigint;
   hi bigint;
@@ -174,7 +176,7 @@ BEGIN
                       WINDOW w AS (ORDER BY i.user_id DESC, i.seq DESC ROWS UNBOUNDED PRECEDING)
                        ORDER BY i.user_id DESC, i.seq DESC LIMIT past_rows) w
                WHERE w.run <= p_window_bytes / cardinality(past)
-                 AND to_tsvector('simple'::regconfig, w.content) @@ pq
+                 AND to_tsvector('simple'::regconfig, w.content) @@ pq AND w.seq <> ALL (found)
                LIMIT least(p_candidates, 4 * p_limit) / cardinality(past) + 1) c;
     END LOOP;
   END IF;
@@ -191,10 +193,12 @@ BEGIN
     quota := ceil((p_candidates - cardinality(found))::float8
                   / (CASE WHEN k <= cardinality(rare) THEN cardinality(rare) ELSE cardinality(lookups) END - k + 1));
     rq := to_tsquery('simple'::regconfig, lookups[k]);
+    seen := newest || found;
+    -- Inputs not found yet: each word's first matches in table order are often the previous words'.
     SELECT found || coalesce(array_agg(g.seq), '{}') INTO found
       FROM (SELECT i.seq FROM inputs i
              WHERE to_tsvector('simple'::regconfig, i.content) @@ rq
-               AND i.user_id COLLATE "C" = p_user
+               AND i.user_id COLLATE "C" = p_user AND i.seq <> ALL (seen)
              LIMIT quota) g;
   END LOOP;
   RETURN QUERY

@@ -259,6 +259,28 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     }
   });
 
+  it('fills the candidates with distinct inputs when the words are found together', async () => {
+    // erin: 30 old inputs each holding all four query words, then 1000 newer ones (so that no
+    // probe but the first sees the words: they look rare, not common in the past). Each word's
+    // first matches in table order are the same inputs: each lookup must bring new ones.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'e-old-' || g, 'erin', 'alpha bravo charlie delta ' || g, now() - interval '40 days' + g * interval '1 minute'
+         FROM generate_series(1, 30) g`,
+    );
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'e-new-' || g, 'erin', 'weekly notes ' || g, now() - g * interval '1 minute' FROM generate_series(1, 1000) g`,
+    );
+    const few = searchApp(db, { candidates: 8 });
+    try {
+      const r = await found({ user_id: 'erin', query: 'alpha bravo charlie delta', limit: 100 }, few);
+      expect(new Set(r.results.map((m) => m.id)).size).toBe(8);
+    } finally {
+      await few.close();
+    }
+  });
+
   it('keeps to the limit and sends at most max_chars of each input', async () => {
     const r = await found({ user_id: 'alice', query: 'filler', limit: 7, max_chars: 100 });
     expect(r.count).toBe(7);
