@@ -22,7 +22,6 @@
  * Prints tables, then one line of JSON.
  */
 
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isolatedSchemaUrl, type ServiceProcess, tokenFor } from '@cortex/testing';
 import pg from 'pg';
@@ -55,17 +54,12 @@ const word = (n: number) => `t${n}q`;
 const EVERYWHERE = 'entry';
 
 /**
- * Memory's search function before migration 007 (migration 005's), created beside the current one
- * under another name from the migration file itself, and measured beside it query by query in the
- * same run. Parameters: user, one tsquery per word, candidates, sample rows, sample bytes, row
- * cost, window rows, window bytes, max_chars, limit.
+ * Memory's search function before migration 007 (migration 005's, kept by 007 for instances of the
+ * previous release), measured beside the current one query by query in the same run. Parameters:
+ * user, one tsquery per word, candidates, sample rows, sample bytes, row cost, window rows, window
+ * bytes, max_chars, limit.
  */
-const FORMER_FUNCTION = readFileSync(
-  new URL('../services/memory/migrations/005_search_newest_first.sql', import.meta.url),
-  'utf8',
-).replaceAll('memory_search_inputs(', 'memory_search_inputs_005(');
-const FORMER_BY_WORDS =
-  'SELECT * FROM memory_search_inputs_005($1, $2::text[], $3, $4, $5, 125, $6, $7, $8, $9)';
+const FORMER_BY_WORDS = 'SELECT * FROM memory_search_inputs($1, $2::text[], $3, $4, $5, 125, $6, $7, $8, $9)';
 /** A word in a third of the user's oldest 70% of inputs and in none of the newest 30%. */
 const PAST = 'legacy';
 
@@ -148,7 +142,6 @@ try {
   services.push(gateway);
   await gateway.start();
   await client.connect();
-  await client.query(FORMER_FUNCTION);
 
   // --- 1. The worst search a user can send, and cognition's event loop -------------------------
   const attacker = 'bench-attacker';

@@ -16,15 +16,19 @@
 --    such a word looked rare and went to the GIN index at its full cost (every match collected: 0.3 ms
 --    per thousand, a second at a few million). Now `p_probes` probes of `p_probe_rows` inputs each, spread
 --    evenly over the user's history by seq (the user_seq index), count the words too. A word seen in at
---    least two probed inputs but not in the newest sample is common somewhere in the past: its matches
+--    least two distinct probed inputs but not in the newest sample is common somewhere in the past: its matches
 --    are collected by a scan of the user's inputs from the newest probed input that holds it, older
---    first by seq, bounded like the newest-first scan.
+--    first by seq, bounded like the newest-first scan (the probed input itself always, however large). Its
+--    index lookup comes last, only when everything found too few, within the budget: the cost it avoids.
+--    Each probed input counts once: probes that fall in a gap of the user's seqs (other users' rows) find
+--    the same inputs.
 -- Also: each word is counted in the sample once (005's plan held two copies of that subquery).
+-- A new function, not a new version of 005's: instances of the previous release call that one with its
+-- own arguments until they are replaced (a rolling deploy), so it stays.
 -- Otherwise as 005: the cost model that splits rare from common words among those the newest sample saw,
 -- the newest-first scan for the common ones, the index for everything when too few are found (now within
 -- the budget too), and the final fetch by seq.
-DROP FUNCTION IF EXISTS memory_search_inputs(text, text[], integer, integer, integer, float8, integer, integer, integer, integer);
-CREATE FUNCTION memory_search_inputs(
+CREATE OR REPLACE FUNCTION memory_search_inputs_v2(
   p_user text, p_terms text[], p_candidates integer,
   p_sample_rows integer, p_sample_bytes integer, p_byte_cost float8,
   p_window_rows integer, p_window_bytes integer, p_gin_words integer, p_gin_budget_ms float8,
@@ -96,13 +100,17 @@ BEGIN
     newest := sampled;
   ELSIF sample_rows > 0 THEN
     -- The probes: `p_probes` points spread over the user's seq range, the `p_probe_rows` inputs at or
-    -- just below each (only their first `p_probe_chars` characters: the probes' cost is bounded). The
+    -- just below each, only their first `p_probe_chars` characters (the probes' cost is bounded). The
     -- user's range is given as two row comparisons, which only the user_seq index serves, and from
     -- which it starts at the probe's seq: with `user_id = p_user AND seq <= x` the planner walked the
     -- seq index down filtering on the user (statistics saying the user was common), and with
     -- `user_id = p_user AND (user_id, seq) <= (p_user, x)` the btree started at the user's newest.
-    lo := (SELECT i.seq FROM inputs i WHERE i.user_id = p_user ORDER BY i.user_id, i.seq LIMIT 1);
-    hi := (SELECT i.seq FROM inputs i WHERE i.user_id = p_user ORDER BY i.user_id, i.seq DESC LIMIT 1);
+    -- The user's first and last seq, by the same row comparisons (seq starts at 1): with
+    -- `user_id = p_user ORDER BY seq` the planner may walk the seq index filtering on the user.
+    lo := (SELECT f.seq FROM (SELECT i.user_id, i.seq FROM inputs i WHERE (i.user_id, i.seq) >= (p_user, 0)
+                               ORDER BY i.user_id, i.seq LIMIT 1) f WHERE f.user_id = p_user);
+    hi := (SELECT l.seq FROM (SELECT i.user_id, i.seq FROM inputs i WHERE (i.user_id, i.seq) <= (p_user, 9223372036854775807)
+                               ORDER BY i.user_id DESC, i.seq DESC LIMIT 1) l WHERE l.user_id = p_user);
     SELECT coalesce(array_agg(to_tsvector('simple'::regconfig, left(p.content, p_probe_chars))), '{}'),
            coalesce(array_agg(p.seq), '{}')
       INTO pvs, pseqs
@@ -112,15 +120,16 @@ BEGIN
                      ORDER BY i.user_id DESC, i.seq DESC LIMIT p_probe_rows) p;
     -- Each word counted once, in the sample and in the probes (OFFSET 0 keeps the counts in one
     -- subquery, not one copy per output column).
-    SELECT array_agg(t.term ORDER BY t.hits, length(t.term) DESC, t.n), array_agg(t.hits ORDER BY t.hits, length(t.term) DESC, t.n),
-           array_agg(t.probed ORDER BY t.hits, length(t.term) DESC, t.n), array_agg(t.anchor ORDER BY t.hits, length(t.term) DESC, t.n)
+    SELECT array_agg(t.term ORDER BY t.hits, length(rtrim(t.term, ':*')) DESC, t.n), array_agg(t.hits ORDER BY t.hits, length(rtrim(t.term, ':*')) DESC, t.n),
+           array_agg(t.probed ORDER BY t.hits, length(rtrim(t.term, ':*')) DESC, t.n), array_agg(t.anchor ORDER BY t.hits, length(rtrim(t.term, ':*')) DESC, t.n)
       INTO ordered, hits, probe_hits, anchors
       FROM (SELECT u.term, u.n, h.hits, pr.probed, pr.anchor
               FROM unnest(p_terms) WITH ORDINALITY AS u(term, n),
                    LATERAL (SELECT to_tsquery('simple'::regconfig, u.term) AS tq) x,
                    LATERAL (SELECT count(*) AS hits FROM unnest(vs) v WHERE v @@ x.tq) h,
                    -- Only a word the newest sample never saw can be common in the past.
-                   LATERAL (SELECT count(*) AS probed, max(pp.s) AS anchor
+                   -- Distinct inputs: probes falling in a gap of the user's seqs find the same ones.
+                   LATERAL (SELECT count(DISTINCT pp.s) AS probed, max(pp.s) AS anchor
                               FROM unnest(pvs, pseqs) AS pp(v, s) WHERE h.hits = 0 AND pp.v @@ x.tq) pr
             OFFSET 0) t;
     -- Words the newest sample never saw but two probed inputs did are common in the past: set apart,
@@ -171,22 +180,23 @@ BEGIN
       pq := to_tsquery('simple'::regconfig, past[k]);
       SELECT found || coalesce(array_agg(c.seq), '{}') INTO found
         FROM (SELECT w.seq
-                FROM (SELECT i.seq, i.content, sum(octet_length(i.content)) OVER w AS run
+                FROM (SELECT i.seq, i.content, sum(octet_length(i.content)) OVER w - octet_length(i.content) AS before
                         FROM inputs i WHERE (i.user_id, i.seq) <= (p_user, past_at[k]) AND (i.user_id, i.seq) >= (p_user, lo)
                       WINDOW w AS (ORDER BY i.user_id DESC, i.seq DESC ROWS UNBOUNDED PRECEDING)
                        ORDER BY i.user_id DESC, i.seq DESC LIMIT past_rows) w
-               WHERE w.run <= p_window_bytes / cardinality(past)
+               -- The probed input itself always (it holds the word), however large.
+               WHERE w.before < p_window_bytes / cardinality(past)
                  AND to_tsvector('simple'::regconfig, w.content) @@ pq AND w.seq <> ALL (found)
                LIMIT least(p_candidates, 4 * p_limit) / cardinality(past) + 1) c;
     END LOOP;
   END IF;
   PERFORM set_config('enable_bitmapscan', 'on', true);
-  -- Not the past words: their scan found what it could, and their lookup is the cost it avoids.
-  lookups := rare || common;
+  -- The common words and the past ones (last: their lookup is the cost their scan avoids) only when
+  -- the rest found too few, so a query never answers short because its words looked common.
+  lookups := rare || common || past;
   FOR k IN 1..cardinality(lookups) LOOP
-    -- The common words only when the rest found too few (so a query never answers short because its
-    -- words looked common: their matches in the window were then few).
-    EXIT WHEN k > cardinality(rare) AND cardinality(newest) + cardinality(found) >= p_limit;
+    EXIT WHEN k > cardinality(rare)
+          AND cardinality(ARRAY(SELECT DISTINCT s FROM unnest(newest || found) s)) >= p_limit;
     -- The first `p_gin_words` words are always looked up (so a short query's answer does not depend
     -- on the machine's load): the budget bounds the others.
     EXIT WHEN cardinality(found) >= p_candidates OR (k > p_gin_words AND clock_timestamp() >= gin_until);

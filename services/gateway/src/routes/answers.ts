@@ -8,8 +8,8 @@ import { type StoredInput, storedInput } from '../ingest/input-data';
  * client. The routes that read the same answer (/history and /dashboard, /context and /dashboard)
  * share one schema here, so they cannot drift apart.
  *
- * Every schema that can name a user takes the requesting user: an answer about someone else is as
- * wrong as a malformed one, and is refused the same way, so that it is never shown.
+ * Every answer that can name a user is checked against the requesting user: an answer about someone
+ * else is as wrong as a malformed one, and is refused the same way, so that it is never shown.
  */
 
 /** True when `value` is an object that names a user other than `userId`. */

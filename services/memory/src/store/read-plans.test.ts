@@ -220,12 +220,14 @@ async function expectSearchIndexed(db: Probe, state: string, filled: boolean, pa
   const bySeq = (name: string, p: string) => {
     try {
       expectIndexOrdered(p);
-      expect(p).toMatch(/Index Scan( Backward)? using inputs_user_seq/);
+      expect(p).toMatch(/Index (Only )?Scan( Backward)? using inputs_user_seq/);
     } catch (err) {
       throw new Error(`search ${name} on ${state}: ${(err as Error).message}\n${p}`);
     }
   };
   bySeq('probes', plan(/Query Text:[\s\S]*p_probe_chars/));
+  bySeq("the user's first seq", plan(/Query Text: lo := /));
+  bySeq("the user's last seq", plan(/Query Text: hi := /));
   for (const p of marked(past)) bySeq('past matches', p);
   if (pastWord) expect(marked(past), state).toHaveLength(1);
   // One GIN lookup per rare word.

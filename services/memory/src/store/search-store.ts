@@ -131,7 +131,7 @@ const TIMESTAMP = `to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI
 // Migrations 005 and 007: the GIN index only for the query's rarer words, one at a time within a time
 // budget, the common ones by the user's newest inputs, so the cost grows neither with the matches of
 // its commonest word nor with its number of words. $2: one tsquery per word.
-const BY_WORDS = `SELECT * FROM memory_search_inputs($1, $2::text[], $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
+const BY_WORDS = `SELECT * FROM memory_search_inputs_v2($1, $2::text[], $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
 
 // A query with no word is matched as text within the user's newest inputs (the history index).
 const BY_TEXT = `

@@ -236,6 +236,50 @@ describe.each(testDatabases())('search_inputs on $name', (target) => {
     });
   });
 
+  it('falls back to the GIN index for a word common in the past whose inputs exceed the scan’s bytes', async () => {
+    // gina: 200 old inputs of 2 KB with "helm", then 300 short newer ones. With a 1 KB window the
+    // past word's scan keeps only the probed input itself; the index finds the rest.
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'g-old-' || g, 'gina', 'helm chart ' || g || ' ' || repeat('x', 2000), now() - interval '60 days' + g * interval '1 minute'
+         FROM generate_series(1, 200) g`,
+    );
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'g-new-' || g, 'gina', 'standup ' || g, now() - g * interval '1 minute' FROM generate_series(1, 300) g`,
+    );
+    const narrow = searchApp(db, { windowBytes: 1000 });
+    try {
+      const r = await found({ user_id: 'gina', query: 'helm', limit: 10 }, narrow);
+      expect(r.count).toBe(10);
+      expect(r.results.every((m) => m.id.startsWith('g-old-'))).toBe(true);
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it('finds a word in two inputs far apart, one just below a long gap in the user’s seqs', async () => {
+    // frank: "quokka" in his oldest input, 1200 fillers, "quokka" again, then 1000 of another
+    // user's inputs (a gap in frank's seqs that several probes fall into), then 100 recent ones.
+    await insertBatch(db, [input('f-first', 'frank', 'A quokka at dawn.', 24 * 90)]);
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'f-fill-' || g, 'frank', 'frank filler ' || g, now() - interval '80 days' + g * interval '1 minute'
+         FROM generate_series(1, 1200) g`,
+    );
+    await insertBatch(db, [input('f-second', 'frank', 'Another quokka, at dusk.', 24 * 60)]);
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'other-' || g, 'somebody-else', 'unrelated ' || g, now() FROM generate_series(1, 1000) g`,
+    );
+    await db.query(
+      `INSERT INTO inputs (id, user_id, content, "timestamp")
+       SELECT 'f-new-' || g, 'frank', 'recent note ' || g, now() - g * interval '1 minute' FROM generate_series(1, 100) g`,
+    );
+    const r = await found({ user_id: 'frank', query: 'quokka' });
+    expect(r.results.map((m) => m.id).sort()).toEqual(['f-first', 'f-second']);
+  });
+
   it('asks the GIN index for the rarest words first and for more only within its time budget', async () => {
     // dave: 100 recent inputs, then two older ones, each with a word in no other input.
     await db.query(
