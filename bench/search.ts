@@ -359,6 +359,23 @@ try {
     await getJson(searchUrl(q.text, 10), auth); // warm-up
     await both(q.text, 0);
   }
+  /**
+   * Requests each service answered in over 100 ms so far (its own request histogram, every route
+   * but /health and /metrics): read before and after the mix, the difference says which process a
+   * slow search was slow in.
+   */
+  const over100ms = async (url: string) => {
+    const res = await request(`${url}/metrics`);
+    const lines = (await res.body.text())
+      .split('\n')
+      .filter((l) => l.startsWith('http_request_duration_seconds_bucket') && !/health|metrics/.test(l));
+    const sum = (le: string) =>
+      lines
+        .filter((l) => l.includes(`le="${le}"`))
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    return sum('+Inf') - sum('0.1');
+  };
+  const slowBefore = await Promise.all([gateway.url, cognition.url, memory.url].map(over100ms));
   /** Each query's time end to end beside its statement's right after: where the slowest ones lost their time. */
   const slowest: { query: string; end_to_end_ms: number; statement_ms: number }[] = [];
   for (const [i, q] of queries.entries()) {
@@ -453,6 +470,11 @@ try {
       ...special.map((c) => row(`${c.label}, in ${c.matches} inputs`, c.end_to_end, c.current, c.former)),
     ],
   );
+  const slowAfter = await Promise.all([gateway.url, cognition.url, memory.url].map(over100ms));
+  const slowIn = Object.fromEntries(
+    ['gateway', 'cognition', 'memory'].map((name, i) => [name, (slowAfter[i] ?? 0) - (slowBefore[i] ?? 0)]),
+  );
+  progress(`requests over 100 ms during the mix, by the service's own histogram: ${JSON.stringify(slowIn)}`);
   slowest.sort((a, b) => b.end_to_end_ms - a.end_to_end_ms);
   printTable(
     'The 5 slowest searches of the mix end to end, and their statement right after',
@@ -509,6 +531,7 @@ try {
       })),
       target_p99_ms: TARGET_P99_MS,
       slowest: slowest.slice(0, 5),
+      over_100ms_by_service: slowIn,
     },
   });
 } finally {
