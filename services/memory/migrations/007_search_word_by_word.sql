@@ -1,27 +1,27 @@
 -- Search whose cost is bounded whatever its words and wherever in the history they are (issue 13).
 -- Two changes to migration 005's plan:
--- 1. The rare words go to the GIN index one at a time, within a time budget. 005 asked for all of them
---    in one OR: a bitmap scan that collects every match of every such word before it returns a row, at a
+-- 1. The rare words go to the GIN index one at a time, within a time budget. 005 asked for all of them in
+--    one OR: a bitmap scan that collects every match of every such word before it returns a row, at a
 --    cost per match that grows with the number of words (GIN advances each word's posting list for every
 --    match: 32-41 ms for 24 words of 0.1-1.2% each over a million inputs). Here each word is looked up
---    alone, rarest first, for its share of the candidates still missing, among inputs not found yet (so
---    a word the user never wrote leaves its share to the next, and words found together in the same
---    inputs do not fill the candidates with copies). The first `p_gin_words` words are always looked up; the others only
---    until the statement has run for `p_gin_budget_ms`: the cost is those words, the budget and at most
---    one more word's lookup, whatever the number of words. Words not looked up still count in the
---    ranking. Rarest first: by matches in the sample, then longer
---    words first (in every language longer words are rarer on average: the only hint left among words
---    the sample never saw).
+--    alone, rarest first, for its share of the candidates still missing, among inputs not found yet (so a
+--    word the user never wrote leaves its share to the next, and words found together in the same inputs
+--    do not fill the candidates with copies). The first `p_gin_words` words are always looked up; the
+--    others only until the statement has run for `p_gin_budget_ms`: the cost is those words, the budget
+--    and at most one more word's lookup, whatever the number of words (each lookup still costs its word's
+--    whole posting list, every user's rows: the budget bounds their number, not each one). Words not
+--    looked up still count in the ranking. Rarest first: by matches in the sample, then longer words first (in every language
+--    longer words are rarer on average: the only hint left among words the sample never saw).
 -- 2. Words the user wrote often long ago but not lately. 005's sample holds only the newest inputs, so
 --    such a word looked rare and went to the GIN index at its full cost (every match collected: 0.3 ms
---    per thousand, a second at a few million). Now `p_probes` probes of `p_probe_rows` inputs each, spread
---    evenly over the user's history by seq (the user_seq index), count the words too. A word seen in at
---    least two distinct probed inputs but not in the newest sample is common somewhere in the past: its matches
---    are collected by a scan of the user's inputs from the newest probed input that holds it, older
---    first by seq, bounded like the newest-first scan (the probed input itself always, however large). Its
---    index lookup comes last, only when everything found too few, within the budget: the cost it avoids.
---    Each probed input counts once: probes that fall in a gap of the user's seqs (other users' rows) find
---    the same inputs.
+--    per thousand, a second at a few million). Now `p_probes` probes of `p_probe_rows` inputs each,
+--    spread evenly over the user's history by seq (the user_seq index), count the words too. A word seen
+--    in at least two distinct probed inputs but not in the newest sample is common somewhere in the past:
+--    its matches are collected by a scan of the user's inputs from the newest probed input that holds it,
+--    older first by seq, bounded like the newest-first scan (the probed input itself always, however
+--    large). Its index lookup comes last, only when everything found too few, within the budget: the cost
+--    it avoids. Each probed input counts once: probes that fall in a gap of the user's seqs (other users'
+--    rows) find the same inputs.
 -- Also: each word is counted in the sample once (005's plan held two copies of that subquery).
 -- A new function, not a new version of 005's: instances of the previous release call that one with its
 -- own arguments until they are replaced (a rolling deploy), so it stays.
