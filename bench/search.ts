@@ -23,7 +23,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { isolatedSchemaUrl, type ServiceProcess, tokenFor } from '@cortex/testing';
+import { isolatedSchemaUrl, Metrics, type ServiceProcess, tokenFor } from '@cortex/testing';
 import pg from 'pg';
 import { request } from 'undici';
 import { rankMatches, scoreItems } from '../services/cognition/src/context/rank';
@@ -81,16 +81,10 @@ async function getJson(url: string, authorization: string) {
 
 /** Cognition's event-loop delay since the last call: one scrape, since each one resets the histogram. */
 async function loopDelay(cognitionUrl: string) {
-  const res = await request(`${cognitionUrl}/metrics`);
-  const text = await res.body.text();
-  const value = (name: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    if (!line) throw new Error(`cognition's /metrics has no ${name}`);
-    return Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000;
-  };
+  const metrics = await Metrics.scrape(cognitionUrl);
   return {
-    max_ms: round(value('nodejs_eventloop_lag_max_seconds'), 1),
-    p99_ms: round(value('nodejs_eventloop_lag_p99_seconds'), 1),
+    max_ms: round(metrics.first('nodejs_eventloop_lag_max_seconds') * 1000, 1),
+    p99_ms: round(metrics.first('nodejs_eventloop_lag_p99_seconds') * 1000, 1),
   };
 }
 
@@ -365,14 +359,11 @@ try {
    * slow search was slow in.
    */
   const over100ms = async (url: string) => {
-    const res = await request(`${url}/metrics`);
-    const lines = (await res.body.text())
-      .split('\n')
-      .filter((l) => l.startsWith('http_request_duration_seconds_bucket') && !/health|metrics/.test(l));
-    const sum = (le: string) =>
-      lines
-        .filter((l) => l.includes(`le="${le}"`))
-        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const served = (await Metrics.scrape(url)).samples.filter(
+      (m) =>
+        m.name === 'http_request_duration_seconds_bucket' && !/health|metrics/.test(m.labels.route ?? ''),
+    );
+    const sum = (le: string) => served.filter((m) => m.labels.le === le).reduce((a, m) => a + m.value, 0);
     return sum('+Inf') - sum('0.1');
   };
   const slowBefore = await Promise.all([gateway.url, cognition.url, memory.url].map(over100ms));
